@@ -1,0 +1,526 @@
+"""The metrics store: a SQLite file holding one row per test run and one row per test result.
+
+Why SQLite: it is in the standard library, a single file is easy to cache between CI jobs, and in
+WAL mode several processes (pytest-xdist workers, two CI jobs sharing a volume) can write to it at
+once. Every write is one short ``BEGIN IMMEDIATE`` transaction, retried while another writer holds
+the lock, so concurrent writers wait for each other instead of losing rows.
+
+The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` are applied in order when
+a store is opened, and a file written by a newer version of this code is refused with
+:class:`HistorySchemaError` rather than misread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import TypeVar
+
+#: Each migration is the list of statements that takes the schema from version ``i`` to ``i + 1``.
+#: Never edit a released migration: append a new one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 0 -> 1: runs and per-test results.
+    (
+        """
+        CREATE TABLE runs (
+            seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id          TEXT NOT NULL UNIQUE,
+            started_at      TEXT NOT NULL,
+            commit_sha      TEXT,
+            branch          TEXT,
+            dirty           INTEGER,
+            machine_class   TEXT NOT NULL,
+            python_version  TEXT NOT NULL,
+            packages_json   TEXT NOT NULL,
+            dataset_json    TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE results (
+            id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id               TEXT NOT NULL REFERENCES runs(run_id),
+            test_id              TEXT NOT NULL,
+            outcome              TEXT NOT NULL,
+            wall_s               REAL,
+            cpu_s                REAL,
+            peak_rss_growth_mib  REAL,
+            time_budget_s        REAL,
+            memory_budget_mib    REAL,
+            quality_json         TEXT,
+            recorded_at          TEXT NOT NULL
+        )
+        """,
+    ),
+    # 1 -> 2: the gate verdict of each result, and an index for the baseline query.
+    (
+        "ALTER TABLE results ADD COLUMN gate_status TEXT",
+        "ALTER TABLE results ADD COLUMN gate_message TEXT",
+        "CREATE INDEX results_by_test ON results(test_id, run_id)",
+    ),
+)
+
+#: The schema version this code reads and writes.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: Packages whose versions are recorded with every run, because they move the measurements.
+KEY_PACKAGES = ("pandas", "pyarrow", "numpy", "rapidfuzz", "pytest", "pytest-sbir-validate")
+
+
+class HistoryError(Exception):
+    """The metrics store could not be read or written."""
+
+
+class HistorySchemaError(HistoryError):
+    """The store's schema version is one this code cannot read."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One test-suite run: when, on which code, on which kind of machine, against which data.
+
+    ``machine_class`` is what baselines are grouped by: timings from different kinds of machines
+    are never compared. ``dataset`` holds free-form labels such as ``{"awards": "10000"}``.
+    """
+
+    run_id: str
+    started_at: str
+    machine_class: str
+    python_version: str
+    commit: str | None = None
+    branch: str | None = None
+    dirty: bool | None = None
+    packages: Mapping[str, str] = field(default_factory=dict)
+    dataset: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def collect(
+        cls,
+        *,
+        machine_class: str | None = None,
+        dataset: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> RunInfo:
+        """Describe a run starting now, reading git metadata from ``cwd`` (default: the CWD)."""
+        commit, branch, dirty = git_state(cwd)
+        return cls(
+            run_id=uuid.uuid4().hex,
+            started_at=_utc_now(),
+            machine_class=machine_class or current_machine_class(),
+            python_version=platform.python_version(),
+            commit=commit,
+            branch=branch,
+            dirty=dirty,
+            packages=package_versions(KEY_PACKAGES),
+            dataset=dict(dataset or {}),
+        )
+
+
+@dataclass(frozen=True)
+class QualityMetrics:
+    """Match-quality figures a test reported through the ``record_quality`` fixture.
+
+    ``match_rate`` is a fraction in [0, 1]; ``by_method`` maps a match method to its rate or
+    count; ``score_histogram`` maps a score bucket label (e.g. ``"90-100"``) to a count.
+    """
+
+    match_rate: float | None = None
+    by_method: Mapping[str, float] = field(default_factory=dict)
+    score_histogram: Mapping[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "match_rate": self.match_rate,
+                "by_method": dict(self.by_method),
+                "score_histogram": dict(self.score_histogram),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> QualityMetrics:
+        data = json.loads(text)
+        return cls(
+            match_rate=data.get("match_rate"),
+            by_method=data.get("by_method") or {},
+            score_histogram=data.get("score_histogram") or {},
+        )
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """The measurements of one test in one run, and the verdict of the regression gates on them.
+
+    ``peak_rss_growth_mib`` is how far the process's peak RSS rose while the test ran.
+    ``gate_status`` is one of ``pass``, ``warn``, ``fail``, ``baseline established`` or ``None``
+    (not gated, e.g. the test itself failed).
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    run_id: str
+    test_id: str
+    outcome: str
+    wall_s: float | None = None
+    cpu_s: float | None = None
+    peak_rss_growth_mib: float | None = None
+    time_budget_s: float | None = None
+    memory_budget_mib: float | None = None
+    quality: QualityMetrics | None = None
+    gate_status: str | None = None
+    gate_message: str | None = None
+    recorded_at: str = ""
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """A :class:`TestResult` read back together with the run it belongs to."""
+
+    result: TestResult
+    run: RunInfo
+
+
+T = TypeVar("T")
+
+
+class HistoryStore:
+    """A metrics store at ``path``, created and migrated on first use.
+
+    Use as a context manager, or call :meth:`close`. One store object per process: SQLite
+    connections must not be shared between threads or forked processes.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, lock_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+        if self.path.parent and not self.path.parent.exists():
+            raise HistoryError(
+                f"cannot create the metrics store {self.path}: the directory "
+                f"{self.path.parent} does not exist; create it or choose another path"
+            )
+        try:
+            # isolation_level=None: this class issues BEGIN/COMMIT itself.
+            self._conn = sqlite3.connect(
+                self.path, timeout=lock_timeout_s, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise HistoryError(f"cannot open the metrics store {self.path}: {exc}") from exc
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_s * 1000)}")
+            self._retrying(self._enable_wal)
+            self._retrying(self._migrate)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def record_run(self, run: RunInfo) -> None:
+        """Store the metadata of ``run``; results of that run may be recorded afterwards."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO runs (run_id, started_at, commit_sha, branch, dirty, machine_class,"
+                " python_version, packages_json, dataset_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.run_id,
+                    run.started_at,
+                    run.commit,
+                    run.branch,
+                    None if run.dirty is None else int(run.dirty),
+                    run.machine_class,
+                    run.python_version,
+                    json.dumps(dict(run.packages), sort_keys=True),
+                    json.dumps(dict(run.dataset), sort_keys=True),
+                ),
+            )
+
+    def record_result(self, result: TestResult) -> None:
+        """Store one test result of a run already stored with :meth:`record_run`."""
+        with self._write() as conn:
+            known = conn.execute(
+                "SELECT 1 FROM runs WHERE run_id = ?", (result.run_id,)
+            ).fetchone()
+            if known is None:
+                raise HistoryError(
+                    f"cannot record {result.test_id!r}: run {result.run_id} is not in "
+                    f"{self.path}; call record_run() first"
+                )
+            conn.execute(
+                "INSERT INTO results (run_id, test_id, outcome, wall_s, cpu_s,"
+                " peak_rss_growth_mib, time_budget_s, memory_budget_mib, quality_json,"
+                " gate_status, gate_message, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    result.run_id,
+                    result.test_id,
+                    result.outcome,
+                    result.wall_s,
+                    result.cpu_s,
+                    result.peak_rss_growth_mib,
+                    result.time_budget_s,
+                    result.memory_budget_mib,
+                    None if result.quality is None else result.quality.to_json(),
+                    result.gate_status,
+                    result.gate_message,
+                    result.recorded_at or _utc_now(),
+                ),
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def runs(self) -> list[RunInfo]:
+        """All runs, oldest first."""
+        rows = self._retrying(
+            lambda: self._conn.execute("SELECT * FROM runs ORDER BY started_at, seq").fetchall()
+        )
+        return [_run_from_row(row) for row in rows]
+
+    def results(
+        self, *, run_id: str | None = None, test_id: str | None = None
+    ) -> list[StoredResult]:
+        """Results with their runs, oldest run first, optionally of one run and/or one test."""
+        where, params = [], []
+        if run_id is not None:
+            where.append("results.run_id = ?")
+            params.append(run_id)
+        if test_id is not None:
+            where.append("results.test_id = ?")
+            params.append(test_id)
+        sql = _RESULTS_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY runs.started_at, runs.seq, results.id"
+        rows = self._retrying(lambda: self._conn.execute(sql, params).fetchall())
+        return [_stored_from_row(row) for row in rows]
+
+    def previous_results(
+        self,
+        test_id: str,
+        *,
+        machine_class: str,
+        limit: int,
+        exclude_run_id: str | None = None,
+    ) -> list[TestResult]:
+        """The latest ``limit`` passed results of ``test_id`` on ``machine_class``, newest first.
+
+        These are the baseline of the regression gates: failed runs are left out so a regression
+        never becomes the new normal.
+        """
+        sql = (
+            _RESULTS_SELECT + " WHERE results.test_id = ? AND runs.machine_class = ?"
+            " AND results.outcome = 'passed' AND results.run_id != ?"
+            " ORDER BY runs.started_at DESC, runs.seq DESC, results.id DESC LIMIT ?"
+        )
+        params = (test_id, machine_class, exclude_run_id or "", limit)
+        rows = self._retrying(lambda: self._conn.execute(sql, params).fetchall())
+        return [_stored_from_row(row).result for row in rows]
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _enable_wal(self) -> None:
+        mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise HistoryError(
+                f"the metrics store {self.path} cannot use write-ahead logging (journal mode "
+                f"stays {mode!r}); concurrent writers would block each other. Put the store on "
+                "a local file system (not NFS or a network share)."
+            )
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            # Read inside the write lock: two processes opening a new file must not both migrate.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise HistorySchemaError(
+                    f"the metrics store {self.path} has schema version {version}, but this "
+                    f"version of pytest-sbir-validate only knows versions up to "
+                    f"{SCHEMA_VERSION}. Upgrade pytest-sbir-validate, or point --sbir-history "
+                    "at another file."
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target - 1]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; ``BEGIN IMMEDIATE`` takes the write lock up front."""
+        self._retrying(lambda: self._conn.execute("BEGIN IMMEDIATE"))
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._retrying(lambda: self._conn.execute("COMMIT"))
+
+    def _retrying(self, operation: Callable[[], T]) -> T:
+        """Run ``operation``, retrying while another process holds the database lock.
+
+        ``busy_timeout`` already waits inside SQLite, but some lock conflicts (switching to WAL,
+        a reader upgrading) return ``SQLITE_BUSY`` at once; those are retried here.
+        """
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.005
+        while True:
+            try:
+                return operation()
+            except sqlite3.DatabaseError as exc:
+                message = str(exc)
+                is_lock_conflict = isinstance(exc, sqlite3.OperationalError) and (
+                    "locked" in message or "busy" in message
+                )
+                if not is_lock_conflict:
+                    raise HistoryError(f"metrics store {self.path}: {message}") from exc
+                if time.monotonic() >= deadline:
+                    raise HistoryError(
+                        f"the metrics store {self.path} stayed locked for more than "
+                        f"{self.lock_timeout_s:.0f} s; another process is holding a write "
+                        "transaction open"
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+
+
+_RESULTS_SELECT = (
+    "SELECT results.*, runs.started_at, runs.commit_sha, runs.branch, runs.dirty,"
+    " runs.machine_class, runs.python_version, runs.packages_json, runs.dataset_json"
+    " FROM results JOIN runs ON runs.run_id = results.run_id"
+)
+
+
+def _run_from_row(row: sqlite3.Row) -> RunInfo:
+    return RunInfo(
+        run_id=row["run_id"],
+        started_at=row["started_at"],
+        machine_class=row["machine_class"],
+        python_version=row["python_version"],
+        commit=row["commit_sha"],
+        branch=row["branch"],
+        dirty=None if row["dirty"] is None else bool(row["dirty"]),
+        packages=json.loads(row["packages_json"]),
+        dataset=json.loads(row["dataset_json"]),
+    )
+
+
+def _stored_from_row(row: sqlite3.Row) -> StoredResult:
+    result = TestResult(
+        run_id=row["run_id"],
+        test_id=row["test_id"],
+        outcome=row["outcome"],
+        wall_s=row["wall_s"],
+        cpu_s=row["cpu_s"],
+        peak_rss_growth_mib=row["peak_rss_growth_mib"],
+        time_budget_s=row["time_budget_s"],
+        memory_budget_mib=row["memory_budget_mib"],
+        quality=None if row["quality_json"] is None else QualityMetrics.from_json(row["quality_json"]),
+        gate_status=row["gate_status"],
+        gate_message=row["gate_message"],
+        recorded_at=row["recorded_at"],
+    )
+    return StoredResult(result=result, run=_run_from_row(row))
+
+
+# -- run metadata ----------------------------------------------------------------------------
+
+
+def current_machine_class() -> str:
+    """A label for "machines whose timings are comparable", e.g. ``linux-x86_64-2cpu-8gib``.
+
+    Built from the OS, CPU architecture, logical CPU count and total RAM rounded to whole GiB.
+    """
+    import psutil  # a project dependency; imported here to keep the store importable without it
+
+    ram_gib = round(psutil.virtual_memory().total / 2**30)
+    cpus = os.cpu_count() or 0
+    return f"{platform.system().lower()}-{platform.machine()}-{cpus}cpu-{ram_gib}gib"
+
+
+def git_state(cwd: Path | None = None) -> tuple[str | None, str | None, bool | None]:
+    """``(commit, branch, dirty)`` of the git checkout at ``cwd``; ``None`` for what is unknown.
+
+    On a detached HEAD (as in most CI checkouts) the branch is taken from the CI's environment
+    (``GITHUB_HEAD_REF``, ``GITHUB_REF_NAME``, ``CI_COMMIT_REF_NAME``) when set.
+    """
+
+    def git(*args: str) -> str | None:
+        try:
+            completed = subprocess.run(
+                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return completed.stdout.strip() if completed.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return None, None, None
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    if branch in (None, "HEAD"):
+        branch = next(
+            (
+                os.environ[name]
+                for name in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME")
+                if os.environ.get(name)
+            ),
+            branch,
+        )
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return commit, branch, None if status is None else bool(status)
+
+
+def package_versions(names: Sequence[str]) -> dict[str, str]:
+    """Installed versions of those of ``names`` that are installed."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _utc_now() -> str:
+    # Microseconds keep runs started within the same second in order.
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+__all__ = [
+    "HistoryError",
+    "HistorySchemaError",
+    "HistoryStore",
+    "KEY_PACKAGES",
+    "MIGRATIONS",
+    "QualityMetrics",
+    "RunInfo",
+    "SCHEMA_VERSION",
+    "StoredResult",
+    "TestResult",
+    "current_machine_class",
+    "git_state",
+    "package_versions",
+]
