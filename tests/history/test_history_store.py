@@ -1,0 +1,204 @@
+"""The metrics store: round trips, baseline queries, schema versioning and concurrent writers."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sbir_etl.history import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    HistoryError,
+    HistorySchemaError,
+    HistoryStore,
+    QualityMetrics,
+    RunInfo,
+    TestResult,
+    current_machine_class,
+    git_state,
+)
+
+
+def make_run(run_id: str, started_at: str, machine_class: str = "ci-small") -> RunInfo:
+    return RunInfo(
+        run_id=run_id,
+        started_at=started_at,
+        machine_class=machine_class,
+        python_version="3.11.7",
+        commit="abc123",
+        branch="main",
+        dirty=False,
+        packages={"pandas": "3.1.1"},
+        dataset={"awards": "1000"},
+    )
+
+
+def test_run_and_result_round_trip(tmp_path: Path) -> None:
+    quality = QualityMetrics(
+        match_rate=0.82, by_method={"uei-exact": 0.6}, score_histogram={"90-100": 12}
+    )
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        run = make_run("r1", "2026-01-01T00:00:00+00:00")
+        store.record_run(run)
+        store.record_result(
+            TestResult(
+                run_id="r1",
+                test_id="tests/test_a.py::test_x",
+                outcome="passed",
+                wall_s=1.5,
+                cpu_s=1.2,
+                peak_rss_growth_mib=40.0,
+                time_budget_s=2.0,
+                memory_budget_mib=100.0,
+                quality=quality,
+                gate_status="baseline established",
+            )
+        )
+        assert store.runs() == [run]
+        [stored] = store.results()
+    assert stored.run == run
+    assert stored.result.quality == quality
+    assert stored.result.wall_s == 1.5
+    assert stored.result.gate_status == "baseline established"
+    assert stored.result.recorded_at  # filled in when not given
+
+
+def test_result_of_unknown_run_is_refused(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        with pytest.raises(HistoryError, match="call record_run"):
+            store.record_result(TestResult(run_id="nope", test_id="t", outcome="passed"))
+
+
+def test_previous_results_are_newest_first_same_machine_passed_only(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        for i in range(7):
+            store.record_run(make_run(f"r{i}", f"2026-01-0{i + 1}T00:00:00+00:00"))
+            outcome = "failed" if i == 5 else "passed"
+            store.record_result(TestResult(f"r{i}", "t", outcome, wall_s=float(i)))
+        store.record_run(make_run("other", "2026-01-09T00:00:00+00:00", machine_class="big"))
+        store.record_result(TestResult("other", "t", "passed", wall_s=99.0))
+
+        previous = store.previous_results("t", machine_class="ci-small", limit=3)
+        assert [r.wall_s for r in previous] == [6.0, 4.0, 3.0]
+        excluding = store.previous_results(
+            "t", machine_class="ci-small", limit=3, exclude_run_id="r6"
+        )
+        assert [r.wall_s for r in excluding] == [4.0, 3.0, 2.0]
+
+
+def test_new_store_is_at_current_schema_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    HistoryStore(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_older_schema_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    conn = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO runs (run_id, started_at, machine_class, python_version, packages_json,"
+        " dataset_json) VALUES ('old', '2025-01-01', 'm', '3.11', '{}', '{}')"
+    )
+    conn.execute(
+        "INSERT INTO results (run_id, test_id, outcome, wall_s, recorded_at)"
+        " VALUES ('old', 't', 'passed', 2.0, '2025-01-01')"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+    with HistoryStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        [stored] = store.results()
+    assert stored.result.wall_s == 2.0
+    assert stored.result.gate_status is None  # column added by migration 2
+
+
+def test_newer_schema_is_refused_with_instructions(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    HistoryStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(HistorySchemaError, match="Upgrade pytest-sbir-validate"):
+        HistoryStore(path)
+
+
+def test_a_file_that_is_not_a_database_is_a_history_error(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    path.write_text("this is not sqlite " * 100)
+    with pytest.raises(HistoryError, match="not a database"):
+        HistoryStore(path)
+
+
+def test_missing_directory_is_explained(tmp_path: Path) -> None:
+    with pytest.raises(HistoryError, match="does not exist"):
+        HistoryStore(tmp_path / "missing" / "h.sqlite")
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from sbir_etl.history import HistoryStore, RunInfo, TestResult
+
+    path, worker, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    store = HistoryStore(path)
+    run = RunInfo(run_id=f"run-{worker}", started_at="2026-01-01T00:00:00+00:00",
+                  machine_class="m", python_version="3")
+    store.record_run(run)
+    for i in range(rows):
+        store.record_result(TestResult(run.run_id, f"test_{i}", "passed", wall_s=i / 10))
+    store.close()
+    """
+)
+
+
+def test_concurrent_writer_processes_lose_no_row(tmp_path: Path) -> None:
+    """Several processes create, migrate and write the same new file at once."""
+    path = tmp_path / "shared.sqlite"
+    writers, rows = 4, 60
+    processes = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), str(rows)])
+        for w in range(writers)
+    ]
+    assert [p.wait(timeout=120) for p in processes] == [0] * writers
+    with HistoryStore(path) as store:
+        assert len(store.runs()) == writers
+        results = store.results()
+    assert len(results) == writers * rows
+    per_run = {(s.result.run_id, s.result.test_id) for s in results}
+    assert len(per_run) == writers * rows
+
+
+def test_machine_class_names_os_architecture_cpus_and_ram() -> None:
+    label = current_machine_class()
+    assert label.endswith("gib") and "cpu-" in label
+
+
+def test_git_state_outside_a_checkout_is_unknown(tmp_path: Path) -> None:
+    assert git_state(tmp_path) == (None, None, None)
+
+
+def test_git_state_of_a_checkout(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "feature")
+    (tmp_path / "f.txt").write_text("1")
+    git("add", "f.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    commit, branch, dirty = git_state(tmp_path)
+    assert len(commit or "") == 40 and branch == "feature" and dirty is False
+    (tmp_path / "f.txt").write_text("2")
+    assert git_state(tmp_path)[2] is True
