@@ -1,0 +1,275 @@
+"""Regression gates: compare one test's measurements with its recent history.
+
+Pure functions, no I/O. The baseline of a metric is the median of the last K runs of the same test
+on the same machine class (the caller selects those runs, e.g. with
+:meth:`sbir_etl.history.HistoryStore.previous_results`). Each gate yields a :class:`GateVerdict`
+with a message a reader can act on, e.g.
+``time regression: 1.92 s vs baseline 1.41 s (median of 5 runs): +36 %, fail at +25 %``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+
+class GateStatus(str, Enum):
+    """Outcome of a gate, ordered from harmless to blocking by :attr:`severity`."""
+
+    BASELINE = "baseline established"
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+_SEVERITY = {GateStatus.BASELINE: 0, GateStatus.PASS: 1, GateStatus.WARN: 2, GateStatus.FAIL: 3}
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    """When a change is a warning or a failure; every field is configurable from pytest.
+
+    Percentages are relative to the baseline; match-rate thresholds are in percentage points
+    (a drop from 0.85 to 0.79 is 6 points). A threshold of ``None`` disables that level.
+    The noise floors skip a gate when both the baseline and the change are too small to be
+    meaningful: a 10 ms test that takes 14 ms is +40 % but is only scheduling noise.
+    """
+
+    baseline_runs: int = 5
+    time_warn_pct: float | None = 10.0
+    time_fail_pct: float | None = 25.0
+    memory_warn_pct: float | None = 20.0
+    memory_fail_pct: float | None = 50.0
+    match_rate_warn_points: float | None = None
+    match_rate_fail_points: float | None = 5.0
+    time_noise_floor_s: float = 0.050
+    time_noise_delta_s: float = 0.020
+    memory_noise_floor_mib: float = 16.0
+    memory_noise_delta_mib: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.baseline_runs < 1:
+            raise ValueError(f"baseline_runs must be at least 1, got {self.baseline_runs}")
+        for metric in ("time", "memory", "match_rate"):
+            unit = "points" if metric == "match_rate" else "pct"
+            warn = getattr(self, f"{metric}_warn_{unit}")
+            fail = getattr(self, f"{metric}_fail_{unit}")
+            if warn is not None and fail is not None and warn > fail:
+                raise ValueError(
+                    f"{metric}_warn_{unit}={warn} is above {metric}_fail_{unit}={fail}; "
+                    "the warning threshold must not exceed the failure threshold"
+                )
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The gated measurements of one test in one run; ``None`` when not measured."""
+
+    wall_s: float | None = None
+    peak_rss_growth_mib: float | None = None
+    match_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """The verdict of one gate (``metric`` is ``time``, ``memory`` or ``match_rate``).
+
+    ``change`` is in percent for time and memory, in percentage points for match rate.
+    """
+
+    metric: str
+    status: GateStatus
+    message: str
+    current: float | None = None
+    baseline: float | None = None
+    change: float | None = None
+
+
+@dataclass(frozen=True)
+class TestVerdict:
+    """All gate verdicts of one test; its :attr:`status` is the worst of them."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    test_id: str
+    gates: tuple[GateVerdict, ...]
+    baseline_runs: int
+
+    @property
+    def status(self) -> GateStatus:
+        if not self.gates:
+            return GateStatus.BASELINE if self.baseline_runs == 0 else GateStatus.PASS
+        return max((gate.status for gate in self.gates), key=lambda status: status.severity)
+
+    def messages(self, at_least: GateStatus = GateStatus.WARN) -> list[str]:
+        """Messages of the gates at ``at_least`` severity or worse."""
+        return [g.message for g in self.gates if g.status.severity >= at_least.severity]
+
+    @property
+    def summary(self) -> str:
+        """One line for reports: the failing/warning messages, or what happened."""
+        worst = self.messages(GateStatus.WARN)
+        if worst:
+            return "; ".join(worst)
+        if self.status is GateStatus.BASELINE:
+            return "baseline established (no earlier run on this machine class)"
+        return f"within thresholds of the median of {self.baseline_runs} runs"
+
+
+def evaluate(
+    test_id: str,
+    current: Sample,
+    previous: Sequence[Sample],
+    thresholds: GateThresholds = GateThresholds(),
+) -> TestVerdict:
+    """Gate ``current`` against the median of the first K of ``previous`` (newest first).
+
+    With no previous run the verdict is "baseline established", never a failure. A metric that
+    ``current`` did not measure is not gated; a metric with no history yet is reported as its
+    own baseline.
+    """
+    window = list(previous[: thresholds.baseline_runs])
+    if not window:
+        return TestVerdict(test_id=test_id, gates=(), baseline_runs=0)
+    window_text = f" (median of {len(window)} run{'s' if len(window) != 1 else ''})"
+    gates = [
+        _relative_gate(
+            "time",
+            current.wall_s,
+            _median([s.wall_s for s in window]),
+            warn_pct=thresholds.time_warn_pct,
+            fail_pct=thresholds.time_fail_pct,
+            noise_floor=thresholds.time_noise_floor_s,
+            noise_delta=thresholds.time_noise_delta_s,
+            fmt=format_seconds,
+            window_text=window_text,
+        ),
+        _relative_gate(
+            "memory",
+            current.peak_rss_growth_mib,
+            _median([s.peak_rss_growth_mib for s in window]),
+            warn_pct=thresholds.memory_warn_pct,
+            fail_pct=thresholds.memory_fail_pct,
+            noise_floor=thresholds.memory_noise_floor_mib,
+            noise_delta=thresholds.memory_noise_delta_mib,
+            fmt=lambda mib: f"{mib:.1f} MiB",
+            window_text=window_text,
+        ),
+        _match_rate_gate(
+            current.match_rate,
+            _median([s.match_rate for s in window]),
+            warn_points=thresholds.match_rate_warn_points,
+            fail_points=thresholds.match_rate_fail_points,
+            window_text=window_text,
+        ),
+    ]
+    return TestVerdict(
+        test_id=test_id,
+        gates=tuple(g for g in gates if g is not None),
+        baseline_runs=len(window),
+    )
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _classify(change: float, warn: float | None, fail: float | None) -> GateStatus:
+    if fail is not None and change >= fail:
+        return GateStatus.FAIL
+    if warn is not None and change >= warn:
+        return GateStatus.WARN
+    return GateStatus.PASS
+
+
+def _relative_gate(
+    metric: str,
+    current: float | None,
+    baseline: float | None,
+    *,
+    warn_pct: float | None,
+    fail_pct: float | None,
+    noise_floor: float,
+    noise_delta: float,
+    fmt: Callable[[float], str],
+    window_text: str,
+) -> GateVerdict | None:
+    if current is None:
+        return None
+    if baseline is None:
+        return GateVerdict(metric, GateStatus.BASELINE, f"{metric}: baseline established", current)
+    delta = current - baseline
+    if baseline < noise_floor and delta < noise_delta:
+        return GateVerdict(
+            metric,
+            GateStatus.PASS,
+            f"{metric}: {fmt(current)} vs baseline {fmt(baseline)}, below the noise floor",
+            current,
+            baseline,
+        )
+    change = math.inf if baseline <= 0 else delta / baseline * 100
+    status = _classify(change, warn_pct, fail_pct)
+    limit = fail_pct if status is GateStatus.FAIL else warn_pct
+    label = f"{metric} regression" if status.severity >= GateStatus.WARN.severity else metric
+    change_text = "from zero" if math.isinf(change) else f"{change:+.0f} %"
+    limit_text = "" if limit is None or status is GateStatus.PASS else (
+        f", {status.value} at +{limit:g} %"
+    )
+    message = (
+        f"{label}: {fmt(current)} vs baseline {fmt(baseline)}{window_text}: "
+        f"{change_text}{limit_text}"
+    )
+    return GateVerdict(metric, status, message, current, baseline, change)
+
+
+def _match_rate_gate(
+    current: float | None,
+    baseline: float | None,
+    *,
+    warn_points: float | None,
+    fail_points: float | None,
+    window_text: str,
+) -> GateVerdict | None:
+    if current is None:
+        return None
+    if baseline is None:
+        return GateVerdict(
+            "match_rate", GateStatus.BASELINE, "match rate: baseline established", current
+        )
+    drop_points = (baseline - current) * 100
+    status = _classify(drop_points, warn_points, fail_points)
+    limit = fail_points if status is GateStatus.FAIL else warn_points
+    label = "match rate regression" if status.severity >= GateStatus.WARN.severity else "match rate"
+    limit_text = "" if limit is None or status is GateStatus.PASS else (
+        f", {status.value} at -{limit:g} points"
+    )
+    message = (
+        f"{label}: {current:.1%} vs baseline {baseline:.1%}{window_text}: "
+        f"{-drop_points:+.1f} points{limit_text}"
+    )
+    return GateVerdict("match_rate", status, message, current, baseline, -drop_points)
+
+
+__all__ = [
+    "GateStatus",
+    "GateThresholds",
+    "GateVerdict",
+    "Sample",
+    "TestVerdict",
+    "evaluate",
+    "format_seconds",
+]
