@@ -3,3 +3,15 @@
 This module only assembles the features; each feature keeps its hooks, options and fixtures in
 its own module and is registered here so that `pytest -p no:sbir_validate` turns all of them off.
 """
+
+import pytest
+
+from pytest_sbir_validate import budget_plugin
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    budget_plugin.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    budget_plugin.configure(config)
