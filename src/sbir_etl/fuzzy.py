@@ -1,0 +1,140 @@
+"""Fuzzy company-name candidates without comparing every award to every recipient.
+
+Blocking: every distinct recipient name is indexed under keys made from its tokens — the token
+itself and, for tokens of five or more letters, its first and last four letters (so a typo in
+the middle or at one end of a distinctive word still shares a key). Keys carried by more than
+`max_key_share` of all names ("systems", "tech") are dropped: they say nothing about identity.
+An award name is compared only with the names behind its rarest keys, up to a candidate budget.
+
+Scoring, precision first: a cheap dense `token_sort_ratio` pass with `score_cutoff` over each
+key's block (rapidfuzz's `cdist`, GIL released, both cores), then `token_set_ratio` on the
+survivors; the final score is their mean. `token_set_ratio` alone scores "acme" against
+"acme advanced robotics" as 100, which joins the wrong company; the mean does not.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+
+AFFIX_LEN = 4
+MIN_AFFIX_TOKEN_LEN = 5
+
+
+@dataclass(frozen=True)
+class NameCandidates:
+    """Scored candidate pairs: `query` (index into the queried names), `name` (index into the
+    indexed names) and `score` (0-100), sorted by query, score descending, name."""
+
+    query: np.ndarray
+    name: np.ndarray
+    score: np.ndarray
+
+
+def _tokens(names: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(owning name index per token, flat token array) of space-separated names."""
+    lists = pc.split_pattern(names, " ")
+    return pc.list_parent_indices(lists).to_numpy(), pc.list_flatten(lists)
+
+
+def _csr(keys: np.ndarray, members: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    offsets = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n_keys), out=offsets[1:])
+    return offsets, members[order].astype(np.int32)
+
+
+class BlockingIndex:
+    """Key -> distinct-name postings over the recipient names, built once per run."""
+
+    def __init__(self, names: pa.Array, max_key_share: float) -> None:
+        self.names = names
+        self.name_objects = names.to_numpy(zero_copy_only=False)
+        owner, flat = _tokens(names)
+        encoded = pc.dictionary_encode(flat)
+        token_ids = encoded.indices.to_numpy()
+        self.tokens: pa.Array = encoded.dictionary
+        long_token = pc.greater_equal(pc.utf8_length(self.tokens), MIN_AFFIX_TOKEN_LEN).to_numpy(zero_copy_only=False)
+        prefix = pc.dictionary_encode(pc.utf8_slice_codeunits(self.tokens, 0, AFFIX_LEN))
+        suffix = pc.dictionary_encode(pc.utf8_slice_codeunits(self.tokens, -AFFIX_LEN))
+        self.prefixes: pa.Array = prefix.dictionary
+        self.suffixes: pa.Array = suffix.dictionary
+        n_tok, n_pre = len(self.tokens), len(self.prefixes)
+        self._prefix_base, self._suffix_base = n_tok, n_tok + n_pre
+        self.n_keys = n_tok + n_pre + len(self.suffixes)
+        token_prefix = prefix.indices.to_numpy() + self._prefix_base
+        token_suffix = suffix.indices.to_numpy() + self._suffix_base
+        has_affix = long_token[token_ids]
+        keys = np.concatenate([token_ids, token_prefix[token_ids][has_affix], token_suffix[token_ids][has_affix]])
+        members = np.concatenate([owner, owner[has_affix], owner[has_affix]])
+        del token_ids, has_affix
+        self.key_df = np.bincount(keys, minlength=self.n_keys)
+        self.max_df = max(50, int(max_key_share * len(names)))
+        informative = self.key_df[keys] <= self.max_df
+        self.offsets, self.members = _csr(keys[informative], members[informative], self.n_keys)
+
+    def query_keys(self, queries: pa.Array, budget: int) -> pd.DataFrame:
+        """The informative keys of each query name, rarest first, within the candidate budget."""
+        owner, flat = _tokens(queries)
+        tok = pc.index_in(flat, value_set=self.tokens).to_numpy(zero_copy_only=False)
+        pre = pc.index_in(pc.utf8_slice_codeunits(flat, 0, AFFIX_LEN), value_set=self.prefixes).to_numpy(zero_copy_only=False)
+        suf = pc.index_in(pc.utf8_slice_codeunits(flat, -AFFIX_LEN), value_set=self.suffixes).to_numpy(zero_copy_only=False)
+        long_token = pc.greater_equal(pc.utf8_length(flat), MIN_AFFIX_TOKEN_LEN).to_numpy(zero_copy_only=False)
+        frames = [
+            pd.DataFrame({"query": owner, "key": tok}),
+            pd.DataFrame({"query": owner[long_token], "key": pre[long_token] + self._prefix_base}),
+            pd.DataFrame({"query": owner[long_token], "key": suf[long_token] + self._suffix_base}),
+        ]
+        keys = pd.concat(frames, ignore_index=True).dropna()
+        keys["key"] = keys["key"].astype(np.int64)
+        keys = keys.drop_duplicates()
+        keys["df"] = self.key_df[keys["key"].to_numpy()]
+        keys = keys[(keys["df"] > 0) & (keys["df"] <= self.max_df)]
+        keys = keys.sort_values(["query", "df", "key"], kind="stable")
+        spent_before = keys.groupby("query")["df"].cumsum() - keys["df"]
+        return keys[spent_before < budget]
+
+    def candidates(
+        self, queries: pa.Array, *, budget: int, prefilter_cutoff: float, keep_cutoff: float, top_k: int, workers: int
+    ) -> NameCandidates:
+        """Best `top_k` indexed names per query name scoring at least `keep_cutoff`."""
+        query_objects = queries.to_numpy(zero_copy_only=False)
+        keys = self.query_keys(queries, budget)
+        if keys.empty:
+            empty = np.array([], dtype=np.int64)
+            return NameCandidates(empty, empty, np.array([], dtype=np.float64))
+        grouped = keys.groupby("key", sort=True)["query"]
+        blocks = [(int(k), q.to_numpy()) for k, q in grouped]
+
+        def score_block(block: tuple[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            key, qs = block
+            members = self.members[self.offsets[key] : self.offsets[key + 1]]
+            scores = process.cdist(
+                query_objects[qs], self.name_objects[members],
+                scorer=fuzz.token_sort_ratio, score_cutoff=prefilter_cutoff, dtype=np.uint8, workers=1,
+            )
+            qi, mi = np.nonzero(scores)
+            return qs[qi], members[mi], scores[qi, mi]
+
+        with ThreadPoolExecutor(max_workers=workers if workers > 0 else os.cpu_count()) as pool:
+            parts = list(pool.map(score_block, blocks, chunksize=64))
+        q = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        n = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        pair = np.unique((q << 32) | n)
+        q, n = pair >> 32, pair & 0xFFFFFFFF
+        if len(pair) == 0:
+            return NameCandidates(q, n, np.array([], dtype=np.float64))
+        left, right = query_objects[q], self.name_objects[n]
+        sort_score = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, workers=workers)
+        set_score = process.cpdist(left, right, scorer=fuzz.token_set_ratio, workers=workers)
+        score = np.round((sort_score.astype(np.float64) + set_score) / 2.0, 2)
+        frame = pd.DataFrame({"query": q, "name": n, "score": score})
+        frame = frame[frame["score"] >= keep_cutoff]
+        frame = frame.sort_values(["query", "score", "name"], ascending=[True, False, True], kind="stable")
+        frame = frame[frame.groupby("query").cumcount() < top_k]
+        return NameCandidates(frame["query"].to_numpy(), frame["name"].to_numpy(), frame["score"].to_numpy())

@@ -1,0 +1,147 @@
+"""The USAspending recipient index: built once per run, queried chunk by chunk.
+
+Recipients are ordered by `recipient_hash` first, so every tie (two recipients behind one UEI,
+DUNS or normalised name) resolves to the same recipient whatever order the file came in, and is
+counted rather than silently decided by "last one wins".
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sbir_etl.columns import RecipientColumns
+from sbir_etl.fuzzy import BlockingIndex
+from sbir_etl.identifiers import clean_duns, clean_uei
+from sbir_etl.names import normalize_names
+
+ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
+RECIPIENT_FIELDS = ("recipient_hash", "legal_business_name", "uei", "duns", "state", "city", "zip5", "parent_uei", "parent_duns")
+
+
+def clean_zip5(values: pa.Array) -> pa.Array:
+    """First five digits of a ZIP/ZIP+4, restoring a leading zero a numeric read dropped ("3755")."""
+    digits = pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"[-\s].*$|\.0+$", "")
+    ok = pc.match_substring_regex(digits, r"^\d{4,9}$")
+    five = pc.utf8_slice_codeunits(pc.if_else(pc.equal(pc.utf8_length(digits), 4), pc.utf8_lpad(digits, 5, "0"), digits), 0, 5)
+    return pc.if_else(ok, five, pa.scalar(None, pa.string()))
+
+
+def clean_text_key(values: pa.Array) -> pa.Array:
+    """Uppercase, trimmed text for state/city comparison; empty -> null."""
+    out = pc.utf8_upper(pc.utf8_trim_whitespace(values))
+    return pc.if_else(pc.equal(out, ""), pa.scalar(None, pa.string()), out)
+
+
+@dataclass(frozen=True)
+class ExactLookup:
+    """Unique valid identifier values -> recipient row, and whether several recipients shared it."""
+
+    values: pa.Array
+    rows: np.ndarray
+    shared: np.ndarray  # bool per value: more than one recipient carried it
+
+    @classmethod
+    def build(cls, identifiers: pa.Array) -> "ExactLookup":
+        rows = np.arange(len(identifiers))
+        valid = pc.is_valid(identifiers).to_numpy(zero_copy_only=False)
+        values, rows = identifiers.filter(pa.array(valid)), rows[valid]
+        # Rows are already in recipient_hash order, so a stable sort keeps the smallest hash first.
+        order = pc.sort_indices(values).to_numpy()
+        values, rows = values.take(pa.array(order)), rows[order]
+        v = values.to_numpy(zero_copy_only=False)
+        first = np.ones(len(v), dtype=bool)
+        first[1:] = v[1:] != v[:-1]
+        counts = np.diff(np.append(np.flatnonzero(first), len(v)))
+        return cls(values=values.filter(pa.array(first)), rows=rows[first], shared=counts > 1)
+
+    def lookup(self, identifiers: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(recipient row or -1, shared flag) per identifier."""
+        pos = pc.index_in(identifiers, value_set=self.values).to_numpy(zero_copy_only=False)
+        found = ~np.isnan(pos.astype(np.float64))
+        idx = np.where(found, np.nan_to_num(pos.astype(np.float64), nan=0), 0).astype(np.int64)
+        return np.where(found, self.rows[idx], -1), np.where(found, self.shared[idx], False)
+
+
+@dataclass
+class RecipientIndex:
+    """Everything the cascade asks of the recipient table."""
+
+    table: pa.Table  # RECIPIENT_FIELDS, cleaned, sorted by recipient_hash
+    uei: ExactLookup
+    duns: ExactLookup
+    names: pa.Array  # distinct normalised names (legal and alternate)
+    name_offsets: np.ndarray  # CSR: recipients carrying names[i] are name_members[offsets[i]:offsets[i+1]]
+    name_members: np.ndarray
+    blocking: BlockingIndex
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, raw: pa.Table, columns: RecipientColumns = RecipientColumns(), max_key_share: float = 0.005) -> "RecipientIndex":
+        """Index a recipient table whose columns are text (see `tables.read_recipients`)."""
+        resolved = columns.resolve(raw.column_names, "recipients")
+        raw = raw.take(pc.sort_indices(raw, sort_keys=[(resolved["recipient_hash"], "ascending")]))
+
+        def col(role: str) -> pa.Array:
+            name = resolved[role]
+            return raw.column(name).combine_chunks() if name else pa.nulls(len(raw), pa.string())
+
+        uei, duns = clean_uei(col("uei")), clean_duns(col("duns"))
+        table = pa.table({
+            "recipient_hash": col("recipient_hash"),
+            "legal_business_name": col("legal_business_name"),
+            "uei": uei.values,
+            "duns": duns.values,
+            "state": clean_text_key(col("state")),
+            "city": clean_text_key(col("city")),
+            "zip5": clean_zip5(col("zip5")),
+            "parent_uei": clean_uei(col("parent_uei")).values,
+            "parent_duns": clean_duns(col("parent_duns")).values,
+        })
+        legal = normalize_names(col("legal_business_name"))
+        rows = np.arange(len(raw), dtype=np.int64)
+        name_parts, row_parts = [legal], [rows]
+        alternates = col("alternate_names")
+        if alternates.null_count < len(alternates):
+            split = pc.split_pattern_regex(alternates, ALTERNATE_NAME_SEPARATOR)
+            name_parts.append(normalize_names(pc.list_flatten(split)))
+            row_parts.append(rows[pc.list_parent_indices(split).to_numpy()])
+        all_names = pa.concat_arrays(name_parts)
+        all_rows = np.concatenate(row_parts)
+        keep = pc.is_valid(all_names).to_numpy(zero_copy_only=False)
+        all_names, all_rows = all_names.filter(pa.array(keep)), all_rows[keep]
+        encoded = pc.dictionary_encode(all_names)
+        name_ids = encoded.indices.to_numpy()
+        # Unique (name, recipient) pairs, recipients in hash order within each name.
+        pair = np.unique(name_ids.astype(np.int64) * (len(raw) + 1) + all_rows)
+        name_ids, all_rows = pair // (len(raw) + 1), pair % (len(raw) + 1)
+        offsets = np.zeros(len(encoded.dictionary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(name_ids, minlength=len(encoded.dictionary)), out=offsets[1:])
+        uei_lookup, duns_lookup = ExactLookup.build(uei.values), ExactLookup.build(duns.values)
+        stats = {
+            "recipients": len(raw),
+            "recipients_without_name": int(legal.null_count),
+            "duplicate_uei_values": int(uei_lookup.shared.sum()),
+            "duplicate_duns_values": int(duns_lookup.shared.sum()),
+        }
+        stats.update({f"recipients_{k}": v for k, v in (uei.reason_counts("uei") | duns.reason_counts("duns")).items()})
+        return cls(
+            table=table,
+            uei=uei_lookup,
+            duns=duns_lookup,
+            names=encoded.dictionary,
+            name_offsets=offsets,
+            name_members=all_rows.astype(np.int64),
+            blocking=BlockingIndex(encoded.dictionary, max_key_share),
+            stats=stats,
+        )
+
+    def members(self, name_id: int) -> np.ndarray:
+        """Recipient rows carrying distinct name `name_id`, in recipient_hash order."""
+        return self.name_members[self.name_offsets[name_id] : self.name_offsets[name_id + 1]]
+
+    def lookup_names(self, normalised: pa.Array) -> np.ndarray:
+        """Distinct-name id per normalised award name, -1 where no recipient carries it."""
+        pos = pc.index_in(normalised, value_set=self.names).to_numpy(zero_copy_only=False)
+        return np.nan_to_num(pos.astype(np.float64), nan=-1).astype(np.int64)

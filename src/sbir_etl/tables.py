@@ -1,0 +1,238 @@
+"""Reading and writing award and recipient tables, at the edges of the core.
+
+Every input column is read as text: a DUNS read as a number loses its leading zeros or becomes
+"123456789.0", and the output must carry input columns unchanged. CSV rows that cannot be read
+(wrong number of fields, bytes that are not UTF-8) go to a rejects stream with their input row
+number, column and reason instead of failing the run or vanishing. Outputs are written to a
+temporary file beside the target and renamed into place only when complete.
+"""
+
+import bisect
+import csv
+import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from sbir_etl.errors import InputFormatError
+
+CSV_BLOCK_SIZE = 8 << 20
+REJECT_COLUMNS = ("file", "input_row", "column", "reason", "raw")
+
+
+def table_format(path: str | Path) -> str:
+    """'csv' or 'parquet', from the file extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise InputFormatError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One input row that could not be read; `input_row` is 1-based, counting data rows (header excluded)."""
+
+    file: str
+    input_row: int | None
+    column: str
+    reason: str
+    raw: str
+
+
+class RejectSink:
+    """Collects rejected rows; `write` puts them in a CSV so nothing is silently dropped."""
+
+    def __init__(self) -> None:
+        self.rows: list[Reject] = []
+
+    def add(self, reject: Reject) -> None:
+        self.rows.append(reject)
+
+    def count(self, file: str | Path | None = None) -> int:
+        return len(self.rows) if file is None else sum(r.file == str(file) for r in self.rows)
+
+    def write(self, path: str | Path) -> None:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(REJECT_COLUMNS)
+            for r in self.rows:
+                writer.writerow([r.file, "" if r.input_row is None else r.input_row, r.column, r.reason, r.raw])
+
+
+def read_csv_header(path: str | Path) -> list[str]:
+    """Header names of a CSV file ([] for an empty file)."""
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    if not first.strip():
+        return []
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFormatError(f"{path}: row 0 (header): not UTF-8 ({exc}); re-export the file as UTF-8") from exc
+    return next(csv.reader(io.StringIO(text)))
+
+
+def read_header(path: str | Path) -> list[str]:
+    """Column names of a CSV or Parquet file."""
+    if table_format(path) == "parquet":
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    return read_csv_header(path)
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    if pa.types.is_string(column.type):
+        return column
+    if pa.types.is_large_string(column.type) or pa.types.is_integer(column.type) or pa.types.is_boolean(column.type):
+        return column.cast(pa.string())
+    if pa.types.is_floating(column.type):
+        # Whole floats ("123456789.0") are identifiers that went through a numeric column.
+        whole = pc.equal(column, pc.trunc(column))
+        as_int = pc.if_else(whole, column, pa.scalar(None, column.type)).cast(pa.int64(), safe=False).cast(pa.string())
+        return pc.if_else(whole, as_int, column.cast(pa.string()))
+    return column.cast(pa.string())
+
+
+class _RowNumbers:
+    """Maps the k-th readable row to its input row number, given the rows the parser skipped."""
+
+    def __init__(self) -> None:
+        self.skipped: list[int] = []
+
+    def input_row(self, readable_index: int) -> int:
+        row = readable_index + 1
+        while True:
+            shift = bisect.bisect_right(self.skipped, row)
+            candidate = readable_index + 1 + shift
+            if candidate == row:
+                return row
+            row = candidate
+
+
+def _decode(batch: pa.RecordBatch, path: str, first_readable: int, numbers: _RowNumbers, rejects: RejectSink) -> pa.Table:
+    """Binary batch -> text table, rejecting rows whose bytes are not UTF-8."""
+    bad = set()
+    for name, column in zip(batch.schema.names, batch.columns):
+        try:
+            column.cast(pa.string())
+        except pa.ArrowInvalid:
+            for i, value in enumerate(column.to_pylist()):
+                if i in bad or value is None:
+                    continue
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    bad.add(i)
+                    raw = b",".join(b"" if v is None else v for v in (c[i].as_py() for c in batch.columns))
+                    rejects.add(Reject(path, numbers.input_row(first_readable + i), name,
+                                       f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}",
+                                       raw.decode("utf-8", errors="backslashreplace")))
+    if bad:
+        keep = pa.array([i not in bad for i in range(batch.num_rows)])
+        batch = batch.filter(keep)
+    return pa.table([c.cast(pa.string()) for c in batch.columns], names=batch.schema.names)
+
+
+def iter_text_chunks(
+    path: str | Path, chunk_rows: int, rejects: RejectSink, columns: list[str] | None = None, *, use_threads: bool = False
+) -> Iterator[pa.Table]:
+    """Yield the rows of a CSV/Parquet file as all-text tables of about `chunk_rows` rows."""
+    path = Path(path)
+    if table_format(path) == "parquet":
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
+            yield pa.table([_as_text(c) for c in batch.columns], names=batch.schema.names)
+        return
+    header = read_csv_header(path)
+    if not header:
+        return
+    numbers = _RowNumbers()
+
+    def on_invalid(row: "pacsv.InvalidRow") -> str:
+        input_row = None if row.number is None or row.number < 0 else row.number - 1
+        if input_row is not None:
+            bisect.insort(numbers.skipped, input_row)
+        rejects.add(Reject(str(path), input_row, "",
+                           f"wrong number of fields: expected {row.expected_columns}, found {row.actual_columns}", row.text))
+        return "skip"
+
+    wanted = header if columns is None else columns
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(use_threads=use_threads, block_size=CSV_BLOCK_SIZE, encoding="utf8"),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.binary() for name in header}, include_columns=wanted,
+            strings_can_be_null=False, quoted_strings_can_be_null=False,
+        ),
+    )
+    readable = 0
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    for batch in reader:
+        table = _decode(batch, str(path), readable, numbers, rejects)
+        readable += batch.num_rows
+        pending.append(table)
+        pending_rows += table.num_rows
+        while pending_rows >= chunk_rows:
+            merged = pa.concat_tables(pending)
+            yield merged.slice(0, chunk_rows)
+            rest = merged.slice(chunk_rows)
+            pending, pending_rows = [rest], rest.num_rows
+    if pending_rows:
+        yield pa.concat_tables(pending)
+
+
+def read_text_table(path: str | Path, rejects: RejectSink, columns: list[str] | None = None) -> pa.Table:
+    """A whole file as an all-text table (used for the recipient table, read once)."""
+    header = read_header(path)
+    chunks = list(iter_text_chunks(path, 1 << 30, rejects, columns, use_threads=False))
+    if not chunks:
+        names = header if columns is None else columns
+        return pa.table({name: pa.array([], type=pa.string()) for name in names})
+    return pa.concat_tables(chunks)
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed onto it only if the block completes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class TableWriter:
+    """Writes chunks to CSV or Parquet (by extension) at a temporary path; `path` appears on success only."""
+
+    def __init__(self, tmp_path: Path, fmt: str) -> None:
+        self.tmp_path, self.fmt = tmp_path, fmt
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            if self.fmt == "parquet":
+                self._writer = pq.ParquetWriter(self.tmp_path, table.schema)
+            else:
+                self._writer = pacsv.CSVWriter(self.tmp_path, table.schema)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self, schema: pa.Schema) -> None:
+        if self._writer is None:  # empty input still yields a file with the full header
+            self.write(schema.empty_table())
+        assert self._writer is not None
+        self._writer.close()
