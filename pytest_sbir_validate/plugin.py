@@ -6,12 +6,14 @@ its own module and is registered here so that `pytest -p no:sbir_validate` turns
 
 import pytest
 
-from pytest_sbir_validate import budget_plugin
+from pytest_sbir_validate import budget_plugin, history_plugin
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    history_plugin.add_options(parser)
     budget_plugin.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    history_plugin.configure(config)
     budget_plugin.configure(config)

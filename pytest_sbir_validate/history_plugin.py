@@ -1,0 +1,411 @@
+"""Regression gates in the test run: record every test in the metrics store and gate it.
+
+Opt in with ``--sbir-history PATH`` (or ini ``sbir_history``). Each test's call phase is then
+measured by the budget plugin (:mod:`pytest_sbir_validate.measurement`), compared with the median
+of its last K passed runs on the same machine class (:mod:`sbir_etl.regression`), and recorded
+(:mod:`sbir_etl.history`). A failing gate fails *that test*, so it shows in JUnit XML; warnings
+and "baseline established" are listed in the terminal summary; failed gates are posted to the
+webhook in ``$SBIR_ALERT_WEBHOOK`` / ini ``sbir_alert_webhook`` (:mod:`sbir_etl.alerts`).
+
+Under pytest-xdist the controller records the run and hands its id to the workers, which write
+their results directly to the store (it is safe under concurrent writers) and attach their gate
+verdicts to the reports they send back, from which the controller writes the summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Generator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_sbir_validate.marks import BUDGETS_KEY
+from pytest_sbir_validate.measurement import MEASURE_ALL_KEY, MEASUREMENT_KEY
+from sbir_etl.alerts import DeliveryResult, FailedGate, build_payload, send_alert, webhook_url
+from sbir_etl.history import HistoryError, HistoryStore, QualityMetrics, RunInfo, TestResult
+from sbir_etl.regression import GateStatus, GateThresholds, Sample, TestVerdict, evaluate
+
+#: The quality metrics a test reported through ``record_quality``.
+QUALITY_KEY = pytest.StashKey[QualityMetrics]()
+
+#: Key of the run id in ``workerinput`` (the controller's message to pytest-xdist workers).
+_WORKER_RUN_ID = "sbir_history_run_id"
+
+#: Name of the report attribute carrying a test's gate verdict (survives xdist serialisation).
+_REPORT_ATTR = "sbir_history"
+
+_MIB = 2**20
+
+
+@dataclasses.dataclass(frozen=True)
+class _ThresholdOption:
+    """A :class:`GateThresholds` field exposed as a command-line option and an ini key."""
+
+    field: str
+    flag: str
+    help: str
+
+    @property
+    def ini(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+_THRESHOLD_OPTIONS = (
+    _ThresholdOption("baseline_runs", "--sbir-baseline-runs", "number of previous runs whose median is the baseline (default 5)"),
+    _ThresholdOption("time_warn_pct", "--sbir-gate-time-warn", "warn when time grows by this many percent (default 10; 'off' disables)"),
+    _ThresholdOption("time_fail_pct", "--sbir-gate-time-fail", "fail when time grows by this many percent (default 25; 'off' disables)"),
+    _ThresholdOption("memory_warn_pct", "--sbir-gate-memory-warn", "warn when peak RSS growth rises by this many percent (default 20)"),
+    _ThresholdOption("memory_fail_pct", "--sbir-gate-memory-fail", "fail when peak RSS growth rises by this many percent (default 50)"),
+    _ThresholdOption("match_rate_warn_points", "--sbir-gate-match-rate-warn", "warn when the match rate drops by this many points (default off)"),
+    _ThresholdOption("match_rate_fail_points", "--sbir-gate-match-rate-fail", "fail when the match rate drops by this many points (default 5)"),
+    _ThresholdOption("time_noise_floor_s", "--sbir-gate-time-noise-floor", "seconds; time changes of tests faster than this are noise unless the change exceeds the noise delta (default 0.05)"),
+    _ThresholdOption("time_noise_delta_s", "--sbir-gate-time-noise-delta", "seconds; see the time noise floor (default 0.02)"),
+    _ThresholdOption("memory_noise_floor_mib", "--sbir-gate-memory-noise-floor", "MiB; memory changes of tests below this are noise unless the change exceeds the noise delta (default 16)"),
+    _ThresholdOption("memory_noise_delta_mib", "--sbir-gate-memory-noise-delta", "MiB; see the memory noise floor (default 8)"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the history options and ini keys (called from the plugin's ``pytest_addoption``)."""
+    group = parser.getgroup("sbir-history", "sbir-validate metrics history and regression gates")
+    group.addoption(
+        "--sbir-history",
+        metavar="PATH",
+        help="record every test's time, memory and quality in this SQLite file and gate them "
+        "against the previous runs (ini: sbir_history)",
+    )
+    parser.addini("sbir_history", "path of the metrics store (SQLite); enables the regression gates")
+    group.addoption(
+        "--sbir-machine-class",
+        metavar="LABEL",
+        help="label of the kind of machine; baselines only compare runs with the same label "
+        "(default: OS, architecture, CPU count and RAM, e.g. linux-x86_64-2cpu-8gib)",
+    )
+    parser.addini("sbir_machine_class", "machine class label of this machine (see --sbir-machine-class)")
+    group.addoption(
+        "--sbir-dataset",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="label recorded with the run, e.g. --sbir-dataset awards=100000 (repeatable)",
+    )
+    parser.addini("sbir_dataset", "KEY=VALUE labels recorded with every run", type="linelist")
+    parser.addini(
+        "sbir_alert_webhook",
+        "Slack-compatible webhook URL to POST failed regression gates to "
+        "($SBIR_ALERT_WEBHOOK wins over this)",
+    )
+    for option in _THRESHOLD_OPTIONS:
+        group.addoption(option.flag, metavar="N", help=option.help)
+        parser.addini(option.ini, option.help)
+
+
+def configure(config: pytest.Config) -> None:
+    """Register the ``record_quality`` fixture, and the recorder when a history path is set."""
+    config.pluginmanager.register(QualityFixture(), "sbir_quality")
+    path = config.getoption("sbir_history") or config.getini("sbir_history")
+    if not path:
+        return
+    recorder = HistoryRecorder.from_config(config, Path(path))
+    config.pluginmanager.register(recorder, "sbir_history")
+    # Ask the budget plugin to measure every test, not only the budgeted ones.
+    config.stash[MEASURE_ALL_KEY] = True
+
+
+def thresholds_from_config(config: pytest.Config) -> GateThresholds:
+    """The gate thresholds: command line, else ini, else the :class:`GateThresholds` default."""
+    overrides: dict[str, Any] = {}
+    for option in _THRESHOLD_OPTIONS:
+        raw = config.getoption(option.flag.removeprefix("--").replace("-", "_"))
+        source = option.flag
+        if raw is None:
+            raw = config.getini(option.ini) or None
+            source = f"ini {option.ini}"
+        if raw is None:
+            continue
+        overrides[option.field] = _parse_threshold(option.field, str(raw), source)
+    try:
+        return GateThresholds(**overrides)
+    except ValueError as error:
+        raise pytest.UsageError(f"sbir-validate regression gates: {error}") from error
+
+
+def _parse_threshold(field: str, raw: str, source: str) -> float | int | None:
+    text = raw.strip().removesuffix("%").strip()
+    if text.lower() in ("off", "none"):
+        if field == "baseline_runs" or "noise" in field:
+            raise pytest.UsageError(f"{source}={raw!r}: this setting cannot be turned off; give a number")
+        return None
+    try:
+        value = int(text) if field == "baseline_runs" else float(text)
+    except ValueError:
+        kind = "a whole number" if field == "baseline_runs" else "a number or 'off'"
+        raise pytest.UsageError(f"{source}={raw!r} is not {kind}") from None
+    if not math.isfinite(value) or value < 0:
+        raise pytest.UsageError(f"{source}={raw!r} must be a non-negative number")
+    return value
+
+
+def _parse_labels(values: list[str], source: str) -> dict[str, str]:
+    labels = {}
+    for value in values:
+        key, sep, label = value.partition("=")
+        if not sep or not key.strip():
+            raise pytest.UsageError(f"{source} {value!r}: expected KEY=VALUE, e.g. awards=100000")
+        labels[key.strip()] = label.strip()
+    return labels
+
+
+class QualityFixture:
+    """Holds the ``record_quality`` fixture; registered whether or not history is recorded, so
+    tests that report quality also run without ``--sbir-history``."""
+
+    @pytest.fixture
+    def record_quality(self, request: pytest.FixtureRequest) -> Callable[..., None]:
+        """Report match-quality metrics of this test to the metrics store and its gates.
+
+        ``record_quality(match_rate=0.82, by_method={"uei-exact": 0.61}, score_histogram={"90-100": 40})``;
+        ``match_rate`` is a fraction in [0, 1]. Calling it again replaces the earlier values.
+        """
+        node = request.node
+
+        def record(
+            *,
+            match_rate: float | None = None,
+            by_method: Mapping[str, float] | None = None,
+            score_histogram: Mapping[str, int] | None = None,
+        ) -> None:
+            if match_rate is not None and not 0.0 <= float(match_rate) <= 1.0:
+                raise ValueError(
+                    f"record_quality(match_rate={match_rate!r}): the match rate is a fraction in "
+                    "[0, 1]; pass 0.82 for 82 %"
+                )
+            node.stash[QUALITY_KEY] = QualityMetrics(
+                match_rate=None if match_rate is None else float(match_rate),
+                by_method={str(k): float(v) for k, v in (by_method or {}).items()},
+                score_histogram={str(k): int(v) for k, v in (score_histogram or {}).items()},
+            )
+
+        return record
+
+
+class HistoryRecorder:
+    """Records and gates each test; one instance per process (controller and each xdist worker)."""
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        thresholds: GateThresholds,
+        run: RunInfo | None,
+        run_id: str,
+        machine_class: str,
+        webhook: str | None,
+    ) -> None:
+        self.path = path
+        self.thresholds = thresholds
+        self.run = run  # None in xdist workers: the controller owns the run
+        self.run_id = run_id
+        self.machine_class = machine_class
+        self.webhook = webhook
+        self._store: HistoryStore | None = None
+        self.verdicts: dict[str, dict[str, Any]] = {}
+        self.delivery: DeliveryResult | None = None
+
+    @classmethod
+    def from_config(cls, config: pytest.Config, path: Path) -> HistoryRecorder:
+        thresholds = thresholds_from_config(config)
+        machine_class = config.getoption("sbir_machine_class") or config.getini("sbir_machine_class") or None
+        webhook = webhook_url(config.getini("sbir_alert_webhook") or None)
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None:
+            run_id = workerinput[_WORKER_RUN_ID]
+            machine_class = workerinput[_WORKER_RUN_ID + "_machine_class"]
+            recorder = cls(path=path, thresholds=thresholds, run=None, run_id=run_id,
+                           machine_class=machine_class, webhook=None)
+        else:
+            dataset = _parse_labels(config.getini("sbir_dataset"), "ini sbir_dataset")
+            dataset.update(_parse_labels(config.getoption("sbir_dataset"), "--sbir-dataset"))
+            run = RunInfo.collect(machine_class=machine_class, dataset=dataset, cwd=config.rootpath)
+            recorder = cls(path=path, thresholds=thresholds, run=run, run_id=run.run_id,
+                           machine_class=run.machine_class, webhook=webhook)
+        try:
+            recorder._store = HistoryStore(path)
+            if recorder.run is not None:
+                recorder._store.record_run(recorder.run)
+        except HistoryError as error:
+            raise pytest.UsageError(f"--sbir-history: {error}") from error
+        return recorder
+
+    # -- xdist: hand the run to the workers ----------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_WORKER_RUN_ID] = self.run_id
+        node.workerinput[_WORKER_RUN_ID + "_machine_class"] = self.machine_class
+
+    # -- per test ------------------------------------------------------------------------------
+
+    # tryfirst: the outermost wrapper, so it sees the report after other plugins (e.g. the
+    # budget plugin failing an over-budget test) have changed it.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when != "call":
+            return report
+        measurement = item.stash.get(MEASUREMENT_KEY, None)
+        quality = item.stash.get(QUALITY_KEY, None)
+        sample = Sample(
+            wall_s=None if measurement is None else measurement.wall_s,
+            peak_rss_growth_mib=None if measurement is None else measurement.peak_rss_growth_bytes / _MIB,
+            match_rate=None if quality is None else quality.match_rate,
+        )
+        gated = report.passed and not hasattr(report, "wasxfail")
+        assert self._store is not None
+        try:
+            verdict = None
+            if gated:
+                previous = self._store.previous_results(
+                    item.nodeid,
+                    machine_class=self.machine_class,
+                    limit=self.thresholds.baseline_runs,
+                    exclude_run_id=self.run_id,
+                )
+                verdict = evaluate(
+                    item.nodeid,
+                    sample,
+                    [Sample(r.wall_s, r.peak_rss_growth_mib, r.quality.match_rate if r.quality else None)
+                     for r in previous],
+                    self.thresholds,
+                )
+                if verdict.status is GateStatus.FAIL:
+                    report.outcome = "failed"
+                    report.longrepr = _failure_text(verdict)
+            time_budget_s, memory_budget_mib = _budget_values(item)
+            self._store.record_result(
+                TestResult(
+                    run_id=self.run_id,
+                    test_id=item.nodeid,
+                    outcome=report.outcome,
+                    wall_s=sample.wall_s,
+                    cpu_s=None if measurement is None else measurement.cpu_s,
+                    peak_rss_growth_mib=sample.peak_rss_growth_mib,
+                    time_budget_s=time_budget_s,
+                    memory_budget_mib=memory_budget_mib,
+                    quality=quality,
+                    gate_status=None if verdict is None else verdict.status.value,
+                    gate_message=None if verdict is None else verdict.summary,
+                )
+            )
+        except HistoryError as error:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"could not record this test in the metrics store: {error}\n"
+                "(the test itself passed; fix the store or drop --sbir-history)"
+            )
+            setattr(report, _REPORT_ATTR, {"status": "error", "messages": [str(error)]})
+            return report
+        if verdict is not None:
+            setattr(report, _REPORT_ATTR, {
+                "status": verdict.status.value,
+                "messages": verdict.messages(GateStatus.WARN),
+                "summary": verdict.summary,
+            })
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # In the controller this sees the reports of every worker (and in-process without xdist).
+        payload = getattr(report, _REPORT_ATTR, None)
+        if report.when == "call" and payload is not None:
+            self.verdicts[report.nodeid] = payload
+
+    # -- end of the run --------------------------------------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.run is None or self.webhook is None:
+            return
+        failures = [
+            FailedGate(test_id, tuple(v["messages"]))
+            for test_id, v in self.verdicts.items()
+            if v["status"] == GateStatus.FAIL.value
+        ]
+        if not failures:
+            return
+        warnings = sum(v["status"] == GateStatus.WARN.value for v in self.verdicts.values())
+        self.delivery = send_alert(
+            self.webhook, build_payload(failures, run_label=self._run_label(), warnings=warnings)
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.run is None:
+            return
+        tr = terminalreporter
+        tr.section("sbir-validate regression gates")
+        by_status: dict[str, list[str]] = {}
+        for test_id, verdict in self.verdicts.items():
+            by_status.setdefault(verdict["status"], []).append(test_id)
+        counts = ", ".join(f"{len(ids)} {status}" for status, ids in sorted(by_status.items()))
+        tr.write_line(
+            f"history: {self.path} (machine class {self.machine_class}, baseline = median of "
+            f"last {self.thresholds.baseline_runs} runs)"
+        )
+        tr.write_line(f"gated tests: {counts or 'none'}")
+        for status, markup in (("fail", {"red": True}), ("warn", {"yellow": True})):
+            for test_id in by_status.get(status, []):
+                for message in self.verdicts[test_id]["messages"]:
+                    tr.write_line(f"{status.upper()} {test_id}: {message}", **markup)
+        established = by_status.get(GateStatus.BASELINE.value, [])
+        if established:
+            tr.write_line(
+                f"baseline established for {len(established)} test(s) with no earlier run on "
+                f"this machine class: {', '.join(established[:10])}"
+                + (" …" if len(established) > 10 else "")
+            )
+        if self.delivery is not None:
+            tr.write_line(self.delivery.describe(), **({} if self.delivery.ok else {"red": True}))
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _run_label(self) -> str:
+        run = self.run
+        assert run is not None
+        commit = (run.commit or "unknown commit")[:10]
+        dirty = " (dirty)" if run.dirty else ""
+        return f"{run.branch or 'unknown branch'}@{commit}{dirty} on {run.machine_class}"
+
+
+def _failure_text(verdict: TestVerdict) -> str:
+    """The failed gates first (the short summary shows the first line), then what to do."""
+    failed = verdict.messages(GateStatus.FAIL)
+    warnings = [m for m in verdict.messages(GateStatus.WARN) if m not in failed]
+    lines = [*failed, *(f"also: {m}" for m in warnings)]
+    lines.append(
+        "(sbir-validate regression gate. If the change is intended, rerun with a higher "
+        "threshold, e.g. --sbir-gate-time-fail=off: passing runs are recorded and become the "
+        "baseline once they are the median of the last runs.)"
+    )
+    return "\n".join(lines)
+
+
+def _budget_values(item: pytest.Item) -> tuple[float | None, float | None]:
+    """``(time limit s, memory limit MiB)`` of the test's budget markers (as written, before
+    ``--budget-scale``), for the record."""
+    budgets = item.stash.get(BUDGETS_KEY, None)
+    if budgets is None:
+        return None, None
+    time_s = budgets.time.limit_s if budgets.time is not None else None
+    memory_mib = budgets.memory.limit_bytes / _MIB if budgets.memory is not None else None
+    return time_s, memory_mib
+
+
+__all__ = ["QUALITY_KEY", "HistoryRecorder", "QualityFixture", "add_options", "configure", "thresholds_from_config"]
