@@ -7,13 +7,17 @@ its own module and is registered here so that `pytest -p no:sbir_validate` turns
 import pytest
 
 from pytest_sbir_validate import budget_plugin, history_plugin
+from pytest_sbir_validate import scenarios
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     history_plugin.add_options(parser)
     budget_plugin.add_options(parser)
+    scenarios.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     history_plugin.configure(config)
     budget_plugin.configure(config)
+    scenarios.configure(config)
+    config.pluginmanager.register(scenarios, "sbir-scenarios")
