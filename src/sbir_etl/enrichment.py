@@ -117,13 +117,15 @@ def _key_fingerprint(table: pa.Table, key: tuple[str, ...]) -> tuple[int, int]:
     return table.num_rows, int(hashes.sum(dtype="uint64"))
 
 
-def _read_back_keys(path: Path, key: tuple[str, ...]) -> tuple[int, int]:
-    if table_format(path) == "parquet":
+def _read_back_keys(path: Path, fmt: str, key: tuple[str, ...]) -> tuple[int, int]:
+    if fmt == "parquet":
         if not key:
             return pq.ParquetFile(path).metadata.num_rows, 0
         return _key_fingerprint(pq.read_table(path, columns=list(key)), key)
+    if not key:
+        return sum(b.num_rows for b in pacsv.open_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True))), 0
     table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-        include_columns=list(key) or None, column_types={k: pa.string() for k in key},
+        include_columns=list(key), column_types={k: pa.string() for k in key},
         strings_can_be_null=False, quoted_strings_can_be_null=False,
     ), parse_options=pacsv.ParseOptions(newlines_in_values=True))
     return _key_fingerprint(table, key)
@@ -192,7 +194,7 @@ def enrich_files(
             writer.close(schema)
             summary.rows_rejected = rejects.count(awards_path)
             summary.rows_in = in_print[0] + summary.rows_rejected
-            out_print = _read_back_keys(tmp, columns.key if columns else ())
+            out_print = _read_back_keys(tmp, out_format, columns.key if columns else ())
     summary.rows_out = out_print[0]
     summary.counts_by_method = {m: int(methods.get(m, 0)) for m in MATCH_METHODS}
     summary.invalid_identifiers = dict(sorted(totals.invalid_identifiers.items()))

@@ -1,0 +1,84 @@
+"""Match-quality metrics of an enriched table, and evaluation against ground truth."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sbir_etl.columns import CONFIDENCE_LEVELS, JOINED_METHODS, MATCH_METHODS
+
+SCORE_BINS: tuple[int, ...] = (0, 50, 60, 70, 75, 80, 85, 90, 95, 100)
+
+
+def match_metrics(enriched: pd.DataFrame) -> dict:
+    """Counts and rates by method, confidence distribution and score histogram (plain Python values)."""
+    n = len(enriched)
+    methods = enriched["match_method"].astype(str).value_counts()
+    counts = {m: int(methods.get(m, 0)) for m in MATCH_METHODS}
+    joined = sum(counts[m] for m in JOINED_METHODS)
+    confidence = enriched["match_confidence"].astype(str).value_counts()
+    scores = pd.to_numeric(enriched["match_score"], errors="coerce").dropna().to_numpy(dtype=float)
+    hist, _ = np.histogram(scores, bins=SCORE_BINS)
+    return {
+        "rows": n,
+        "match_rate": joined / n if n else 0.0,
+        "candidate_rate": counts["name-fuzzy-candidate"] / n if n else 0.0,
+        "counts_by_method": counts,
+        "rates_by_method": {m: (c / n if n else 0.0) for m, c in counts.items()},
+        "confidence": {c: int(confidence.get(c, 0)) for c in CONFIDENCE_LEVELS},
+        "score_histogram": {f"{lo}-{hi}": int(v) for lo, hi, v in zip(SCORE_BINS[:-1], SCORE_BINS[1:], hist)},
+    }
+
+
+@dataclass(frozen=True)
+class MethodEvaluation:
+    """Against ground truth: of the awards a method joined, how many went to the true recipient."""
+
+    method: str
+    joined: int
+    correct: int
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.joined if self.joined else 1.0
+
+
+def evaluate(enriched: pd.DataFrame, truth: pd.DataFrame, key: Sequence[str]) -> dict:
+    """Precision, recall and false-join rate, overall and by method.
+
+    - precision: joined awards whose recipient is the true one / joined awards
+    - recall: awards joined to their true recipient / awards that have a true recipient
+    - false-join rate: wrongly joined awards / all awards
+    - candidate precision: candidates pointing at the true recipient / candidates
+    """
+    merged = enriched.merge(truth.rename(columns={"recipient_hash": "_truth"}), on=list(key), how="left", validate="one_to_one")
+    truth_hash = merged["_truth"].fillna("").astype(str)
+    got = merged["usaspending_recipient_hash"].fillna("").astype(str)
+    method = merged["match_method"].astype(str)
+    joined = method.isin(JOINED_METHODS)
+    correct = joined & (got == truth_hash) & (truth_hash != "")
+    has_truth = truth_hash != ""
+    by_method = {}
+    for m in MATCH_METHODS:
+        if m not in JOINED_METHODS:
+            continue
+        mask = method == m
+        e = MethodEvaluation(m, int(mask.sum()), int((mask & correct).sum()))
+        by_method[m] = {"joined": e.joined, "correct": e.correct, "precision": e.precision}
+    name_joined = method.isin(["name-exact", "name-fuzzy-auto"])
+    cand = method == "name-fuzzy-candidate"
+    cand_ok = cand & (merged["candidate_recipient_hash"].fillna("").astype(str) == truth_hash)
+    name_truth = has_truth & ~method.isin(["uei-exact", "duns-exact"])
+    return {
+        "awards": len(merged),
+        "with_true_recipient": int(has_truth.sum()),
+        "precision": float(correct.sum() / joined.sum()) if joined.sum() else 1.0,
+        "recall": float(correct.sum() / has_truth.sum()) if has_truth.sum() else 1.0,
+        "false_join_rate": float((joined & ~correct).sum() / len(merged)) if len(merged) else 0.0,
+        "name_precision": float((name_joined & correct).sum() / name_joined.sum()) if name_joined.sum() else 1.0,
+        "name_recall": float((name_joined & correct).sum() / name_truth.sum()) if name_truth.sum() else 1.0,
+        "candidates": int(cand.sum()),
+        "candidate_precision": float(cand_ok.sum() / cand.sum()) if cand.sum() else 1.0,
+        "by_method": by_method,
+    }
