@@ -6,7 +6,7 @@ its own module and is registered here so that `pytest -p no:sbir_validate` turns
 
 import pytest
 
-from pytest_sbir_validate import budget_plugin, history_plugin
+from pytest_sbir_validate import budget_plugin, history_plugin, scaling
 from pytest_sbir_validate import scenarios
 
 
@@ -18,6 +18,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     history_plugin.configure(config)
+    scaling.configure(config)
     budget_plugin.configure(config)
     scenarios.configure(config)
     config.pluginmanager.register(scenarios, "sbir-scenarios")
