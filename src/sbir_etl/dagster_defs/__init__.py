@@ -1,0 +1,18 @@
+"""Dagster definitions of the SBIR ETL: `sbir_etl_job` over the enrichment core, with quality gates.
+
+    dagster dev -m sbir_etl.dagster_defs          # UI on 127.0.0.1:3000
+    python -c "from sbir_etl.dagster_defs import run_job; print(run_job('a.csv', 'r.csv', 'out').describe())"
+
+This is the only part of `sbir_etl` that imports Dagster. See docs/dagster.md.
+"""
+
+from sbir_etl.dagster_defs.definitions import JOB_NAME, build_definitions, sbir_etl_job
+from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
+from sbir_etl.dagster_defs.run import CheckOutcome, JobRun, StepFailure, run_job
+
+defs = build_definitions()
+
+__all__ = [
+    "JOB_NAME", "CheckOutcome", "EnrichmentSettings", "JobRun", "SbirEtlPaths", "StepFailure",
+    "build_definitions", "defs", "run_job", "sbir_etl_job",
+]

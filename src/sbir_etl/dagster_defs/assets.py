@@ -1,0 +1,188 @@
+"""The assets of `sbir_etl_job`: thin wrappers over the enrichment core.
+
+    raw_sbir_awards ----------> validated_sbir_awards --\
+                                                         +--> enriched_sbir_awards --> enrichment_quality_report
+    raw_usaspending_recipients -> recipient_lookup -----/
+
+Tables pass between assets as Parquet paths (strings), written chunk by chunk through the core's
+readers and moved into place atomically, so a failed step never leaves a partial table behind.
+Every asset reports duration, peak RSS growth, records/s and row counts as plain Python numbers.
+"""
+# No `from __future__ import annotations` here: Dagster inspects the context annotations at runtime.
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sbir_etl.dagster_defs.gates import identifier_counts
+from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
+from sbir_etl.enrichment import enrich_files
+from sbir_etl.performance import Usage, measure
+from sbir_etl.quality import match_metrics
+from sbir_etl.tables import RejectSink, TableWriter, atomic_path, iter_text_chunks, read_header
+
+GROUP = "sbir_etl"
+
+
+def usage_metadata(usage: Usage, rows: int) -> dict[str, Any]:
+    """Duration, peak RSS growth, records/s and rows of one asset, as plain Python numbers."""
+    return {
+        "duration_s": round(float(usage.wall_s), 4),
+        "cpu_s": round(float(usage.cpu_s), 4),
+        "peak_rss_growth_mib": round(float(usage.peak_rss_growth_mib), 2),
+        "peak_rss_mib": round(float(usage.peak_rss_mib), 2),
+        "records_per_s": round(rows / usage.wall_s, 1) if usage.wall_s else 0.0,
+        "rows": int(rows),
+    }
+
+
+def copy_to_parquet(source: Path, target: Path, chunk_rows: int, log: Any) -> tuple[int, int]:
+    """Copy a CSV/Parquet file to Parquet as text, chunk by chunk, atomically.
+
+    Unreadable rows go to `<target stem>.rejects.csv`. Returns (rows written, rows rejected).
+    """
+    rejects = RejectSink()
+    header = read_header(source)
+    rows = 0
+    with atomic_path(target) as tmp:
+        writer = TableWriter(tmp, "parquet")
+        for chunk in iter_text_chunks(source, chunk_rows, rejects):
+            writer.write(chunk)
+            rows += chunk.num_rows
+            log.info(f"{source.name}: {rows} rows copied")
+        writer.close(pa.schema([(name, pa.string()) for name in header]))
+    rejects_path = target.with_name(target.stem + ".rejects.csv")
+    if rejects.rows:
+        rejects.write(rejects_path)
+        log.warning(f"{source}: {len(rejects.rows)} unreadable rows written to {rejects_path}")
+    else:
+        rejects_path.unlink(missing_ok=True)
+    return rows, len(rejects.rows)
+
+
+@dg.asset(group_name=GROUP, description="The SBIR.gov award file, as text, in Parquet (unreadable rows to a rejects file).")
+def raw_sbir_awards(context: dg.AssetExecutionContext, paths: SbirEtlPaths, settings: EnrichmentSettings) -> dg.Output[str]:
+    config = settings.load_and_log(context.log)
+    target = paths.table("raw_sbir_awards")
+    with measure() as usage:
+        rows, rejected = copy_to_parquet(paths.input_file("awards"), target, config.chunk_size, context.log)
+    return dg.Output(str(target), metadata={**usage_metadata(usage, rows), "rows_rejected": rejected,
+                                            "source": paths.awards_path, "table_path": str(target)})
+
+
+@dg.asset(group_name=GROUP, description="Raw awards whose schema the core accepts: required columns present (the table itself is not rewritten).")
+def validated_sbir_awards(
+    context: dg.AssetExecutionContext, raw_sbir_awards: str, paths: SbirEtlPaths, settings: EnrichmentSettings
+) -> dg.Output[str]:
+    config, _ = settings.load()
+    with measure() as usage:
+        header = read_header(raw_sbir_awards)
+        # Name the user's file, not the job's Parquet copy, in a schema error.
+        columns = config.award_columns.resolve(header, paths.awards_path)
+        counts = identifier_counts(raw_sbir_awards, columns.uei, columns.duns, config.chunk_size)
+        rows = pq.ParquetFile(raw_sbir_awards).metadata.num_rows
+    context.log.info(f"award columns: company={columns.company!r} uei={columns.uei!r} duns={columns.duns!r} key={list(columns.key)}")
+    return dg.Output(raw_sbir_awards, metadata={
+        **usage_metadata(usage, rows), "table_path": raw_sbir_awards, "award_key": list(columns.key),
+        "identifiers_present": counts["present"], "identifiers_valid": counts["valid"],
+        "invalid_identifiers": counts["invalid_by_reason"],
+    })
+
+
+@dg.asset(group_name=GROUP, description="The USAspending recipient file, as text, in Parquet (unreadable rows to a rejects file).")
+def raw_usaspending_recipients(context: dg.AssetExecutionContext, paths: SbirEtlPaths, settings: EnrichmentSettings) -> dg.Output[str]:
+    config, _ = settings.load()
+    target = paths.table("raw_usaspending_recipients")
+    with measure() as usage:
+        rows, rejected = copy_to_parquet(paths.input_file("recipients"), target, config.chunk_size, context.log)
+    return dg.Output(str(target), metadata={**usage_metadata(usage, rows), "rows_rejected": rejected,
+                                            "source": paths.recipients_path, "table_path": str(target)})
+
+
+@dg.asset(group_name=GROUP, description="The recipient columns the matcher uses, schema-checked, in Parquet.")
+def recipient_lookup(
+    context: dg.AssetExecutionContext, raw_usaspending_recipients: str, paths: SbirEtlPaths, settings: EnrichmentSettings
+) -> dg.Output[str]:
+    config, _ = settings.load()
+    target = paths.table("recipient_lookup")
+    with measure() as usage:
+        resolved = config.recipient_columns.resolve(read_header(raw_usaspending_recipients), paths.recipients_path)
+        wanted = [name for name in resolved.values() if name is not None]
+        table = pq.read_table(raw_usaspending_recipients, columns=wanted)
+        with atomic_path(target) as tmp:
+            pq.write_table(table, tmp)
+        hashes = table.column(config.recipient_columns.recipient_hash)
+        distinct = len(hashes.unique())
+    context.log.info(f"recipient lookup: {table.num_rows} rows, {distinct} distinct recipient hashes, columns {wanted}")
+    return dg.Output(str(target), metadata={
+        **usage_metadata(usage, table.num_rows), "table_path": str(target), "columns": wanted,
+        "distinct_recipient_hashes": int(distinct), "duplicate_rows": int(table.num_rows - distinct),
+    })
+
+
+class _Progress:
+    """Logs records done, rate and ETA as the core reports finished chunks."""
+
+    def __init__(self, log: Any, total: int) -> None:
+        self.log, self.total, self.done, self.started = log, total, 0, time.perf_counter()
+
+    def __call__(self, rows: int) -> None:
+        self.done += rows
+        elapsed = time.perf_counter() - self.started
+        rate = self.done / elapsed if elapsed else 0.0
+        eta = (self.total - self.done) / rate if rate else 0.0
+        self.log.info(f"enriched {self.done}/{self.total} awards ({rate:.0f}/s, ETA {eta:.0f} s)")
+
+
+@dg.asset(group_name=GROUP, description="Awards with the recipient each was matched to (sbir_etl.enrichment.enrich_files).")
+def enriched_sbir_awards(
+    context: dg.AssetExecutionContext,
+    validated_sbir_awards: str,
+    recipient_lookup: str,
+    paths: SbirEtlPaths,
+    settings: EnrichmentSettings,
+) -> dg.Output[str]:
+    config = settings.load_and_log(context.log)
+    target = paths.table("enriched_sbir_awards")
+    rejects = paths.table("enriched_sbir_awards", ".rejects.csv")
+    total = pq.ParquetFile(validated_sbir_awards).metadata.num_rows
+    with measure() as usage:
+        summary = enrich_files(validated_sbir_awards, recipient_lookup, target, config=config,
+                               rejects_path=rejects, progress=_Progress(context.log, total))
+    metrics = match_metrics(pq.read_table(target, columns=["match_method", "match_confidence", "match_score"]).to_pandas())
+    context.log.info(f"match rate {metrics['match_rate']:.3f}; by method {metrics['counts_by_method']}")
+    return dg.Output(str(target), metadata={
+        **usage_metadata(usage, summary.rows_in),
+        "table_path": str(target),
+        "rows_in": summary.rows_in, "rows_out": summary.rows_out, "rows_rejected": summary.rows_rejected,
+        "rejects_path": summary.rejects_path or "",
+        "match_rate": float(metrics["match_rate"]),
+        "candidate_rate": float(metrics["candidate_rate"]),
+        "counts_by_method": metrics["counts_by_method"],
+        "rates_by_method": metrics["rates_by_method"],
+        "confidence": metrics["confidence"],
+        "score_histogram": metrics["score_histogram"],
+        "invalid_identifiers": summary.invalid_identifiers,
+        "enrichment_summary": {k: v for k, v in summary.as_dict().items() if v is not None},
+        "config": config.as_dict(),
+    })
+
+
+@dg.asset(group_name=GROUP, description="Match-quality report of the enriched awards (JSON). Only built when the blocking gates pass.")
+def enrichment_quality_report(context: dg.AssetExecutionContext, enriched_sbir_awards: str, paths: SbirEtlPaths) -> dg.Output[str]:
+    target = paths.table("enrichment_quality_report", ".json")
+    with measure() as usage:
+        metrics = match_metrics(pq.read_table(enriched_sbir_awards, columns=["match_method", "match_confidence", "match_score"]).to_pandas())
+        with atomic_path(target) as tmp:
+            tmp.write_text(json.dumps({"enriched": enriched_sbir_awards, **metrics}, indent=2), encoding="utf-8")
+    context.log.info(f"quality report written to {target}")
+    return dg.Output(str(target), metadata={**usage_metadata(usage, metrics["rows"]), "table_path": str(target),
+                                            "match_rate": float(metrics["match_rate"]), "counts_by_method": metrics["counts_by_method"]})
+
+
+ASSETS = [raw_sbir_awards, validated_sbir_awards, raw_usaspending_recipients, recipient_lookup, enriched_sbir_awards, enrichment_quality_report]

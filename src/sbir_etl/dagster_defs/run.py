@@ -1,0 +1,158 @@
+"""Materialize `sbir_etl_job` in-process and summarise what happened, for the CLI and for tests."""
+
+import logging
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from sbir_etl.dagster_defs.definitions import JOB_NAME, build_definitions
+from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
+
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One asset-check evaluation: which check on which asset, whether it passed, and why."""
+
+    name: str
+    asset: str
+    passed: bool
+    severity: str  # "ERROR" (blocking gate) or "WARN"
+    description: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """A step that raised: the exception class name and message of the underlying (user) error."""
+
+    step: str
+    error_type: str
+    message: str
+
+
+@dataclass
+class JobRun:
+    """The result of one `sbir_etl_job` run.
+
+    `untouched_steps` are steps of the job that never started: downstream of a failed blocking gate
+    or of a failed step. `asset_values` hold what each materialized asset returned (table paths).
+    """
+
+    success: bool
+    out_dir: Path
+    run_id: str
+    materialized: list[str] = field(default_factory=list)
+    asset_values: dict[str, Any] = field(default_factory=dict)
+    asset_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checks: dict[str, CheckOutcome] = field(default_factory=dict)
+    failed_steps: dict[str, StepFailure] = field(default_factory=dict)
+    succeeded_steps: list[str] = field(default_factory=list)
+    untouched_steps: list[str] = field(default_factory=list)
+
+    def path(self, asset: str) -> Path:
+        """The file a materialized asset wrote; raises KeyError naming what did materialize."""
+        if asset not in self.asset_values:
+            raise KeyError(f"asset {asset!r} did not materialize in this run; materialized: {self.materialized}")
+        return Path(self.asset_values[asset])
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return sorted(name for name, check in self.checks.items() if not check.passed)
+
+    def describe(self) -> str:
+        """A few lines saying what ran, what failed and why (for assertion messages and the CLI)."""
+        lines = [f"sbir_etl_job run {self.run_id}: {'success' if self.success else 'FAILED'}",
+                 f"  materialized: {', '.join(self.materialized) or '(none)'}"]
+        lines += [f"  check {c.name} on {c.asset}: {'pass' if c.passed else 'FAIL'} [{c.severity}] {c.description}"
+                  for c in self.checks.values()]
+        lines += [f"  step {f.step} failed: {f.error_type}: {f.message}" for f in self.failed_steps.values()]
+        if self.untouched_steps:
+            lines.append(f"  not run: {', '.join(self.untouched_steps)}")
+        return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """MetadataValue -> plain Python value."""
+    return value.value if isinstance(value, dg.MetadataValue) else value
+
+
+def _root_error(error: Any) -> tuple[str, str]:
+    """Dagster wraps user errors; return the class name and message of the innermost cause."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    name, message = error.cls_name or "Error", error.message.strip()
+    prefix, _, rest = message.partition(": ")
+    return name, rest if prefix.rsplit(".", 1)[-1] == name and rest else message
+
+
+def summarize(result: dg.ExecuteInProcessResult, out_dir: Path) -> JobRun:
+    """Turn Dagster's in-process result into a `JobRun`."""
+    run = JobRun(success=result.success, out_dir=out_dir, run_id=result.run_id)
+    for event in result.get_asset_materialization_events():
+        name = event.asset_key.to_user_string()
+        run.materialized.append(name)
+        run.asset_metadata[name] = {k: _plain(v) for k, v in event.materialization.metadata.items()}
+        run.asset_values[name] = result.asset_value(event.asset_key)
+    for evaluation in result.get_asset_check_evaluations():
+        run.checks[evaluation.check_name] = CheckOutcome(
+            name=evaluation.check_name, asset=evaluation.asset_key.to_user_string(), passed=bool(evaluation.passed),
+            severity=evaluation.severity.value, description=evaluation.description or "",
+            metadata={k: _plain(v) for k, v in evaluation.metadata.items()},
+        )
+    for event in result.get_step_failure_events():
+        error_type, message = _root_error(event.event_specific_data.error)
+        run.failed_steps[event.step_key] = StepFailure(event.step_key, error_type, message)
+    run.succeeded_steps = sorted(e.step_key for e in result.get_step_success_events())
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    planned = [node.name for node in result.job_def.nodes_in_topological_order]
+    run.untouched_steps = [step for step in planned if step not in started]
+    return run
+
+
+def run_job(
+    awards_path: str | Path,
+    recipients_path: str | Path,
+    out_dir: str | Path,
+    config_path: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    use_environment: bool = True,
+    instance_dir: str | Path | None = None,
+    quiet: bool = True,
+) -> JobRun:
+    """Materialize `sbir_etl_job` on the given files, writing its tables to `out_dir`.
+
+    Runs in-process against an ephemeral Dagster instance stored in `instance_dir` (default
+    `out_dir/.dagster`). Never raises for a failing step or gate: inspect `JobRun.success`,
+    `failed_steps` and `checks`. `quiet` keeps Dagster's console logging to errors only.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    instance_dir = Path(instance_dir) if instance_dir else out_dir / ".dagster"
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    defs = build_definitions(
+        SbirEtlPaths(awards_path=str(awards_path), recipients_path=str(recipients_path), out_dir=str(out_dir)),
+        EnrichmentSettings(
+            config_path=str(config_path) if config_path else None,
+            overrides={k: str(v) for k, v in (overrides or {}).items()},
+            use_environment=use_environment,
+        ),
+    )
+    job = defs.resolve_job_def(JOB_NAME)
+    with dg.DagsterInstance.ephemeral(tempdir=str(instance_dir)) as instance, warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore", category=dg.BetaWarning) if hasattr(dg, "BetaWarning") else None
+        previous = logging.getLogger("dagster").level
+        if quiet:
+            logging.getLogger("dagster").setLevel(logging.CRITICAL)
+        try:
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG if quiet else None)
+            return summarize(result, out_dir)
+        finally:
+            logging.getLogger("dagster").setLevel(previous)
