@@ -101,11 +101,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_enrich(ns)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from sbir_etl.reporting import run_report
+
+    return run_report(args)
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "enrich": (cmd_enrich, "enrich an award file with USAspending recipients"),
     "generate": (cmd_generate, "write synthetic awards, recipients and ground truth"),
     "evaluate": (cmd_evaluate, "precision/recall of an enriched file against ground truth"),
     "demo": (cmd_demo, "run the enrichment on the bundled real-data sample"),
+    "report": (cmd_report, "trends, match rate and scores from a pytest --sbir-history store (md/json/html)"),
 }
 
 
@@ -134,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--truth", required=True, help="truth.csv: award key columns + recipient_hash")
             p.add_argument("--enriched", required=True, help="output of `sbir-etl enrich`")
             p.add_argument("--json", action="store_true", help="print the figures as JSON")
+        elif name == "report":
+            from sbir_etl.reporting import add_report_arguments
+
+            add_report_arguments(p)
         elif name == "demo":
             p.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="scenario directory with awards.csv and recipients.csv")
             p.add_argument("--out", default="out/demo", help="output directory")
