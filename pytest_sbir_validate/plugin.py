@@ -7,7 +7,7 @@ its own module and is registered here so that `pytest -p no:sbir_validate` turns
 import pytest
 
 from pytest_sbir_validate import budget_plugin, history_plugin, scaling
-from pytest_sbir_validate import scenarios
+from pytest_sbir_validate import materialize, scenarios
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -22,3 +22,4 @@ def pytest_configure(config: pytest.Config) -> None:
     budget_plugin.configure(config)
     scenarios.configure(config)
     config.pluginmanager.register(scenarios, "sbir-scenarios")
+    config.pluginmanager.register(materialize, "sbir-materialize")

@@ -206,6 +206,13 @@ class ScenarioOutcome:
     error: BaseException | None = None
     out_path: Path | None = None
     config: EnrichmentConfig | None = None
+    error_type: str | None = None
+    """Class name of the error; filled from `error`, or given directly when the error was raised elsewhere (a Dagster step)."""
+    error_message: str = ""
+
+    def __post_init__(self) -> None:
+        if self.error is not None and self.error_type is None:
+            self.error_type, self.error_message = type(self.error).__name__, str(self.error)
 
 
 def run_scenario(scenario: Scenario, out_dir: str | Path, config: EnrichmentConfig | None = None) -> ScenarioOutcome:
@@ -226,6 +233,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, config: EnrichmentConf
         summary = enrich_files(scenario.awards_path, scenario.recipients_path, out_path, config=config)
     except EnrichmentError as exc:
         outcome.error = exc
+        outcome.error_type, outcome.error_message = type(exc).__name__, str(exc)
         return outcome
     outcome.summary = summary.as_dict()
     outcome.enriched = pd.read_parquet(out_path)
@@ -306,23 +314,23 @@ def award_mismatches(expected: Mapping[str, AwardExpectation], enriched: "pd.Dat
     return sorted(diffs)
 
 
-def _error_mismatches(expected: ExpectedError | None, error: BaseException | None) -> list[str]:
+def _error_mismatches(expected: ExpectedError | None, error_type: str | None, message: str) -> list[str]:
     if expected is None:
-        return [f"the run raised {type(error).__name__}: {error}"] if error is not None else []
-    if error is None:
+        return [f"the run raised {error_type}: {message}"] if error_type is not None else []
+    if error_type is None:
         return [f"expected the run to raise {expected.type}, but it succeeded"]
     problems = []
-    if type(error).__name__ != expected.type:
-        problems.append(f"expected {expected.type}, got {type(error).__name__}: {error}")
-    problems += [f"error message lacks {fragment!r}: {error}" for fragment in expected.message_contains if fragment not in str(error)]
+    if error_type != expected.type:
+        problems.append(f"expected {expected.type}, got {error_type}: {message}")
+    problems += [f"error message lacks {fragment!r}: {message}" for fragment in expected.message_contains if fragment not in message]
     return problems
 
 
 def compare(outcome: ScenarioOutcome) -> list[str]:
     """Every way the outcome differs from the scenario's expectations, as readable lines ([] = as expected)."""
     exp = outcome.scenario.expected
-    problems = _error_mismatches(exp.error, outcome.error)
-    if outcome.error is not None or exp.error is not None:
+    problems = _error_mismatches(exp.error, outcome.error_type, outcome.error_message)
+    if outcome.error_type is not None or exp.error is not None:
         return problems
     summary = outcome.summary or {}
     if exp.rows is not None:
