@@ -1,0 +1,176 @@
+"""The scenario fixtures: every bundled scenario checked against the core, and, through pytester,
+proof that an expectation is really asserted (a wrong one fails with a readable diff)."""
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_sbir_validate.scenarios import (
+    BUNDLED_FIXTURES,
+    ScenarioFormatError,
+    bundled_scenario,
+    compare,
+    discover_scenarios,
+    load_scenario,
+    run_scenario,
+)
+
+KNOWN_CORE_DISAGREEMENTS = {
+    "bad-duplicate-recipients": (
+        "core treats two identical rows of one recipient_hash as two recipients, so DR-002 is a candidate, not name-exact"
+    ),
+}
+EXPECTED_SCENARIOS = {
+    "good-identifiers", "good-fuzzy-names", "good-real", "bad-low-match-rate", "bad-malformed-identifiers",
+    "bad-conflicting-identifiers", "bad-duplicate-recipients", "bad-schema", "edge-empty",
+    "edge-unicode-names", "edge-all-unmatched",
+}
+
+
+def test_bundled_scenarios_are_all_there():
+    assert {s.name for s in discover_scenarios(BUNDLED_FIXTURES)} == EXPECTED_SCENARIOS
+
+
+def test_core_output_matches_every_scenario(request, enrichment_scenario, check_scenario):
+    if enrichment_scenario.name in KNOWN_CORE_DISAGREEMENTS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_CORE_DISAGREEMENTS[enrichment_scenario.name]))
+    check_scenario(enrichment_scenario)
+
+
+def test_every_award_of_a_scenario_has_an_expectation(enrichment_scenario):
+    import pandas as pd
+
+    if enrichment_scenario.expected.error is not None:
+        assert enrichment_scenario.expected.awards == {}, "a run expected to fail produces no award to expect"
+        return
+    awards = pd.read_csv(enrichment_scenario.awards_path, dtype=str, keep_default_na=False)
+    keys = {f"{a} | {c}" for a, c in zip(awards["Agency Tracking Number"], awards["Contract"])}
+    assert keys == set(enrichment_scenario.expected.awards)
+
+
+def test_a_wrong_expectation_is_reported_as_a_diff(tmp_path):
+    scenario_dir = tmp_path / "good-identifiers"
+    shutil.copytree(BUNDLED_FIXTURES / "good-identifiers", scenario_dir)
+    expected = scenario_dir / "expected.yaml"
+    expected.write_text(expected.read_text().replace(
+        "GI-004 | FA86-GI-004: {method: duns-exact, recipient: r-gi-03}",
+        "GI-004 | FA86-GI-004: {method: name-exact, recipient: r-gi-04}"))
+    problems = compare(run_scenario(load_scenario(scenario_dir), tmp_path / "out"))
+    assert problems[0] == "1 of 11 awards differ:"
+    assert "GI-004 | FA86-GI-004" in problems[2] and "name-exact -> r-gi-04" in problems[2] and "duns-exact -> r-gi-03" in problems[2]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "fragment"),
+    [
+        ("awards:\n  A | B: {method: exact}\n", "method 'exact' is not one of"),
+        ("gates: {match_rate: ok}\n", "each 'pass' or 'fail'"),
+        ("match_rate: 0.7\n", "match_rate: expected {min: 0.7, max: 1.0}"),
+        ("colour: blue\n", "unknown key(s) ['colour']"),
+    ],
+)
+def test_malformed_expectations_name_the_file_and_the_problem(tmp_path, yaml_text, fragment):
+    shutil.copy(BUNDLED_FIXTURES / "edge-empty" / "awards.csv", tmp_path / "awards.csv")
+    shutil.copy(BUNDLED_FIXTURES / "edge-empty" / "recipients.csv", tmp_path / "recipients.csv")
+    (tmp_path / "expected.yaml").write_text(yaml_text)
+    with pytest.raises(ScenarioFormatError) as info:
+        load_scenario(tmp_path)
+    assert str(tmp_path / "expected.yaml") in str(info.value) and fragment in str(info.value)
+
+
+def test_a_scenario_directory_without_expectations_is_an_error(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "awards.csv").write_text("Company\n")
+    with pytest.raises(ScenarioFormatError, match=r"lacks recipients.csv, expected.yaml"):
+        discover_scenarios(tmp_path)
+
+
+# --- as a user's suite sees the plugin ---------------------------------------------------------
+
+USER_TEST = textwrap.dedent(
+    """
+    def test_scenario(enrichment_scenario, check_scenario):
+        check_scenario(enrichment_scenario)
+    """
+)
+
+
+def _user_project(pytester: pytest.Pytester, *scenarios: str) -> Path:
+    fixtures = pytester.path / "my_scenarios"
+    for name in scenarios:
+        shutil.copytree(BUNDLED_FIXTURES / name, fixtures / name)
+    pytester.makeini("[pytest]\nsbir_fixtures_dir = my_scenarios\n")
+    pytester.makepyfile(test_user=USER_TEST)
+    return fixtures
+
+
+def test_user_scenarios_pass_when_expectations_hold(pytester):
+    _user_project(pytester, "good-identifiers", "bad-schema")
+    result = pytester.runpytest_inprocess("-v")
+    result.stdout.fnmatch_lines(["*test_scenario[[]bad-schema[]] PASSED*", "*test_scenario[[]good-identifiers[]] PASSED*"])
+    result.assert_outcomes(passed=2)
+
+
+def test_a_wrong_expectation_in_expected_yaml_fails_the_users_test(pytester):
+    fixtures = _user_project(pytester, "good-fuzzy-names")
+    expected = fixtures / "good-fuzzy-names" / "expected.yaml"
+    expected.write_text(expected.read_text().replace(
+        "FN-008 | R43-FN-008: {method: name-fuzzy-candidate, candidate: r-fn-08}",
+        "FN-008 | R43-FN-008: {method: name-fuzzy-auto, recipient: r-fn-08}"))
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*ScenarioMismatch: scenario 'good-fuzzy-names' differs from*expected.yaml:*",
+        "*1 of 10 awards differ:*",
+        "*FN-008 | R43-FN-008*name-fuzzy-auto -> r-fn-08*name-fuzzy-candidate (candidate r-fn-08)*",
+    ])
+
+
+def test_a_wrong_match_rate_or_error_expectation_fails(pytester):
+    fixtures = _user_project(pytester, "bad-low-match-rate", "bad-schema")
+    low = fixtures / "bad-low-match-rate" / "expected.yaml"
+    low.write_text(low.read_text().replace("match_rate: {min: 0.3, max: 0.3}", "match_rate: {min: 0.7, max: 1.0}"))
+    schema = fixtures / "bad-schema" / "expected.yaml"
+    schema.write_text(schema.read_text().replace("type: InputSchemaError", "type: InputFormatError"))
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random(["*match rate 0.3 outside expected [[]0.7, 1.0[]]*", "*expected InputFormatError, got InputSchemaError*"])
+
+
+def test_a_wrong_gate_expectation_fails_the_end_to_end_check(pytester):
+    fixtures = _user_project(pytester, "good-identifiers")
+    expected = fixtures / "good-identifiers" / "expected.yaml"
+    expected.write_text(expected.read_text().replace("gates: {match_rate: pass,", "gates: {match_rate: fail,"))
+    pytester.makepyfile(test_user=textwrap.dedent(
+        """
+        import pytest
+        from pytest_sbir_validate.materialize import assert_job_as_expected
+
+        @pytest.mark.smoke
+        def test_job(enrichment_scenario, sbir_materialize):
+            assert_job_as_expected(enrichment_scenario, sbir_materialize(enrichment_scenario))
+        """
+    ))
+    result = pytester.runpytest_inprocess("-m", "smoke", "--strict-markers")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*gate match_rate: expected fail, got pass: match rate 1.000*",
+        "*enrichment_quality_report materialized although a blocking gate failed*",
+    ])
+
+
+def test_smoke_marker_is_registered(pytester):
+    result = pytester.runpytest_inprocess("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.smoke: end-to-end smoke test*"])
+
+
+def test_default_fixtures_dir_is_the_bundled_one(pytester):
+    pytester.makepyfile(test_user="def test_names(enrichment_scenario):\n    pass\n")
+    result = pytester.runpytest_inprocess("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*test_names[[]good-real[]]*"])
+
+
+def test_bundled_scenario_lookup():
+    assert bundled_scenario("good-real").expected.rows == {"in": 235, "out": 235, "rejected": 0}
