@@ -140,7 +140,7 @@ class BudgetSettings:
         return cls(
             mode=mode,  # type: ignore[arg-type]
             scale=scale,
-            report_path=Path(report) if report else None,
+            report_path=Path(config.invocation_params.dir, report) if report else None,
             suggest=config.getoption("budget_suggest"),
             suggest_margin=margin,
             memray=config.getoption("budget_memray"),
