@@ -222,19 +222,22 @@ def test_xdist_workers_write_every_row_and_gate(
     pytest.importorskip("xdist")
     suite.makepyfile(test_many="\n".join(f"def test_{i}():\n    pass\n" for i in range(8)))
     db = suite.path / "history.sqlite"
-    suite.runpytest(f"--sbir-history={db}", MACHINE, "-n", "2").assert_outcomes(passed=11)
-
+    seed(db, runs=3)  # test_gate.py has a baseline, test_many.py does not
     costs(monkeypatch, test_slow=(1.5, 100.0))
     result = suite.runpytest(f"--sbir-history={db}", MACHINE, "-n", "2")
     result.assert_outcomes(passed=10, failed=1)
-    result.stdout.fnmatch_lines(["gated tests: 1 fail, 10 pass", "FAIL test_gate.py::test_slow: time regression*"])
+    result.stdout.fnmatch_lines(
+        ["gated tests: 8 baseline established, 1 fail, 2 pass", "FAIL test_gate.py::test_slow: time regression*"]
+    )
     result.stdout.fnmatch_lines(["FAILED test_gate.py::test_slow - time regression: 1.50 s vs baseline 1.00 s*"])
 
     with HistoryStore(db) as store:
-        runs = store.runs()
-        assert len(runs) == 2
-        for run in runs:
-            assert len(store.results(run_id=run.run_id)) == 11
+        [run] = [r for r in store.runs() if not r.run_id.startswith("seed")]
+        results = store.results(run_id=run.run_id)
+    assert sorted(s.result.test_id for s in results) == sorted(
+        [f"test_gate.py::test_{n}" for n in ("slow", "fast", "quality")]
+        + [f"test_many.py::test_{i}" for i in range(8)]
+    )
 
 
 class _Webhook(BaseHTTPRequestHandler):
