@@ -31,8 +31,9 @@ from sbir_etl.regression import GateStatus, GateThresholds, Sample, TestVerdict,
 #: The quality metrics a test reported through ``record_quality``.
 QUALITY_KEY = pytest.StashKey[QualityMetrics]()
 
-#: Key of the run id in ``workerinput`` (the controller's message to pytest-xdist workers).
+#: Keys in ``workerinput`` (the controller's message to pytest-xdist workers).
 _WORKER_RUN_ID = "sbir_history_run_id"
+_WORKER_MACHINE_CLASS = "sbir_history_machine_class"
 
 #: Name of the report attribute carrying a test's gate verdict (survives xdist serialisation).
 _REPORT_ATTR = "sbir_history"
@@ -223,7 +224,7 @@ class HistoryRecorder:
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None:
             run_id = workerinput[_WORKER_RUN_ID]
-            machine_class = workerinput[_WORKER_RUN_ID + "_machine_class"]
+            machine_class = workerinput[_WORKER_MACHINE_CLASS]
             recorder = cls(path=path, thresholds=thresholds, run=None, run_id=run_id,
                            machine_class=machine_class, webhook=None)
         else:
@@ -245,7 +246,7 @@ class HistoryRecorder:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[_WORKER_RUN_ID] = self.run_id
-        node.workerinput[_WORKER_RUN_ID + "_machine_class"] = self.machine_class
+        node.workerinput[_WORKER_MACHINE_CLASS] = self.machine_class
 
     # -- per test ------------------------------------------------------------------------------
 
@@ -303,12 +304,16 @@ class HistoryRecorder:
                 )
             )
         except HistoryError as error:
-            report.outcome = "failed"
-            report.longrepr = (
-                f"could not record this test in the metrics store: {error}\n"
-                "(the test itself passed; fix the store or drop --sbir-history)"
-            )
-            setattr(report, _REPORT_ATTR, {"status": "error", "messages": [str(error)]})
+            # A store that cannot be written must not pass silently: fail the test, saying why.
+            message = f"could not record this test in the metrics store: {error}"
+            if report.passed:
+                report.outcome = "failed"
+                report.longrepr = (
+                    f"{message}\n(the test itself passed; fix the store or drop --sbir-history)"
+                )
+            else:
+                report.sections.append(("sbir-validate history", message))
+            setattr(report, _REPORT_ATTR, {"status": "error", "messages": [message]})
             return report
         if verdict is not None:
             setattr(report, _REPORT_ATTR, {
@@ -355,7 +360,7 @@ class HistoryRecorder:
             f"last {self.thresholds.baseline_runs} runs)"
         )
         tr.write_line(f"gated tests: {counts or 'none'}")
-        for status, markup in (("fail", {"red": True}), ("warn", {"yellow": True})):
+        for status, markup in (("error", {"red": True}), ("fail", {"red": True}), ("warn", {"yellow": True})):
             for test_id in by_status.get(status, []):
                 for message in self.verdicts[test_id]["messages"]:
                     tr.write_line(f"{status.upper()} {test_id}: {message}", **markup)

@@ -319,3 +319,36 @@ def test_real_budget_plugin_measures_every_test_and_budgets_are_recorded(
     for measured in (budgeted, unbudgeted):
         assert measured.wall_s is not None and measured.wall_s >= 0
         assert measured.cpu_s is not None and measured.peak_rss_growth_mib is not None
+
+
+def test_over_budget_test_is_recorded_as_failed_and_not_gated(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_budget="""
+        import pytest
+
+        @pytest.mark.memory_budget("1 MiB")
+        def test_hungry():
+            block = bytearray(64 * 2**20)
+            block[::4096] = b"x" * len(block[::4096])
+        """
+    )
+    db = pytester.path / "history.sqlite"
+    pytester.runpytest(f"--sbir-history={db}").assert_outcomes(failed=1)
+    with HistoryStore(db) as store:
+        [stored] = store.results()
+    assert (stored.result.outcome, stored.result.gate_status) == ("failed", None)
+    assert stored.result.memory_budget_mib == 1.0
+
+
+def test_unwritable_store_fails_the_test_with_the_reason(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sbir_etl.history import HistoryError
+
+    def broken(self, result):
+        raise HistoryError("disk full")
+
+    monkeypatch.setattr(HistoryStore, "record_result", broken)
+    result = suite.runpytest(f"--sbir-history={suite.path / 'h.sqlite'}")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["ERROR test_gate.py::test_slow: could not record this test in the metrics store: disk full"])
