@@ -107,13 +107,26 @@ def add_options(parser: pytest.Parser) -> None:
 def configure(config: pytest.Config) -> None:
     """Register the ``record_quality`` fixture, and the recorder when a history path is set."""
     config.pluginmanager.register(QualityFixture(), "sbir_quality")
-    path = config.getoption("sbir_history") or config.getini("sbir_history")
-    if not path:
+    path = history_path(config)
+    if path is None:
         return
-    recorder = HistoryRecorder.from_config(config, Path(path))
+    recorder = HistoryRecorder.from_config(config, path)
     config.pluginmanager.register(recorder, "sbir_history")
     # Ask the budget plugin to measure every test, not only the budgeted ones.
     config.stash[MEASURE_ALL_KEY] = True
+
+
+def history_path(config: pytest.Config) -> Path | None:
+    """The metrics store: ``--sbir-history`` (relative to the current directory), else ini
+    ``sbir_history`` (relative to the ini file, so it does not depend on where pytest is run)."""
+    option = config.getoption("sbir_history")
+    if option:
+        return Path(option)
+    ini = config.getini("sbir_history")
+    if not ini:
+        return None
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    return base / ini
 
 
 def thresholds_from_config(config: pytest.Config) -> GateThresholds:

@@ -352,3 +352,15 @@ def test_unwritable_store_fails_the_test_with_the_reason(
     result = suite.runpytest(f"--sbir-history={suite.path / 'h.sqlite'}")
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(["ERROR test_gate.py::test_slow: could not record this test in the metrics store: disk full"])
+
+
+def test_ini_history_path_is_relative_to_the_ini_file(suite: pytest.Pytester) -> None:
+    suite.makeini("[pytest]\nsbir_history = perf/history.sqlite\n")
+    (suite.path / "perf").mkdir()
+    sub = suite.mkdir("sub")
+    sub.joinpath("test_sub.py").write_text("def test_here():\n    pass\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(sub)
+        suite.runpytest(str(sub)).assert_outcomes(passed=1)
+    assert (suite.path / "perf" / "history.sqlite").is_file()
+    assert not (sub / "perf").exists()
