@@ -85,7 +85,8 @@ def costs(monkeypatch: pytest.MonkeyPatch, **per_test: tuple[float, float]) -> N
 
 def test_cold_start_establishes_the_baseline(suite: pytest.Pytester) -> None:
     db = suite.path / "history.sqlite"
-    result = suite.runpytest(f"--sbir-history={db}", MACHINE)
+    suite.makeini("[pytest]\nsbir_dataset =\n    source = synthetic\n    awards = 10\n")
+    result = suite.runpytest(f"--sbir-history={db}", MACHINE, "--sbir-dataset", "awards=1000")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
         [
@@ -98,6 +99,8 @@ def test_cold_start_establishes_the_baseline(suite: pytest.Pytester) -> None:
         [run] = store.runs()
         results = store.results(run_id=run.run_id)
     assert run.machine_class == "test-box"
+    assert run.dataset == {"source": "synthetic", "awards": "1000"}  # the option wins over ini
+    assert run.python_version and "pytest" in run.packages
     assert {r.result.gate_status for r in results} == {"baseline established"}
     quality = next(r.result.quality for r in results if r.result.test_id.endswith("test_quality"))
     assert quality == QualityMetrics(0.85, {"uei-exact": 0.6}, {"90-100": 7})
