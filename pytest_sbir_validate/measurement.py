@@ -10,9 +10,12 @@ Where that reset is unavailable (macOS, a masked or read-only ``/proc``, kernels
 process-wide high) with a thread sampling RSS every few milliseconds (misses short spikes, and
 spikes made while the GIL is held). The plugin warns once, saying why.
 
-Child processes: their CPU time is included once they have been waited for, and their peak RSS is
-added when ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` rises during the test, which only happens when
-a child of this test is the largest child this process has reaped so far. See ``docs/budgets.md``.
+Child processes: their CPU time is included once they have been waited for. Their peak RSS is
+added when ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` rises during the test above both its earlier
+value and this process's own peak of the span: a child's ``ru_maxrss`` starts at the parent's
+high-water mark at fork, so only a value above that is certainly the child's own. Children that
+use less memory than the pytest process, or less than an earlier child, are not counted. See
+``docs/budgets.md``.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class Measurement:
     """Process user+sys CPU, plus the CPU of child processes that were waited for."""
     peak_rss_growth_bytes: int
     """Peak RSS during the measured span minus RSS at its start (>= 0), plus the peak RSS of a
-    child process when one of this span's children set a new high for reaped children."""
+    child process of the span when it is certainly the child's own (see the module docstring)."""
     method: str
     """How the peak was found: "vmhwm" (exact), "ru_maxrss" (exact, a new process high) or
     "sampling" (RSS polled every few ms; short spikes can be missed)."""
@@ -217,10 +220,12 @@ class TestCostRecorder:
         if when != "call" or self._baseline_rss is None:
             return None
         growth, method = self._meter.stop(self._baseline_rss)
-        self._baseline_rss = None
         children_maxrss = _ru_maxrss_bytes(resource.RUSAGE_CHILDREN)
-        if children_maxrss > self._children_maxrss_at_start:
+        # A child's ru_maxrss starts at this process's high-water mark when it forked (the kernel
+        # copies it), so only a value above our own peak of this span must be the child's own.
+        if children_maxrss > max(self._children_maxrss_at_start, self._baseline_rss + growth):
             growth += children_maxrss
+        self._baseline_rss = None
         return Measurement(wall_s=self._wall_s, cpu_s=self._cpu_s, peak_rss_growth_bytes=growth, method=method)
 
     def abandon(self) -> None:

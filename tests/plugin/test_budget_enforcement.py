@@ -319,23 +319,6 @@ def test_measurement_contract_for_other_features(pytester):
     assert "budgets (" not in result.stdout.str()  # unbudgeted tests are not in the table
 
 
-def test_child_process_memory_counts_toward_the_budget(pytester):
-    pytester.makepyfile(
-        """
-        import subprocess
-        import sys
-        import pytest
-
-        @pytest.mark.memory_budget("100 MiB")
-        def test_spawns_big_child():
-            subprocess.run([sys.executable, "-c", "data = b'x' * (400 * 2**20)"], check=True)
-        """
-    )
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.re_match_lines([r"memory budget exceeded: peak RSS \+4\d\d\.\d MiB > budget 100 MiB"])
-
-
 def test_hypothesis_given_budget_covers_all_examples(pytester):
     pytester.makepyfile(
         """

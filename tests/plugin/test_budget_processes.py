@@ -107,6 +107,31 @@ def test_fallback_when_the_high_water_mark_cannot_be_reset(pytester):
     assert methods["test_below_earlier_high_seen_by_sampling"] == "sampling"
 
 
+def test_child_process_memory_counts_but_not_the_peak_it_inherits_at_fork(pytester):
+    """In a fresh process, because ru_maxrss of children is a session-wide maximum."""
+    pytester.makepyfile(
+        """
+        import subprocess
+        import sys
+        import pytest
+
+        @pytest.mark.memory_budget("300 MiB")
+        def test_big_parent_small_child():
+            # the child's ru_maxrss starts at this process's peak (~ +200 MiB): not the child's own
+            data = b"x" * (200 * 2**20)
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+        @pytest.mark.memory_budget("100 MiB")
+        def test_spawns_big_child():
+            subprocess.run([sys.executable, "-c", "data = b'x' * (400 * 2**20)"], check=True)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.re_match_lines([r"memory budget exceeded: peak RSS \+4\d\d\.\d MiB > budget 100 MiB"])
+    result.stdout.re_match_lines([r"^\d+%\s+ok .*\+[12]\d\d\.\d MiB.*test_big_parent_small_child$"])
+
+
 @pytest.mark.skipif(measurement.choose_peak_rss_meter()[1] is not None, reason="needs a resettable VmHWM")
 def test_fallback_meter_uses_ru_maxrss_when_a_test_sets_a_new_high():
     measurement.reset_high_water_mark()  # so that ru_maxrss is the current RSS and can rise
