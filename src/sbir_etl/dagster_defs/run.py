@@ -1,7 +1,6 @@
 """Materialize `sbir_etl_job` in-process and summarise what happened, for the CLI and for tests."""
 
 import logging
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,9 +144,7 @@ def run_job(
         ),
     )
     job = defs.resolve_job_def(JOB_NAME)
-    with dg.DagsterInstance.ephemeral(tempdir=str(instance_dir)) as instance, warnings.catch_warnings():
-        if quiet:
-            warnings.simplefilter("ignore", category=dg.BetaWarning) if hasattr(dg, "BetaWarning") else None
+    with dg.DagsterInstance.ephemeral(tempdir=str(instance_dir)) as instance:
         previous = logging.getLogger("dagster").level
         if quiet:
             logging.getLogger("dagster").setLevel(logging.CRITICAL)
