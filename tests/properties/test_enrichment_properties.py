@@ -3,7 +3,7 @@
 from collections import Counter
 
 import pandas as pd
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_sbir_validate import strategies as sbir_st
@@ -13,6 +13,9 @@ from sbir_etl.identifiers import is_valid_duns, is_valid_uei
 from sbir_etl.names import normalize_name
 
 cases = sbir_st.recipient_tables().flatmap(sbir_st.awards_with_truth)
+# Each example runs the whole cascade: a modest count keeps the suite fast, no deadline avoids
+# flakiness on a loaded machine. Under CI the sbir-ci profile adds derandomize.
+enrichment_examples = settings(max_examples=30, deadline=None)
 RESULT_COLUMNS = ["match_method", "usaspending_recipient_hash", "candidate_recipient_hash", "match_score"]
 EXPECTED_METHOD = {"uei": "uei-exact", "uei-vs-name": "uei-exact", "duns": "duns-exact", "name": "name-exact"}
 
@@ -27,6 +30,7 @@ def results_by_key(enriched: pd.DataFrame) -> dict[tuple[str, str], tuple]:
 
 
 @given(cases)
+@enrichment_examples
 def test_every_award_comes_out_exactly_once_with_its_columns_unchanged(case):
     enriched = enrich_frame(case.awards, case.recipients)
     assert Counter(keys(enriched)) == Counter(keys(case.awards))
@@ -36,6 +40,7 @@ def test_every_award_comes_out_exactly_once_with_its_columns_unchanged(case):
 
 
 @given(cases)
+@enrichment_examples
 def test_identifier_and_name_evidence_join_the_true_recipient(case):
     got = results_by_key(enrich_frame(case.awards, case.recipients))
     for truth in case.truth.itertuples(index=False):
@@ -45,6 +50,7 @@ def test_identifier_and_name_evidence_join_the_true_recipient(case):
 
 
 @given(sbir_st.recipient_tables(min_size=2), st.data())
+@enrichment_examples
 def test_a_valid_uei_in_the_recipients_wins_over_name_evidence(recipients, data):
     owner, named = data.draw(st.permutations(range(len(recipients))))[:2]
     other = recipients.iloc[named]
@@ -58,6 +64,7 @@ def test_a_valid_uei_in_the_recipients_wins_over_name_evidence(recipients, data)
 
 
 @given(cases)
+@enrichment_examples
 def test_invalid_identifiers_never_exact_match(case):
     got = results_by_key(enrich_frame(case.awards, case.recipients))
     for truth in case.truth.itertuples(index=False):
@@ -76,6 +83,7 @@ def test_valid_identifier_strategies_are_valid_to_the_core(uei, duns):
 
 
 @given(cases, st.randoms(use_true_random=False))
+@enrichment_examples
 def test_shuffling_input_rows_changes_no_awards_result(case, rnd):
     before = results_by_key(enrich_frame(case.awards, case.recipients))
     awards = case.awards.sample(frac=1.0, random_state=rnd.randrange(2**32)).reset_index(drop=True)
