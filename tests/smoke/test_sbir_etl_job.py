@@ -96,6 +96,22 @@ def test_configuration_precedence_reaches_the_gate(tmp_path, monkeypatch, sbir_m
     run = sbir_materialize(scenario.awards_path, scenario.recipients_path, config_path=config_file,
                            overrides={"match_rate_threshold": 0.5})  # an override beats the environment
     assert not run.checks["match_rate"].passed and run.checks["match_rate"].metadata["threshold"] == 0.5
+    logged = "\n".join(run.log_messages)
+    assert "config match_rate_threshold=0.5 (override)" in logged
+    assert "config chunk_size=100000 (default)" in logged
+    assert "enriched 10/10 awards" in logged  # progress with ETA
+
+
+def test_environment_and_file_sources_are_logged(tmp_path, monkeypatch, sbir_materialize):
+    scenario = bundled_scenario("good-identifiers")
+    config_file = tmp_path / "sbir.yaml"
+    config_file.write_text("chunk_size: 5\n")
+    monkeypatch.setenv("SBIR_ETL_MATCH_RATE_THRESHOLD", "0.9")
+    run = sbir_materialize(scenario.awards_path, scenario.recipients_path, config_path=config_file)
+    logged = "\n".join(run.log_messages)
+    assert f"config chunk_size=5 (file:{config_file})" in logged
+    assert "config match_rate_threshold=0.9 (env:SBIR_ETL_MATCH_RATE_THRESHOLD)" in logged
+    assert run.success and run.asset_metadata["enriched_sbir_awards"]["rows_out"] == 11  # 11 awards in chunks of 5
 
 
 def test_every_asset_reports_plain_numeric_metadata(sbir_materialize):

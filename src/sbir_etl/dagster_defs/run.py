@@ -53,6 +53,8 @@ class JobRun:
     failed_steps: dict[str, StepFailure] = field(default_factory=dict)
     succeeded_steps: list[str] = field(default_factory=list)
     untouched_steps: list[str] = field(default_factory=list)
+    log_messages: list[str] = field(default_factory=list)
+    """What the assets logged (`context.log`), in order: effective config and its sources, progress."""
 
     def path(self, asset: str) -> Path:
         """The file a materialized asset wrote; raises KeyError naming what did materialize."""
@@ -90,9 +92,11 @@ def _root_error(error: Any) -> tuple[str, str]:
     return name, rest if prefix.rsplit(".", 1)[-1] == name and rest else message
 
 
-def summarize(result: dg.ExecuteInProcessResult, out_dir: Path) -> JobRun:
+def summarize(result: dg.ExecuteInProcessResult, out_dir: Path, instance: dg.DagsterInstance | None = None) -> JobRun:
     """Turn Dagster's in-process result into a `JobRun`."""
     run = JobRun(success=result.success, out_dir=out_dir, run_id=result.run_id)
+    if instance is not None:
+        run.log_messages = [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None and e.user_message]
     for event in result.get_asset_materialization_events():
         name = event.asset_key.to_user_string()
         run.materialized.append(name)
@@ -150,6 +154,6 @@ def run_job(
             logging.getLogger("dagster").setLevel(logging.CRITICAL)
         try:
             result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG if quiet else None)
-            return summarize(result, out_dir)
+            return summarize(result, out_dir, instance)
         finally:
             logging.getLogger("dagster").setLevel(previous)
