@@ -415,3 +415,52 @@ def test_budget_memray_shows_allocation_sites_and_pins_the_arrow_pool(pytester):
         ],
         consecutive=False,
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "expected"),
+    [
+        (["--budget-scale=0"], "", "*the budget scale must be a positive number, got 0.0*"),
+        ([], "budget_scale = fast", "*budget_scale = 'fast' in the ini file is not a number*"),
+        (["--budget-suggest-margin=0.5"], "", "*--budget-suggest-margin must be at least 1, got 0.5*"),
+    ],
+)
+def test_invalid_scale_and_margin_are_usage_errors(pytester, args, ini, expected):
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+
+
+def test_setup_failures_and_skips_do_not_leave_a_sampler_running(pytester, monkeypatch):
+    """With include_setup the span starts in setup; a setup that never reaches the call must end it."""
+    import threading
+
+    from pytest_sbir_validate import measurement
+
+    monkeypatch.setattr(measurement, "CLEAR_REFS_PATH", str(pytester.path / "no-such-dir" / "clear_refs"))
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("fixture broke")
+
+        @pytest.fixture
+        def unavailable():
+            pytest.skip("not here")
+
+        @pytest.mark.memory_budget("100 MiB", include_setup=True)
+        def test_broken(broken):
+            pass
+
+        @pytest.mark.memory_budget("100 MiB", include_setup=True)
+        def test_unavailable(unavailable):
+            pass
+        """
+    )
+    threads_before = threading.active_count()
+    result = pytester.runpytest("-W", "ignore::pytest_sbir_validate.budget_plugin.BudgetMeasurementWarning")
+    result.assert_outcomes(errors=1, skipped=1)
+    assert threading.active_count() == threads_before
