@@ -1,12 +1,11 @@
 """`pytest -m smoke`: the Dagster `sbir_etl_job` end to end on every bundled scenario."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 
 from pytest_sbir_validate.materialize import ALL_ASSETS, assert_job_as_expected
-from pytest_sbir_validate.scenarios import bundled_scenario, load_scenario
+from pytest_sbir_validate.scenarios import bundled_scenario
 
 pytestmark = pytest.mark.smoke
 
