@@ -4,9 +4,9 @@ pytest_plugins = ["pytester"]
 # module) when CI is set.
 import os  # noqa: E402
 
-from hypothesis import settings  # noqa: E402
-
-from pytest_sbir_validate.strategies import SBIR_CI_PROFILE  # noqa: E402
-
 if os.environ.get("CI"):
+    from hypothesis import settings
+
+    from pytest_sbir_validate.strategies import SBIR_CI_PROFILE
+
     settings.load_profile(SBIR_CI_PROFILE)
