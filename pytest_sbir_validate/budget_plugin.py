@@ -50,6 +50,8 @@ from pytest_sbir_validate.measurement import (
 
 MODES = ("enforce", "report", "off")
 PLUGIN_NAME = "sbir-budgets"
+FAILED_BY_BUDGET_ATTRIBUTE = "sbir_budget_failed"
+"""``TestReport`` attribute set to True when the plugin turned a passing test into a failure."""
 MEMRAY_TOP_SITES = 5
 
 _RECORDER_KEY = pytest.StashKey[TestCostRecorder]()
@@ -150,10 +152,10 @@ class BudgetSettings:
 class _BudgetFailure:
     """The ``longrepr`` of a test that only failed its budget: the messages plus what to do."""
 
-    def __init__(self, messages: list[str], hints: list[str]) -> None:
-        self.text = "\n".join(messages + hints)
+    def __init__(self, text: str) -> None:
+        self.text = text
         # The "-ra" short summary and JUnit XML show reprcrash.message: the first verdict.
-        self.reprcrash = _Crash(messages[0])
+        self.reprcrash = _Crash(text.splitlines()[0])
 
     def toterminal(self, tw: Any) -> None:
         for line in self.text.splitlines():
@@ -352,7 +354,8 @@ class BudgetPlugin:
                 + (", or rerun with --budget-memray to see the allocation sites." if not self.settings.memray else ".")
             )
         report.outcome = "failed"
-        report.longrepr = _BudgetFailure(messages, hints)  # type: ignore[assignment]
+        report.longrepr = _BudgetFailure("\n".join(messages + hints))  # type: ignore[assignment]
+        setattr(report, FAILED_BY_BUDGET_ATTRIBUTE, True)
         if record.memory is not None and record.memory.exceeded:
             sites = self._memray_sites(item)
             if sites:
@@ -362,6 +365,10 @@ class BudgetPlugin:
         data = getattr(report, REPORT_ATTRIBUTE, None) if report.when == "call" else None
         if data is not None:
             self.records.append(BudgetRecord.from_dict(data, outcome=report.outcome))
+        if getattr(report, FAILED_BY_BUDGET_ATTRIBUTE, False) and isinstance(report.longrepr, str):
+            # An xdist worker's report arrives with the failure flattened to text; restore the
+            # one-line message the "-ra" summary shows.
+            report.longrepr = _BudgetFailure(report.longrepr)  # type: ignore[assignment]
 
     # -- memray attribution --------------------------------------------------------------------
 

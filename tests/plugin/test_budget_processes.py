@@ -32,12 +32,16 @@ def test_unbudgeted():
 """
 
 
-def test_xdist_workers_measure_and_the_controller_merges(pytester):
+def test_xdist_workers_measure_and_the_controller_merges(pytester, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # keep "-ra" lines whole
     pytester.makepyfile(SUITE)
     result = pytester.runpytest_subprocess(
-        "-n", "2", "-p", "no:cacheprovider", "--budget-report=budgets.json", "--budget-suggest", "--junitxml=out.xml"
+        "-n", "2", "-p", "no:cacheprovider", "--budget-report=budgets.json", "--budget-suggest", "--junitxml=out.xml",
+        "-rf",
     )
     result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["FAILED *::test_big - memory budget exceeded: peak RSS +* > budget 100 MiB (*%)"])
+    result.stdout.fnmatch_lines(["FAILED *::test_slow - time budget exceeded: wall * > budget 100 ms (*%)"])
     result.stdout.fnmatch_lines(
         [
             "*budgets (enforce): 3 budgeted, 2 over budget*",
