@@ -130,3 +130,19 @@ def test_closest_marker_wins_and_budgets_are_stashed(pytester):
             "BUDGETS test_none None",
         ]
     )
+
+
+def test_budget_feature_alone_can_be_disabled_by_plugin_name(pytester):
+    pytester.makepyfile(
+        """
+        import time
+        import pytest
+
+        @pytest.mark.time_budget(0.01)
+        def test_slow():
+            time.sleep(0.05)
+        """
+    )
+    result = pytester.runpytest("-p", "no:sbir-budgets", "--strict-markers")
+    result.assert_outcomes(passed=1)
+    assert "budgets (" not in result.stdout.str()
