@@ -78,7 +78,10 @@ def build_recipient_index(recipients_path: str | Path, config: EnrichmentConfig,
     resolved = config.recipient_columns.resolve(header, recipients_path)
     wanted = [name for name in resolved.values() if name is not None]
     table = read_text_table(recipients_path, rejects, columns=wanted)
-    return RecipientIndex.build(table, config.recipient_columns, config.blocking_max_key_share)
+    index = RecipientIndex.build(table, config.recipient_columns, config.blocking_max_key_share)
+    del table
+    pa.default_memory_pool().release_unused()  # hand the raw table's pages back before awards stream in
+    return index
 
 
 def _resolve_awards(header: list[str], path: str | Path, config: EnrichmentConfig) -> ResolvedAwardColumns:

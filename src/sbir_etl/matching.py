@@ -76,9 +76,9 @@ class AwardEvidence:
     uei: pa.Array
     duns: pa.Array
     name: pa.Array
-    state: np.ndarray
-    city: np.ndarray
-    zip5: np.ndarray
+    state: pa.Array
+    city: pa.Array
+    zip5: pa.Array
 
     @classmethod
     def from_table(cls, awards: pa.Table, columns: ResolvedAwardColumns, stats: ChunkStats) -> "AwardEvidence":
@@ -88,52 +88,62 @@ class AwardEvidence:
         uei, duns = clean_uei(col(columns.uei)), clean_duns(col(columns.duns))
         stats.invalid_identifiers.update(uei.reason_counts("uei"))
         stats.invalid_identifiers.update(duns.reason_counts("duns"))
-        to_np = lambda a: a.to_numpy(zero_copy_only=False)  # noqa: E731
         return cls(
             uei=uei.values,
             duns=duns.values,
             name=normalize_names(col(columns.company)),
-            state=to_np(clean_text_key(col(columns.state))),
-            city=to_np(clean_text_key(col(columns.city))),
-            zip5=to_np(clean_zip5(col(columns.zip))),
+            state=clean_text_key(col(columns.state)),
+            city=clean_text_key(col(columns.city)),
+            zip5=clean_zip5(col(columns.zip)),
         )
 
 
-class _Corroborator:
-    """Ranks recipients by how well an award's location and identifiers support them."""
+def _equal(a: pa.Array, b: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
 
-    def __init__(self, index: RecipientIndex, evidence: AwardEvidence) -> None:
-        t = index.table
-        to_np = lambda name: t.column(name).to_numpy()  # noqa: E731
-        self.r_state, self.r_city, self.r_zip = to_np("state"), to_np("city"), to_np("zip5")
-        self.r_parent_uei, self.r_parent_duns = to_np("parent_uei"), to_np("parent_duns")
-        self.e = evidence
-        self.a_uei = evidence.uei.to_numpy(zero_copy_only=False)
-        self.a_duns = evidence.duns.to_numpy(zero_copy_only=False)
 
-    def level(self, row: int, recipient: int) -> int:
-        e = self.e
-        if (self.a_uei[row] is not None and self.a_uei[row] == self.r_parent_uei[recipient]) or (
-            self.a_duns[row] is not None and self.a_duns[row] == self.r_parent_duns[recipient]
-        ):
-            return PARENT
-        a_state, r_state = e.state[row], self.r_state[recipient]
-        if a_state is not None and r_state is not None and a_state != r_state:
-            return CONFLICT
-        if e.zip5[row] is not None and e.zip5[row] == self.r_zip[recipient]:
-            return ZIP
-        if e.city[row] is not None and e.city[row] == self.r_city[recipient] and a_state is not None and a_state == r_state:
-            return CITY
-        if a_state is not None and a_state == r_state:
-            return STATE
-        return UNCORROBORATED
+def corroboration_levels(index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, recipients: np.ndarray) -> np.ndarray:
+    """How well each award row's identifiers and location support each paired recipient.
 
-    def best(self, row: int, recipients: np.ndarray) -> tuple[int, int, bool]:
-        """(recipient, its level, whether it is the only one at that level); recipients in hash order."""
-        levels = [self.level(row, int(r)) for r in recipients]
-        top = min(levels)
-        winners = [int(r) for r, lv in zip(recipients, levels) if lv == top]
-        return winners[0], top, len(winners) == 1
+    PARENT (the award's UEI/DUNS is the recipient's parent) > ZIP > CITY (with state) > STATE >
+    UNCORROBORATED > CONFLICT (both sides name a state and they differ).
+    """
+    at, rt = pa.array(rows), pa.array(recipients)
+    t = index.table
+    a_state, r_state = ev.state.take(at), t.column("state").take(rt)
+    same_state = _equal(a_state, r_state)
+    conflict = pc.and_(pc.is_valid(a_state), pc.is_valid(r_state)).to_numpy(zero_copy_only=False) & ~same_state
+    parent = _equal(ev.uei.take(at), t.column("parent_uei").take(rt)) | _equal(ev.duns.take(at), t.column("parent_duns").take(rt))
+    same_zip = _equal(ev.zip5.take(at), t.column("zip5").take(rt))
+    same_city = _equal(ev.city.take(at), t.column("city").take(rt)) & same_state
+    return np.select([parent, conflict, same_zip, same_city, same_state], [PARENT, CONFLICT, ZIP, CITY, STATE], UNCORROBORATED)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Per award row: the best-supported recipient among a group, its level, and whether it stands alone."""
+
+    recipient: np.ndarray
+    level: np.ndarray
+    unique: np.ndarray
+
+
+def choose_recipients(index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, name_ids: np.ndarray) -> Choice:
+    """For each award row, pick among the recipients carrying `name_ids[i]` by corroboration level;
+    ties at the best level go to the smallest recipient_hash and are flagged as not unique."""
+    starts, ends = index.name_offsets[name_ids], index.name_offsets[name_ids + 1]
+    counts = ends - starts
+    pair_row = np.repeat(np.arange(len(rows)), counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    pair_recipient = index.name_members[np.repeat(starts, counts) + within]
+    levels = corroboration_levels(index, ev, rows[pair_row], pair_recipient)
+    order = np.lexsort((within, levels, pair_row))  # members are stored in hash order, so `within` breaks ties
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = pair_row[order][1:] != pair_row[order][:-1]
+    best = order[first]
+    best_level = levels[best]
+    at_best = np.bincount(pair_row, weights=(levels == best_level[pair_row]), minlength=len(rows))
+    return Choice(recipient=pair_recipient[best], level=best_level, unique=at_best == 1)
 
 
 def match_chunk(
@@ -162,50 +172,48 @@ def match_chunk(
     stats.events["duns-shared-by-several-recipients"] += int((by_duns & duns_shared).sum())
     confidence[by_duns & duns_shared] = MEDIUM
 
-    corroborate = _Corroborator(index, ev)
     open_rows = np.flatnonzero(method == UNMATCHED)
-    name_ids = np.full(n, -1, dtype=np.int64)
-    if len(open_rows):
-        name_ids[open_rows] = index.lookup_names(ev.name.take(pa.array(open_rows)))
-    for row in np.flatnonzero(name_ids >= 0):
-        members = index.members(int(name_ids[row]))
-        chosen, level, unique = corroborate.best(int(row), members)
-        score[row] = 100.0
-        recipient[row] = chosen
-        if level == CONFLICT or not unique:
-            method[row], confidence[row] = CANDIDATE, LOW
-            stats.events["name-exact-ambiguous" if level != CONFLICT else "name-exact-state-conflict"] += 1
-        else:
-            method[row] = NAME_EXACT
-            confidence[row] = HIGH if level in (PARENT, ZIP, CITY) else MEDIUM
+    name_ids = index.lookup_names(ev.name.take(pa.array(open_rows)))
+    exact_rows, exact_ids = open_rows[name_ids >= 0], name_ids[name_ids >= 0]
+    if len(exact_rows):
+        choice = choose_recipients(index, ev, exact_rows, exact_ids)
+        joined = choice.unique & (choice.level != CONFLICT)
+        score[exact_rows], recipient[exact_rows] = 100.0, choice.recipient
+        method[exact_rows] = np.where(joined, NAME_EXACT, CANDIDATE)
+        strong = np.isin(choice.level, (PARENT, ZIP, CITY))
+        confidence[exact_rows] = np.where(joined, np.where(strong, HIGH, MEDIUM), LOW)
+        stats.events["name-exact-ambiguous"] += int((~choice.unique & (choice.level != CONFLICT)).sum())
+        stats.events["name-exact-state-conflict"] += int((choice.level == CONFLICT).sum())
 
     fuzzy_rows = np.flatnonzero((method == UNMATCHED) & pc.is_valid(ev.name).to_numpy(zero_copy_only=False))
     if len(fuzzy_rows):
         names = ev.name.take(pa.array(fuzzy_rows)).to_pylist()
         found = cache.get(names, index, config)
-        for row, name in zip(fuzzy_rows, names):
-            cand_names, cand_scores = found[name]
-            if len(cand_names) == 0:
-                continue
-            best = float(cand_scores[0])
-            chosen, level, unique = corroborate.best(int(row), index.members(int(cand_names[0])))
-            rivals = [float(s) for nid, s in zip(cand_names[1:], cand_scores[1:]) if chosen not in index.members(int(nid))]
-            margin = best - (rivals[0] if rivals else 0.0)
-            score[row] = best
-            corroborated = level in (PARENT, ZIP, CITY, STATE)
-            if (
-                best >= config.fuzzy_auto_threshold
-                and unique
-                and level != CONFLICT
-                and margin >= config.fuzzy_margin
-                and (corroborated or best >= config.fuzzy_uncorroborated_threshold)
-            ):
-                method[row], recipient[row] = FUZZY_AUTO, chosen
-                confidence[row] = HIGH if best >= config.fuzzy_uncorroborated_threshold and corroborated else MEDIUM
-            elif best >= config.fuzzy_candidate_threshold:
-                method[row], recipient[row], confidence[row] = CANDIDATE, chosen, LOW
-                if best >= config.fuzzy_auto_threshold:
-                    stats.events["fuzzy-held-back-as-candidate"] += 1
+        has_candidate = np.array([len(found[name][0]) > 0 for name in names], dtype=bool)
+        rows = fuzzy_rows[has_candidate]
+        names = [name for name, ok in zip(names, has_candidate) if ok]
+        if len(rows):
+            choice = choose_recipients(index, ev, rows, np.array([found[name][0][0] for name in names], dtype=np.int64))
+            for i, (row, name) in enumerate(zip(rows, names)):
+                cand_names, cand_scores = found[name]
+                best, chosen, level = float(cand_scores[0]), int(choice.recipient[i]), int(choice.level[i])
+                rivals = [float(s) for nid, s in zip(cand_names[1:], cand_scores[1:]) if chosen not in index.members(int(nid))]
+                margin = best - (rivals[0] if rivals else 0.0)
+                score[row] = best
+                corroborated = level in (PARENT, ZIP, CITY, STATE)
+                if (
+                    best >= config.fuzzy_auto_threshold
+                    and choice.unique[i]
+                    and level != CONFLICT
+                    and margin >= config.fuzzy_margin
+                    and (corroborated or best >= config.fuzzy_uncorroborated_threshold)
+                ):
+                    method[row], recipient[row] = FUZZY_AUTO, chosen
+                    confidence[row] = HIGH if best >= config.fuzzy_uncorroborated_threshold and corroborated else MEDIUM
+                elif best >= config.fuzzy_candidate_threshold:
+                    method[row], recipient[row], confidence[row] = CANDIDATE, chosen, LOW
+                    if best >= config.fuzzy_auto_threshold:
+                        stats.events["fuzzy-held-back-as-candidate"] += 1
     return _output_columns(index, method, score, confidence, recipient), stats
 
 

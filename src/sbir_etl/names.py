@@ -9,6 +9,9 @@ The pipeline runs in Arrow compute kernels, so 3.3M names normalise in about a s
 few non-ASCII names go through Python (unidecode).
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,8 +36,14 @@ def _transliterate(arr: pa.Array) -> pa.Array:
     return pa.array([v if ok else unidecode(v) for v, ok in zip(values, mask)], type=pa.string())
 
 
-def normalize_names(names: "pd.Series | pa.Array | pa.ChunkedArray") -> pa.Array:
-    """Normalise an array of company names; nulls stay null, names that normalise to "" become null."""
+PARALLEL_MIN_ROWS = 200_000
+
+
+def normalize_names(names: "pd.Series | pa.Array | pa.ChunkedArray", workers: int | None = None) -> pa.Array:
+    """Normalise an array of company names; nulls stay null, names that normalise to "" become null.
+
+    Large arrays are split across `workers` threads (default: every core); Arrow kernels release the GIL.
+    """
     if isinstance(names, pd.Series):
         arr = pa.array(names.astype("string[pyarrow]"), type=pa.string())
     elif isinstance(names, pa.ChunkedArray):
@@ -43,6 +52,16 @@ def normalize_names(names: "pd.Series | pa.Array | pa.ChunkedArray") -> pa.Array
         arr = names
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(arr) >= PARALLEL_MIN_ROWS:
+        step = -(-len(arr) // workers)
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(_normalize, [arr.slice(i, step) for i in range(0, len(arr), step)]))
+        return pa.concat_arrays(parts)
+    return _normalize(arr)
+
+
+def _normalize(arr: pa.Array) -> pa.Array:
     arr = _transliterate(arr)
     arr = pc.ascii_lower(arr)
     arr = pc.replace_substring(arr, "&", " and ")

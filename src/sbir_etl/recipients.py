@@ -5,6 +5,7 @@ DUNS or normalised name) resolves to the same recipient whatever order the file 
 counted rather than silently decided by "last one wins".
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,16 @@ def clean_text_key(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(out, ""), pa.scalar(None, pa.string()), out)
 
 
+def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unique values, count of each) of a sorted integer array."""
+    if len(values) == 0:
+        return values, np.array([], dtype=np.int64)
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = values[1:] != values[:-1]
+    starts = np.flatnonzero(first)
+    return values[first], np.diff(np.append(starts, len(values)))
+
+
 @dataclass(frozen=True)
 class ExactLookup:
     """Unique valid identifier values -> recipient row, and whether several recipients shared it."""
@@ -43,51 +54,61 @@ class ExactLookup:
     shared: np.ndarray  # bool per value: more than one recipient carried it
 
     @classmethod
-    def build(cls, identifiers: pa.Array) -> "ExactLookup":
-        rows = np.arange(len(identifiers))
-        valid = pc.is_valid(identifiers).to_numpy(zero_copy_only=False)
-        values, rows = identifiers.filter(pa.array(valid)), rows[valid]
-        # Rows are already in recipient_hash order, so a stable sort keeps the smallest hash first.
-        order = pc.sort_indices(values).to_numpy()
-        values, rows = values.take(pa.array(order)), rows[order]
-        v = values.to_numpy(zero_copy_only=False)
-        first = np.ones(len(v), dtype=bool)
-        first[1:] = v[1:] != v[:-1]
-        counts = np.diff(np.append(np.flatnonzero(first), len(v)))
-        return cls(values=values.filter(pa.array(first)), rows=rows[first], shared=counts > 1)
+    def build(cls, identifiers: pa.Array, rank: np.ndarray, row_of_rank: np.ndarray) -> "ExactLookup":
+        """`rank` orders recipients for ties: the lowest rank (smallest recipient_hash) wins."""
+        encoded = pc.dictionary_encode(identifiers)
+        ids = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        valid = np.flatnonzero(ids >= 0)
+        n = len(identifiers) + 1
+        key, _ = _sorted_unique(np.sort(ids[valid] * n + rank[valid]))
+        ident, first_rank = key // n, key % n
+        first = np.ones(len(ident), dtype=bool)
+        first[1:] = ident[1:] != ident[:-1]
+        per_value = np.diff(np.append(np.flatnonzero(first), len(ident)))
+        return cls(values=encoded.dictionary.take(pa.array(ident[first])), rows=row_of_rank[first_rank[first]], shared=per_value > 1)
 
     def lookup(self, identifiers: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(recipient row or -1, shared flag) per identifier."""
-        pos = pc.index_in(identifiers, value_set=self.values).to_numpy(zero_copy_only=False)
-        found = ~np.isnan(pos.astype(np.float64))
-        idx = np.where(found, np.nan_to_num(pos.astype(np.float64), nan=0), 0).astype(np.int64)
-        return np.where(found, self.rows[idx], -1), np.where(found, self.shared[idx], False)
+        pos = pc.fill_null(pc.index_in(identifiers, value_set=self.values), -1).to_numpy(zero_copy_only=False)
+        found = pos >= 0
+        idx = pos[found]
+        rows = np.full(len(pos), -1, dtype=np.int64)
+        shared = np.zeros(len(pos), dtype=bool)
+        rows[found], shared[found] = self.rows[idx], self.shared[idx]
+        return rows, shared
 
 
 @dataclass
 class RecipientIndex:
     """Everything the cascade asks of the recipient table."""
 
-    table: pa.Table  # RECIPIENT_FIELDS, cleaned, sorted by recipient_hash
+    table: pa.Table  # RECIPIENT_FIELDS, cleaned, in file order
     uei: ExactLookup
     duns: ExactLookup
     names: pa.Array  # distinct normalised names (legal and alternate)
     name_offsets: np.ndarray  # CSR: recipients carrying names[i] are name_members[offsets[i]:offsets[i+1]]
     name_members: np.ndarray
     blocking: BlockingIndex
+    rank: np.ndarray  # position of each recipient in recipient_hash order: ties go to the lowest
     stats: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, raw: pa.Table, columns: RecipientColumns = RecipientColumns(), max_key_share: float = 0.005) -> "RecipientIndex":
         """Index a recipient table whose columns are text (see `tables.read_recipients`)."""
         resolved = columns.resolve(raw.column_names, "recipients")
-        raw = raw.take(pc.sort_indices(raw, sort_keys=[(resolved["recipient_hash"], "ascending")]))
 
         def col(role: str) -> pa.Array:
             name = resolved[role]
             return raw.column(name).combine_chunks() if name else pa.nulls(len(raw), pa.string())
 
-        uei, duns = clean_uei(col("uei")), clean_duns(col("duns"))
+        n = len(raw)
+        with ThreadPoolExecutor(1) as background:  # Arrow's sort releases the GIL: overlap it with cleaning
+            sorting = background.submit(pc.sort_indices, col("recipient_hash"))
+            uei, duns = clean_uei(col("uei")), clean_duns(col("duns"))
+            legal = normalize_names(col("legal_business_name"))
+            by_hash = sorting.result().to_numpy()
+        rank = np.empty(n, dtype=np.int64)
+        rank[by_hash] = np.arange(n)
         table = pa.table({
             "recipient_hash": col("recipient_hash"),
             "legal_business_name": col("legal_business_name"),
@@ -99,8 +120,7 @@ class RecipientIndex:
             "parent_uei": clean_uei(col("parent_uei")).values,
             "parent_duns": clean_duns(col("parent_duns")).values,
         })
-        legal = normalize_names(col("legal_business_name"))
-        rows = np.arange(len(raw), dtype=np.int64)
+        rows = np.arange(n, dtype=np.int64)
         name_parts, row_parts = [legal], [rows]
         alternates = col("alternate_names")
         if alternates.null_count < len(alternates):
@@ -112,15 +132,15 @@ class RecipientIndex:
         keep = pc.is_valid(all_names).to_numpy(zero_copy_only=False)
         all_names, all_rows = all_names.filter(pa.array(keep)), all_rows[keep]
         encoded = pc.dictionary_encode(all_names)
-        name_ids = encoded.indices.to_numpy()
-        # Unique (name, recipient) pairs, recipients in hash order within each name.
-        pair = np.unique(name_ids.astype(np.int64) * (len(raw) + 1) + all_rows)
-        name_ids, all_rows = pair // (len(raw) + 1), pair % (len(raw) + 1)
+        name_ids = encoded.indices.to_numpy().astype(np.int64)
+        # Unique (name, recipient) pairs; within a name, recipients in recipient_hash order.
+        pair, _ = _sorted_unique(np.sort(name_ids * (n + 1) + rank[all_rows]))
+        name_ids, all_rows = pair // (n + 1), by_hash[pair % (n + 1)]
         offsets = np.zeros(len(encoded.dictionary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(name_ids, minlength=len(encoded.dictionary)), out=offsets[1:])
-        uei_lookup, duns_lookup = ExactLookup.build(uei.values), ExactLookup.build(duns.values)
+        uei_lookup, duns_lookup = ExactLookup.build(uei.values, rank, by_hash), ExactLookup.build(duns.values, rank, by_hash)
         stats = {
-            "recipients": len(raw),
+            "recipients": n,
             "recipients_without_name": int(legal.null_count),
             "duplicate_uei_values": int(uei_lookup.shared.sum()),
             "duplicate_duns_values": int(duns_lookup.shared.sum()),
@@ -133,6 +153,7 @@ class RecipientIndex:
             names=encoded.dictionary,
             name_offsets=offsets,
             name_members=all_rows.astype(np.int64),
+            rank=rank,
             blocking=BlockingIndex(encoded.dictionary, max_key_share),
             stats=stats,
         )
@@ -143,5 +164,4 @@ class RecipientIndex:
 
     def lookup_names(self, normalised: pa.Array) -> np.ndarray:
         """Distinct-name id per normalised award name, -1 where no recipient carries it."""
-        pos = pc.index_in(normalised, value_set=self.names).to_numpy(zero_copy_only=False)
-        return np.nan_to_num(pos.astype(np.float64), nan=-1).astype(np.int64)
+        return pc.fill_null(pc.index_in(normalised, value_set=self.names), -1).to_numpy(zero_copy_only=False).astype(np.int64)

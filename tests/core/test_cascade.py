@@ -1,0 +1,141 @@
+"""Every step of the matching cascade, its tie-breaks and conflicts."""
+
+import pandas as pd
+import pytest
+
+from sbir_etl.columns import OUTPUT_COLUMNS
+from sbir_etl.config import EnrichmentConfig
+from sbir_etl.enrichment import enrich_frame
+from tests.core.conftest import awards, recipients
+
+ACME = {"recipient_hash": "h-acme", "legal_business_name": "ACME WIDGETS INC", "uei": "KD6VWJ8MHRX5", "duns": "012345678", "state": "CA", "city": "PASADENA", "zip5": "91101"}
+BETA = {"recipient_hash": "h-beta", "legal_business_name": "BETA LABORATORIES LLC", "uei": "AB12CD34EF56", "duns": "987654321", "state": "NY"}
+
+
+def one(award: dict, *recips: dict, **config) -> pd.Series:
+    out = enrich_frame(awards(award), recipients(*recips), EnrichmentConfig(**config))
+    return out.iloc[0]
+
+
+def test_uei_exact_wins_and_keeps_input_columns():
+    award = {"Company": "Something Else Entirely", "UEI": "kd6vwj8mhrx5"}
+    out = enrich_frame(awards(award), recipients(ACME, BETA))
+    row = out.iloc[0]
+    assert (row.match_method, row.match_score, row.match_confidence) == ("uei-exact", 100.0, "high")
+    assert (row.usaspending_recipient_hash, row.usaspending_uei, row.usaspending_duns) == ("h-acme", "KD6VWJ8MHRX5", "012345678")
+    assert row.usaspending_legal_business_name == "ACME WIDGETS INC"
+    assert row.UEI == "kd6vwj8mhrx5"  # input column unchanged
+    assert list(out.columns) == list(awards(award).columns) + list(OUTPUT_COLUMNS)
+
+
+def test_duns_exact_after_repairing_a_numeric_read():
+    row = one({"Company": "Nope", "Duns": "12345678.0"}, ACME, BETA)
+    assert (row.match_method, row.usaspending_recipient_hash) == ("duns-exact", "h-acme")
+
+
+def test_uei_beats_a_conflicting_duns_and_the_conflict_lowers_confidence():
+    out = enrich_frame(awards({"Company": "Beta Labs", "UEI": "KD6VWJ8MHRX5", "Duns": "987654321"}), recipients(ACME, BETA))
+    row = out.iloc[0]
+    assert (row.match_method, row.usaspending_recipient_hash, row.match_confidence) == ("uei-exact", "h-acme", "medium")
+
+
+def test_invalid_identifiers_never_exact_match():
+    bad_uei = dict(ACME, recipient_hash="h-bad", uei="KD6VWJ8MHRXI")  # same bad value on both sides
+    row = one({"Company": "Unrelated Name", "UEI": "KD6VWJ8MHRXI", "Duns": "000000000"}, bad_uei, dict(BETA, duns="000000000"))
+    assert row.match_method == "unmatched"
+    assert pd.isna(row.usaspending_recipient_hash)
+
+
+def test_name_exact_after_normalisation():
+    row = one({"Company": "Acme Widgets, Incorporated", "State": "CA", "Zip": "91101"}, ACME, BETA)
+    assert (row.match_method, row.match_score, row.match_confidence, row.usaspending_recipient_hash) == ("name-exact", 100.0, "high", "h-acme")
+
+
+def test_ambiguous_exact_name_is_settled_by_location():
+    ca = dict(ACME, uei="", duns="")
+    tx = dict(ACME, recipient_hash="h-acme-tx", uei="", duns="", state="TX", city="AUSTIN", zip5="78701")
+    row = one({"Company": "ACME Widgets", "State": "TX", "City": "Austin"}, ca, tx)
+    assert (row.match_method, row.usaspending_recipient_hash) == ("name-exact", "h-acme-tx")
+
+
+def test_ambiguous_exact_name_without_evidence_is_only_a_candidate():
+    ca = dict(ACME, uei="", duns="", state="")
+    tx = dict(ACME, recipient_hash="h-acme-tx", uei="", duns="", state="")
+    row = one({"Company": "ACME Widgets"}, tx, ca)
+    assert row.match_method == "name-fuzzy-candidate"
+    assert pd.isna(row.usaspending_recipient_hash)
+    assert row.candidate_recipient_hash == "h-acme"  # deterministic: smallest recipient_hash, not file order
+
+
+def test_exact_name_in_another_state_is_not_joined():
+    row = one({"Company": "Acme Widgets", "State": "WA"}, ACME)
+    assert row.match_method == "name-fuzzy-candidate"
+
+
+def test_fuzzy_auto_needs_score_margin_and_corroboration():
+    zeta = {"recipient_hash": "h-zeta", "legal_business_name": "ZETAFLUX ROBOTICS INC", "state": "MA", "zip5": "02139"}
+    typo = {"Company": "Zetaflux Robotcs Inc.", "State": "MA"}
+    assert one(typo, zeta).match_method == "name-fuzzy-auto"
+    # Same spelling, no location evidence, score below the uncorroborated threshold: held back.
+    held = one({"Company": "Zetaflux Robotcs Inc."}, zeta)
+    assert (held.match_method, held.candidate_recipient_hash) == ("name-fuzzy-candidate", "h-zeta")
+    assert 90 <= held.match_score < 97
+
+
+def test_fuzzy_without_margin_over_another_company_is_a_candidate():
+    a = {"recipient_hash": "h-a", "legal_business_name": "ZETAFLUX ROBOTICS", "state": "MA"}
+    b = {"recipient_hash": "h-b", "legal_business_name": "ZETAFLUX ROBOTIC", "state": "MA"}
+    row = one({"Company": "Zetaflux Robotcs", "State": "MA"}, a, b)
+    assert row.match_method == "name-fuzzy-candidate"
+
+
+def test_subset_name_is_not_auto_joined():
+    big = {"recipient_hash": "h-big", "legal_business_name": "QUORVEX ADVANCED ROBOTICS SYSTEMS", "state": "MA"}
+    row = one({"Company": "Quorvex Inc", "State": "MA"}, big)
+    assert row.match_method in ("name-fuzzy-candidate", "unmatched")
+    assert pd.isna(row.usaspending_recipient_hash)
+
+
+def test_low_scores_are_unmatched_and_thresholds_are_configurable():
+    zeta = {"recipient_hash": "h-zeta", "legal_business_name": "ZETAFLUX ROBOTICS INC", "state": "MA"}
+    award = {"Company": "Zetaflux Robotcs Inc.", "State": "MA"}
+    assert one(award, zeta, fuzzy_auto_threshold=99.0, fuzzy_uncorroborated_threshold=99.5).match_method == "name-fuzzy-candidate"
+    assert one(award, zeta, fuzzy_auto_threshold=100.0, fuzzy_candidate_threshold=99.9,
+               fuzzy_uncorroborated_threshold=100.0).match_method == "unmatched"
+    assert one({"Company": "Completely Different Corp"}, zeta).match_method == "unmatched"
+
+
+def test_duplicate_recipients_per_uei_resolve_to_smallest_hash_with_medium_confidence():
+    first = dict(ACME, recipient_hash="h-2")
+    second = dict(ACME, recipient_hash="h-1", legal_business_name="ACME WIDGETS HOLDINGS")
+    for order in ((first, second), (second, first)):
+        row = one({"Company": "x", "UEI": "KD6VWJ8MHRX5"}, *order)
+        assert (row.usaspending_recipient_hash, row.match_confidence) == ("h-1", "medium")
+
+
+def test_alternate_names_are_matched():
+    r = {"recipient_hash": "h-alt", "legal_business_name": "QUORVEX HOLDINGS", "alternate_names": "Quorvex Robotics|QRX Labs", "state": "MA"}
+    row = one({"Company": "Quorvex Robotics, Inc.", "State": "MA"}, r)
+    assert (row.match_method, row.usaspending_recipient_hash) == ("name-exact", "h-alt")
+
+
+def test_no_recipients_leaves_everything_unmatched():
+    out = enrich_frame(awards({"Company": "Acme", "UEI": "KD6VWJ8MHRX5"}), recipients())
+    assert out.match_method.tolist() == ["unmatched"]
+
+
+def test_shuffling_awards_does_not_change_any_result():
+    rows = [{"Company": n, "State": s} for n, s in [("Acme Widgets", "CA"), ("Zetaflux Robotcs", "MA"), ("Beta Labs", "NY"), ("Nothing", "")]]
+    recips = recipients(ACME, BETA, {"recipient_hash": "h-zeta", "legal_business_name": "ZETAFLUX ROBOTICS", "state": "MA"})
+    forward = enrich_frame(awards(*rows), recips).set_index("Agency Tracking Number")
+    shuffled = awards(*rows).iloc[[3, 1, 0, 2]]
+    backward = enrich_frame(shuffled, recips).set_index("Agency Tracking Number")
+    pd.testing.assert_frame_equal(forward.sort_index(), backward.sort_index())
+
+
+@pytest.mark.parametrize("bad", [{"fuzzy_candidate_threshold": 95.0}, {"chunk_size": 0}, {"match_rate_threshold": 70}])
+def test_bad_config_values_are_rejected(bad):
+    from sbir_etl.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        EnrichmentConfig(**bad)

@@ -1,0 +1,55 @@
+import pyarrow as pa
+import pytest
+
+from sbir_etl.identifiers import clean_duns, clean_uei, is_valid_duns, is_valid_uei
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean", "reason"),
+    [
+        ("KD6VWJ8MHRX5", "KD6VWJ8MHRX5", None),
+        ("kd6vwj8mhrx5", "KD6VWJ8MHRX5", None),
+        (" KD6V-WJ8M-HRX5 ", "KD6VWJ8MHRX5", None),
+        ("0D6VWJ8MHRX5", None, "starts-with-zero"),
+        ("KD6VWJ8MHRXI", None, "bad-character"),  # SAM UEIs never use I or O
+        ("KD6VWJ8MHRXO", None, "bad-character"),
+        ("KD6VWJ8MHRX55", None, "wrong-length"),
+        ("KD6VWJ8", None, "wrong-length"),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_uei_cleaning(raw, clean, reason):
+    result = clean_uei(pa.array([raw], type=pa.string()))
+    assert result.values.to_pylist() == [clean]
+    assert result.reasons.to_pylist() == [reason]
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean", "reason"),
+    [
+        ("148034408", "148034408", None),
+        ("14-803-4408", "148034408", None),
+        ("123456789.0", "123456789", None),  # went through a float column
+        ("12345678", "012345678", None),  # leading zero lost in a numeric read
+        ("12345678.0", "012345678", None),
+        ("1234567890", None, "too-long"),
+        ("12A456789", None, "non-digit"),
+        ("000000000", None, "all-zero"),
+        ("", None, None),
+    ],
+)
+def test_duns_cleaning(raw, clean, reason):
+    result = clean_duns(pa.array([raw], type=pa.string()))
+    assert result.values.to_pylist() == [clean]
+    assert result.reasons.to_pylist() == [reason]
+
+
+def test_reason_counts_name_the_identifier_and_reason():
+    result = clean_uei(pa.array(["0D6VWJ8MHRX5", "SHORT", "TOOSHORT", "KD6VWJ8MHRX5"]))
+    assert result.reason_counts("uei") == {"uei:starts-with-zero": 1, "uei:wrong-length": 2}
+
+
+def test_scalar_validators():
+    assert is_valid_uei("kd6vwj8mhrx5") and not is_valid_uei("KD6VWJ8MHRXI") and not is_valid_uei(None)
+    assert is_valid_duns("123456789.0") and not is_valid_duns("abc")

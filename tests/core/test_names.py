@@ -1,0 +1,44 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sbir_etl.names import normalize_name
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("ADA Technologies, Inc.", "ada technologies"),
+        ("ADA TECHNOLOGIES INCORPORATED", "ada technologies"),
+        ("Acme Co., Inc.", "acme"),  # designators come off repeatedly
+        ("A.B.C. Widgets L.L.C.", "abc widgets"),
+        ("Smith & Wesson Corp", "smith and wesson"),
+        ("Müller Søn GmbH", "muller son"),
+        ("Ørsted Łódź Ltd", "orsted lodz"),
+        ("O'Brien Labs, LLC", "obrien labs"),
+        ("The Boeing Company", "boeing"),
+        ("  Oceanit   Laboratories, Inc. ", "oceanit laboratories"),
+        ("Inc.", "inc"),  # nothing but a designator: kept, not emptied
+        ("", None),
+        ("...", None),
+    ],
+)
+def test_normalisation(raw, normalised):
+    assert normalize_name(raw) == normalised
+
+
+def test_variants_of_one_company_normalise_alike():
+    variants = ["SPYTEK AEROSPACE CORPORATION", "Spytek Aerospace Corp.", "spytek aerospace corp", "SpyTek Aerospace, Corp"]
+    assert {normalize_name(v) for v in variants} == {"spytek aerospace"}
+
+
+@given(st.text(max_size=40))
+def test_normalisation_is_idempotent(name):
+    once = normalize_name(name)
+    assert once is None or normalize_name(once) == once
+
+
+@given(st.lists(st.sampled_from(["acme", "inc", "co", "l.l.c.", "&", "corp", "the", ",", "ü", "labs", "."]), max_size=8))
+def test_normalisation_is_idempotent_on_designator_soup(words):
+    once = normalize_name(" ".join(words))
+    assert once is None or normalize_name(once) == once
