@@ -240,9 +240,9 @@ def test_json_report_and_table_are_sorted_by_percent_used(pytester):
         def test_light():
             pass
 
-        @pytest.mark.time_budget(0.5)
+        @pytest.mark.time_budget(2)
         def test_half():
-            time.sleep(0.25)
+            time.sleep(0.3)
 
         @pytest.mark.memory_budget("100 MiB")
         def test_heavy():
@@ -251,7 +251,7 @@ def test_json_report_and_table_are_sorted_by_percent_used(pytester):
     )
     result = pytester.runpytest("--budget-report", "reports/budgets.json")
     result.assert_outcomes(passed=3)
-    result.stdout.re_match_lines([r"^[89]\d%\s+ok.*test_heavy$", r"^[5-9]\d%\s+ok.*test_half$", r"^0%\s+ok.*test_light$"])
+    result.stdout.re_match_lines([r"^[89]\d%\s+ok.*test_heavy$", r"^[1-7]\d%\s+ok.*test_half$", r"^0%\s+ok.*test_light$"])
     document = json.loads((pytester.path / "reports" / "budgets.json").read_text())
     assert document["settings"]["mode"] == "enforce"
     tests = document["tests"]
@@ -300,7 +300,7 @@ def test_measurement_contract_for_other_features(pytester):
         def pytest_runtest_makereport(item, call):
             if call.when == "call":
                 m = item.stash[MEASUREMENT_KEY]
-                print(f"\\nMEASURED {item.name} {m.method} {m.wall_s >= 0.2} {m.cpu_s < 0.1} "
+                print(f"\\nMEASURED {item.name} {m.method} {m.wall_s >= 0.2} {m.cpu_s < m.wall_s - 0.15} "
                       f"{m.peak_rss_growth_bytes // 2**20 >= 60}")
         """
     )
