@@ -1,9 +1,9 @@
+import os
+
 pytest_plugins = ["pytester"]
 
 # Hypothesis: the derandomized, deadline-free CI profile (registered by the plugin's strategies
 # module) when CI is set.
-import os  # noqa: E402
-
 if os.environ.get("CI"):
     from hypothesis import settings
 

@@ -24,7 +24,7 @@ LEGAL_DESIGNATORS: tuple[str, ...] = (
 )
 _DESIGNATOR_ALTERNATION = "|".join(sorted((d.replace(" ", r"\s") for d in LEGAL_DESIGNATORS), key=len, reverse=True))
 _TRAILING_DESIGNATORS = rf"(\s(?:{_DESIGNATOR_ALTERNATION}))+$"
-_LEADING_THE = r"^the\s"
+_LEADING_THE = r"^(?:the\s)+"
 
 
 def _transliterate(arr: pa.Array) -> pa.Array:

@@ -78,6 +78,19 @@ class ExactLookup:
         return rows, shared
 
 
+def _drop_repeated_hashes(raw: pa.Table, hash_column: str) -> tuple[pa.Table, int]:
+    """A recipient_hash names one recipient: later rows repeating a hash are the same recipient
+    listed again, and would otherwise make its own name look ambiguous. Keeps the first row."""
+    hashes = raw.column(hash_column)
+    if pc.count_distinct(hashes).as_py() + (1 if hashes.null_count else 0) >= len(raw):
+        return raw, 0
+    ids = pc.dictionary_encode(hashes.combine_chunks()).indices.to_numpy(zero_copy_only=False)
+    _, first = np.unique(ids, return_index=True)
+    keep = np.zeros(len(raw), dtype=bool)
+    keep[first] = True
+    return raw.filter(pa.array(keep)), int(len(raw) - keep.sum())
+
+
 @dataclass
 class RecipientIndex:
     """Everything the cascade asks of the recipient table."""
@@ -96,6 +109,7 @@ class RecipientIndex:
     def build(cls, raw: pa.Table, columns: RecipientColumns = RecipientColumns(), max_key_share: float = 0.005) -> "RecipientIndex":
         """Index a recipient table whose columns are text (see `tables.read_recipients`)."""
         resolved = columns.resolve(raw.column_names, "recipients")
+        raw, repeated_rows = _drop_repeated_hashes(raw, resolved["recipient_hash"])
 
         def col(role: str) -> pa.Array:
             name = resolved[role]
@@ -142,6 +156,7 @@ class RecipientIndex:
         stats = {
             "recipients": n,
             "recipients_without_name": int(legal.null_count),
+            "repeated_recipient_rows_dropped": repeated_rows,
             "duplicate_uei_values": int(uei_lookup.shared.sum()),
             "duplicate_duns_values": int(duns_lookup.shared.sum()),
         }

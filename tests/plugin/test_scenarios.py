@@ -17,11 +17,7 @@ from pytest_sbir_validate.scenarios import (
     run_scenario,
 )
 
-KNOWN_CORE_DISAGREEMENTS = {
-    "bad-duplicate-recipients": (
-        "core treats two identical rows of one recipient_hash as two recipients, so DR-002 is a candidate, not name-exact"
-    ),
-}
+KNOWN_CORE_DISAGREEMENTS: dict[str, str] = {}
 EXPECTED_SCENARIOS = {
     "good-identifiers", "good-fuzzy-names", "good-real", "bad-low-match-rate", "bad-malformed-identifiers",
     "bad-conflicting-identifiers", "bad-duplicate-recipients", "bad-schema", "edge-empty",
@@ -33,9 +29,7 @@ def test_bundled_scenarios_are_all_there():
     assert {s.name for s in discover_scenarios(BUNDLED_FIXTURES)} == EXPECTED_SCENARIOS
 
 
-def test_core_output_matches_every_scenario(request, enrichment_scenario, check_scenario):
-    if enrichment_scenario.name in KNOWN_CORE_DISAGREEMENTS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_CORE_DISAGREEMENTS[enrichment_scenario.name]))
+def test_core_output_matches_every_scenario(enrichment_scenario, check_scenario):
     check_scenario(enrichment_scenario)
 
 
@@ -153,7 +147,9 @@ def test_a_wrong_gate_expectation_fails_the_end_to_end_check(pytester):
             assert_job_as_expected(enrichment_scenario, sbir_materialize(enrichment_scenario))
         """
     ))
-    result = pytester.runpytest_inprocess("-m", "smoke", "--strict-markers")
+    # In a subprocess: an in-process run would unload the Dagster modules it imported, and Dagster
+    # refuses to register its serializers a second time when a later test imports them again.
+    result = pytester.runpytest_subprocess("-m", "smoke", "--strict-markers")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*gate match_rate: expected fail, got pass: match rate 1.000*",

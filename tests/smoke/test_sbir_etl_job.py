@@ -11,17 +11,7 @@ pytestmark = pytest.mark.smoke
 
 # Scenarios whose expectation the core does not meet yet (reported to the core's owner). Strict:
 # once the core is fixed these xpass and fail, so the entry must be removed.
-KNOWN_CORE_DISAGREEMENTS = {
-    "bad-duplicate-recipients": (
-        "core treats two identical rows of one recipient_hash as two recipients, so a unique name "
-        "becomes ambiguous and DR-002 is left a candidate instead of name-exact"
-    ),
-}
-
-
-def test_every_scenario_materializes_as_expected(request, enrichment_scenario, sbir_materialize):
-    if enrichment_scenario.name in KNOWN_CORE_DISAGREEMENTS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_CORE_DISAGREEMENTS[enrichment_scenario.name]))
+def test_every_scenario_materializes_as_expected(enrichment_scenario, sbir_materialize):
     run = sbir_materialize(enrichment_scenario)
     assert_job_as_expected(enrichment_scenario, run)
 
