@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from sbir_etl import BUNDLED_FIXTURES
 from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS
 from sbir_etl.config import EnrichmentConfig, load_config
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FIXTURES_INI = "sbir_fixtures_dir"
-BUNDLED_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 AWARDS_FILE, RECIPIENTS_FILE, EXPECTED_FILE = "awards.csv", "recipients.csv", "expected.yaml"
 KEY_SEPARATOR = " | "
 GATES: tuple[str, ...] = ("match_rate", "completeness", "identifier_validity")

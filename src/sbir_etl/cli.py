@@ -1,4 +1,4 @@
-"""`sbir-etl`: enrich, generate synthetic data, evaluate against truth, run the demo.
+"""`sbir-etl`: run the Dagster job, enrich, generate synthetic data, evaluate against truth, report.
 
 Exit codes: 0 success, 2 bad input or configuration (message on stderr), 1 any other failure.
 """
@@ -11,11 +11,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sbir_etl import DEFAULT_SCENARIO
 from sbir_etl.errors import ConfigError, EnrichmentError, InputFormatError, InputSchemaError
 
 BAD_INPUT = (InputSchemaError, InputFormatError, ConfigError, FileNotFoundError, IsADirectoryError)
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SCENARIO = PROJECT_ROOT / "fixtures" / "good-real"
 
 
 def _print_summary(summary, config_sources: dict[str, str] | None = None) -> None:
@@ -89,16 +88,33 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Materialize the Dagster `sbir_etl_job`: ingest, validate, enrich, gate, report."""
+    from sbir_etl.dagster_defs import run_job
+
+    for path in (args.awards, args.recipients):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+    print(f"materializing sbir_etl_job: awards {args.awards}, recipients {args.recipients} -> {args.out}", flush=True)
+    run = run_job(args.awards, args.recipients, args.out, config_path=args.config)
+    print(run.describe())
+    report = run.asset_values.get("enrichment_quality_report")
+    if report:
+        print(f"quality report: {report}")
+    if run.success:
+        return 0
+    bad_input = {"InputSchemaError", "InputFormatError", "ConfigError"}
+    return 2 if any(f.error_type in bad_input for f in run.failed_steps.values()) else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Enrich the bundled real-data scenario (a sample of real SBIR.gov awards and FPDS recipients)."""
+    """`sbir-etl run` on the bundled real-data scenario (real SBIR.gov awards and FPDS recipients)."""
     scenario = Path(args.scenario)
     if not (scenario / "awards.csv").exists():
         raise FileNotFoundError(f"bundled scenario not found at {scenario}; run from a checkout of the project")
-    out = Path(args.out)
-    print(f"enriching {scenario / 'awards.csv'} with {scenario / 'recipients.csv'} -> {out / 'enriched.csv'}")
-    ns = argparse.Namespace(awards=scenario / "awards.csv", recipients=scenario / "recipients.csv",
-                            out=out / "enriched.csv", rejects=None, chunk_size=None, config=None, quiet=True, summary_json=None)
-    return cmd_enrich(ns)
+    ns = argparse.Namespace(awards=str(scenario / "awards.csv"), recipients=str(scenario / "recipients.csv"),
+                            out=args.out, config=None)
+    return cmd_run(ns)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -111,7 +127,8 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "enrich": (cmd_enrich, "enrich an award file with USAspending recipients"),
     "generate": (cmd_generate, "write synthetic awards, recipients and ground truth"),
     "evaluate": (cmd_evaluate, "precision/recall of an enriched file against ground truth"),
-    "demo": (cmd_demo, "run the enrichment on the bundled real-data sample"),
+    "run": (cmd_run, "materialize the Dagster sbir_etl_job (enrichment with blocking quality gates)"),
+    "demo": (cmd_demo, "materialize sbir_etl_job on the bundled real-data sample"),
     "report": (cmd_report, "trends, match rate and scores from a pytest --sbir-history store (md/json/html)"),
 }
 
@@ -145,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
             from sbir_etl.reporting import add_report_arguments
 
             add_report_arguments(p)
+        elif name == "run":
+            p.add_argument("--awards", default=str(DEFAULT_SCENARIO / "awards.csv"), help="SBIR.gov award export (.csv or .parquet)")
+            p.add_argument("--recipients", default=str(DEFAULT_SCENARIO / "recipients.csv"), help="USAspending recipient lookup")
+            p.add_argument("--out", default="out/run", help="directory for the job's tables and its Dagster instance")
+            p.add_argument("--config", help="YAML/TOML configuration file")
         elif name == "demo":
             p.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="scenario directory with awards.csv and recipients.csv")
             p.add_argument("--out", default="out/demo", help="output directory")

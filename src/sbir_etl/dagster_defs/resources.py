@@ -9,11 +9,10 @@ from typing import Any, Optional
 
 import dagster as dg
 
+from sbir_etl import BUNDLED_FIXTURES, DEFAULT_SCENARIO
 from sbir_etl.config import EnrichmentConfig, load_config
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_SCENARIO = REPO_ROOT / "fixtures" / "good-real"
-DEFAULT_OUT_DIR = REPO_ROOT / "out" / "dagster"
+DEFAULT_OUT_DIR = BUNDLED_FIXTURES.parent / "out" / "dagster"
 
 
 class SbirEtlPaths(dg.ConfigurableResource):
