@@ -1,0 +1,53 @@
+"""The `sbir-etl` command-line contract that users and CI scripts rely on."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+
+from sbir_etl.cli import main
+from sbir_etl.synthetic import generate, write
+
+
+def test_enrich_prints_counts_rate_time_and_rss(tmp_path, capsys):
+    paths = write(generate(n_awards=400, n_recipients=4_000, seed=3), tmp_path)
+    code = main(["enrich", "--awards", str(paths["awards"]), "--recipients", str(paths["recipients"]),
+                 "--out", str(tmp_path / "out.parquet"), "--chunk-size", "150", "--summary-json", str(tmp_path / "s.json")])
+    out = capsys.readouterr().out
+    assert code == 0
+    for text in ("awards: 400 in, 400 out, 0 rejected", "uei-exact", "unmatched", "match rate:", "wall time:", "peak RSS:"):
+        assert text in out
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["rows_out"] == 400 and set(summary["counts_by_method"]) >= {"uei-exact", "name-fuzzy-candidate"}
+
+    code = main(["evaluate", "--truth", str(paths["truth"]), "--enriched", str(tmp_path / "out.parquet"), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["awards"] == 400 and 0 <= result["precision"] <= 1
+
+
+def test_bad_input_exits_2_with_the_message_on_stderr(tmp_path):
+    (tmp_path / "a.csv").write_text("Name,UEI\nAcme,\n")
+    (tmp_path / "r.csv").write_text("recipient_hash,legal_business_name,uei,duns\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "sbir_etl.cli", "enrich", "--awards", str(tmp_path / "a.csv"),
+         "--recipients", str(tmp_path / "r.csv"), "--out", str(tmp_path / "o.csv")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    assert "a.csv: missing required column(s)" in result.stderr and "'Name'" in result.stderr
+    assert result.stdout == ""
+
+
+def test_missing_file_exits_2(tmp_path, capsys):
+    assert main(["enrich", "--awards", str(tmp_path / "nope.csv"), "--recipients", "r.csv", "--out", "o.csv"]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+
+
+def test_generate_writes_awards_recipients_and_truth(tmp_path, capsys):
+    assert main(["generate", "--awards", "50", "--recipients", "500", "--seed", "1", "--out", str(tmp_path)]) == 0
+    truth = pd.read_csv(tmp_path / "truth.csv", dtype=str, keep_default_na=False)
+    recipients = pd.read_csv(tmp_path / "recipients.csv", dtype=str, keep_default_na=False)
+    assert len(truth) == 50 and len(recipients) == 500
+    known = truth["recipient_hash"][truth["recipient_hash"] != ""]
+    assert known.isin(recipients["recipient_hash"]).all() and 0 < len(known) < 50

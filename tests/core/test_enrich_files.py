@@ -1,0 +1,156 @@
+"""Streaming enrichment on files: chunking, order, bad input, rejects and the rows-in = rows-out invariant."""
+
+import csv
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from sbir_etl.columns import OUTPUT_COLUMNS
+from sbir_etl.config import EnrichmentConfig
+from sbir_etl.enrichment import enrich_files, enrich_frame
+from sbir_etl.errors import InputFormatError, InputSchemaError, InvariantError
+from sbir_etl.synthetic import generate, write
+from tests.core.conftest import AWARD_COLUMNS, awards, recipients
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    return write(generate(n_awards=3_000, n_recipients=20_000, seed=7), tmp_path_factory.mktemp("synthetic"))
+
+
+def test_chunked_output_equals_in_memory_result_in_input_order(synthetic, tmp_path):
+    out = tmp_path / "enriched.parquet"
+    summary = enrich_files(synthetic["awards"], synthetic["recipients"], out, EnrichmentConfig(chunk_size=700))
+    streamed = pd.read_parquet(out)
+    whole = enrich_frame(pd.read_csv(synthetic["awards"], dtype=str, keep_default_na=False),
+                         pd.read_csv(synthetic["recipients"], dtype=str, keep_default_na=False))
+    assert summary.rows_in == summary.rows_out == 3_000 and summary.rows_rejected == 0
+    assert streamed["Agency Tracking Number"].tolist() == whole["Agency Tracking Number"].tolist()
+    for column in ("match_method", "usaspending_recipient_hash", "candidate_recipient_hash"):
+        assert streamed[column].fillna("").tolist() == whole[column].fillna("").astype(str).tolist(), column
+    assert sum(summary.counts_by_method.values()) == 3_000
+    assert summary.match_rate == pytest.approx(streamed["match_method"].isin(
+        ["uei-exact", "duns-exact", "name-exact", "name-fuzzy-auto"]).mean())
+
+
+def test_csv_output_keeps_input_columns_byte_for_byte(tmp_path):
+    (tmp_path / "a.csv").write_text(
+        "Company,Duns,Agency Tracking Number,Contract,Award Amount\n"
+        "Acme Widgets Inc,012345678,A1,C1,0149978.060\n")
+    recipients().to_csv(tmp_path / "r.csv", index=False)
+    enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.csv")
+    with open(tmp_path / "out.csv", newline="") as fh:
+        header, row = list(csv.reader(fh))
+    assert header == ["Company", "Duns", "Agency Tracking Number", "Contract", "Award Amount", *OUTPUT_COLUMNS]
+    assert row[:5] == ["Acme Widgets Inc", "012345678", "A1", "C1", "0149978.060"]
+
+
+def test_missing_required_column_names_the_file_and_the_columns_found(tmp_path):
+    (tmp_path / "a.csv").write_text("Firm,UEI,Agency Tracking Number,Contract\nAcme,,1,2\n")
+    recipients().to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(InputSchemaError) as error:
+        enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.parquet")
+    message = str(error.value)
+    assert str(tmp_path / "a.csv") in message and "Company" in message and "'Firm'" in message
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_missing_recipient_column_is_reported_against_the_recipient_file(tmp_path):
+    awards({"Company": "Acme"}).to_csv(tmp_path / "a.csv", index=False)
+    (tmp_path / "r.csv").write_text("recipient_hash,name,uei,duns\nh1,ACME,,\n")
+    with pytest.raises(InputSchemaError, match=r"r\.csv: missing required column\(s\) 'legal_business_name'"):
+        enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.parquet")
+
+
+def test_unreadable_rows_are_rejected_with_row_number_column_and_reason(tmp_path):
+    header = ",".join(AWARD_COLUMNS)
+    lines = [
+        header,
+        "Acme Widgets,,,A0,C0,,CA,",
+        "Too,Few,Fields",  # input row 2
+        '"Multi\nline Corp",,,A2,C2,,CA,',  # a quoted newline is one row, not two
+        "Beta Labs,,,A3,C3,,NY,,EXTRA",  # input row 4
+        "Gamma,,,A4,C4,,TX,",
+    ]
+    data = ("\n".join(lines) + "\n").encode() + "Caf\xe9 Corp,,,A5,C5,,TX,\n".encode("latin-1")  # row 6: not UTF-8
+    (tmp_path / "a.csv").write_bytes(data)
+    recipients().to_csv(tmp_path / "r.csv", index=False)
+    summary = enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.parquet", EnrichmentConfig(chunk_size=2))
+    assert (summary.rows_in, summary.rows_out, summary.rows_rejected) == (6, 3, 3)
+    rejects = pd.read_csv(summary.rejects_path, dtype=str, keep_default_na=False)
+    assert rejects["input_row"].tolist() == ["2", "4", "6"]
+    assert rejects["reason"].str.contains("wrong number of fields").tolist() == [True, True, False]
+    assert rejects.loc[2, "column"] == "Company" and "not UTF-8" in rejects.loc[2, "reason"]
+    assert pq.read_table(tmp_path / "out.parquet").column("Agency Tracking Number").to_pylist() == ["A0", "A2", "A4"]
+
+
+def test_empty_inputs_give_empty_outputs(tmp_path):
+    (tmp_path / "header_only.csv").write_text(",".join(AWARD_COLUMNS) + "\n")
+    (tmp_path / "empty.csv").write_text("")
+    recipients().to_csv(tmp_path / "r.csv", index=False)
+    summary = enrich_files(tmp_path / "header_only.csv", tmp_path / "r.csv", tmp_path / "out.parquet")
+    assert (summary.rows_in, summary.rows_out, summary.match_rate) == (0, 0, 0.0)
+    assert pq.read_schema(tmp_path / "out.parquet").names == AWARD_COLUMNS + list(OUTPUT_COLUMNS)
+    summary = enrich_files(tmp_path / "empty.csv", tmp_path / "r.csv", tmp_path / "out2.csv")
+    assert summary.rows_out == 0 and (tmp_path / "out2.csv").exists()
+
+
+def test_parquet_inputs_with_numeric_identifier_columns(tmp_path):
+    frame = pd.DataFrame({"Company": ["Acme"], "Duns": [12345678.0], "Agency Tracking Number": [1], "Contract": ["C"]})
+    frame.to_parquet(tmp_path / "a.parquet")
+    recipients({"recipient_hash": "h1", "legal_business_name": "OTHER", "duns": "012345678"}).to_parquet(tmp_path / "r.parquet")
+    summary = enrich_files(tmp_path / "a.parquet", tmp_path / "r.parquet", tmp_path / "out.parquet")
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert summary.counts_by_method["duns-exact"] == 1
+    assert out.loc[0, "Duns"] == "12345678" and out.loc[0, "usaspending_duns"] == "012345678"
+
+
+def test_rerunning_on_enriched_output_is_refused(tmp_path):
+    awards({"Company": "Acme"}).to_csv(tmp_path / "a.csv", index=False)
+    recipients().to_csv(tmp_path / "r.csv", index=False)
+    enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.csv")
+    with pytest.raises(InputSchemaError, match="already has enrichment output column"):
+        enrich_files(tmp_path / "out.csv", tmp_path / "r.csv", tmp_path / "again.csv")
+
+
+def test_unknown_file_type_is_bad_input(tmp_path):
+    (tmp_path / "a.xlsx").write_text("x")
+    with pytest.raises(InputFormatError, match="unsupported file type '.xlsx'"):
+        enrich_files(tmp_path / "a.xlsx", tmp_path / "r.csv", tmp_path / "out.csv")
+
+
+def test_invariant_violation_is_detected_and_no_output_is_left(tmp_path, monkeypatch):
+    import sbir_etl.enrichment as enrichment
+
+    awards({"Company": "Acme"}, {"Company": "Beta"}).to_csv(tmp_path / "a.csv", index=False)
+    recipients().to_csv(tmp_path / "r.csv", index=False)
+    real = enrichment.enrich_table
+
+    def drops_a_row(awards_chunk, *args):
+        table, stats = real(awards_chunk, *args)
+        return table.slice(1), stats
+
+    monkeypatch.setattr(enrichment, "enrich_table", drops_a_row)
+    with pytest.raises(InvariantError, match="2 rows in != 1 out"):
+        enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.parquet")
+
+
+def test_memory_ceiling_shrinks_chunks_without_changing_results(synthetic, tmp_path):
+    plain = enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "a.parquet", EnrichmentConfig(chunk_size=1_500))
+    low = enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "b.parquet",
+                       EnrichmentConfig(chunk_size=1_500, memory_ceiling_mib=1))
+    assert low.events.get("chunk-size-lowered", 0) >= 1
+    assert low.counts_by_method == plain.counts_by_method
+    assert pd.read_parquet(tmp_path / "a.parquet").equals(pd.read_parquet(tmp_path / "b.parquet"))
+
+
+def test_synthetic_truth_precision(synthetic, tmp_path):
+    from sbir_etl.quality import evaluate
+
+    enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "out.parquet")
+    result = evaluate(pd.read_parquet(tmp_path / "out.parquet"),
+                      pd.read_csv(synthetic["truth"], dtype=str, keep_default_na=False),
+                      ["Agency Tracking Number", "Contract"])
+    assert result["by_method"]["uei-exact"]["precision"] == 1.0  # a valid UEI in recipients always wins
+    assert result["name_precision"] >= 0.98
