@@ -10,6 +10,7 @@ See docs/regression-gates.md for the CI recipe.
 from __future__ import annotations
 
 import pytest
+from pytest_benchmark.utils import get_tag
 
 _COLD_CACHE_MESSAGE = pytest.StashKey[str]()
 
@@ -29,7 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not no_baseline:
         return
     session.compare_fail = []  # nothing to fail against yet
-    session.autosave = True  # this run becomes the baseline
+    session.autosave = get_tag()  # this run becomes the baseline, named as --benchmark-autosave names it
     config.stash[_COLD_CACHE_MESSAGE] = (
         f"no saved benchmark run in {session.storage} to compare with (cold cache): this run "
         "was saved as the baseline; the next --benchmark-compare run compares against it"
