@@ -123,6 +123,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return run_report(args)
 
 
+def cmd_checklist(args: argparse.Namespace) -> int:
+    from sbir_etl.checklist import cmd_checklist as run_checklist_command
+
+    return run_checklist_command(args)
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "enrich": (cmd_enrich, "enrich an award file with USAspending recipients"),
     "generate": (cmd_generate, "write synthetic awards, recipients and ground truth"),
@@ -130,6 +136,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "run": (cmd_run, "materialize the Dagster sbir_etl_job (enrichment with blocking quality gates)"),
     "demo": (cmd_demo, "materialize sbir_etl_job on the bundled real-data sample"),
     "report": (cmd_report, "trends, match rate and scores from a pytest --sbir-history store (md/json/html)"),
+    "checklist": (cmd_checklist, "deployment readiness: smoke tests, quality gates, baseline comparison; exit 1 until all critical items pass"),
 }
 
 
@@ -170,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "demo":
             p.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="scenario directory with awards.csv and recipients.csv")
             p.add_argument("--out", default="out/demo", help="output directory")
+        elif name == "checklist":
+            from sbir_etl.checklist import add_checklist_arguments
+
+            add_checklist_arguments(p)
     return parser
 
 

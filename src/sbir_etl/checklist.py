@@ -1,0 +1,308 @@
+"""The deployment-readiness checklist behind `sbir-etl checklist`.
+
+Three groups of items, each ending PASS, FAIL or SKIP with the reason:
+
+* **smoke tests** - ``pytest -m smoke`` over the project's tests, in a subprocess (critical);
+* **quality gates** - `sbir_etl_job` materialized on a scenario (the bundled real sample by
+  default): the job itself and each of its asset checks; blocking (ERROR) checks are critical,
+  warning checks are reported but block nothing;
+* **baseline comparison** - the latest run in a ``pytest --sbir-history`` metrics store against
+  the median of each test's earlier runs on the same machine class (`sbir_etl.regression`).
+  Critical when ``--history`` is given; skipped (and not blocking) without it.
+
+The checklist is *ready* only when every critical item passed; `sbir-etl checklist` then exits
+0, otherwise 1. The judging functions (``judge_*``) are pure; running pytest, Dagster and reading
+the store happen in the ``run_*`` functions at the edge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sbir_etl import BUNDLED_FIXTURES, DEFAULT_SCENARIO
+from sbir_etl.errors import ConfigError
+from sbir_etl.history import HistoryError, HistoryStore, StoredResult, TestResult
+from sbir_etl.regression import GateStatus, GateThresholds, Sample, TestVerdict, evaluate
+
+if TYPE_CHECKING:  # only sbir_etl.dagster_defs imports Dagster; it is imported when the gates run
+    from sbir_etl.dagster_defs import JobRun
+
+DEFAULT_TESTS_DIR: Path = BUNDLED_FIXTURES.parent / "tests"
+"""The project's test suite in a source checkout (where the smoke tests live)."""
+SMOKE_TIMEOUT_S = 900
+_SUMMARY_LINE = re.compile(r"^=*\s*(?P<body>\d+ \w+.*) in [\d.]+s.*$", re.MULTILINE)
+
+
+class Status(str, Enum):
+    """Outcome of one checklist item."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    SKIP = "SKIP"
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One checklist item: what was checked, its outcome, whether it blocks deployment, and why.
+
+    ``details`` are extra lines for the report (failing tests, gate messages, ...).
+    """
+
+    name: str
+    status: Status
+    critical: bool
+    reason: str
+    details: tuple[str, ...] = ()
+
+    @property
+    def blocks(self) -> bool:
+        """A critical item that did not pass (failed *or* skipped) blocks deployment."""
+        return self.critical and self.status is not Status.PASS
+
+
+@dataclass(frozen=True)
+class ChecklistReport:
+    """All items, in the order they ran."""
+
+    items: tuple[ItemResult, ...]
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.items) and not any(item.blocks for item in self.items)
+
+    @property
+    def blocking(self) -> list[ItemResult]:
+        return [item for item in self.items if item.blocks]
+
+    def verdict(self) -> str:
+        if self.ready:
+            skipped = [i.name for i in self.items if i.status is Status.SKIP]
+            return "READY: every critical item passed" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
+        return f"NOT READY: {len(self.blocking)} critical item(s) not passing: {', '.join(i.name for i in self.blocking)}"
+
+    def render_text(self) -> str:
+        width = max((len(i.name) for i in self.items), default=0)
+        lines = ["deployment-readiness checklist"]
+        for item in self.items:
+            tag = "critical" if item.critical else "advisory"
+            lines.append(f"  [{item.status.value}] {item.name:<{width}}  ({tag}) {item.reason}")
+            lines += [f"         {' ' * width}  - {d}" for d in item.details]
+        lines.append(self.verdict())
+        return "\n".join(lines) + "\n"
+
+    def render_markdown(self) -> str:
+        lines = ["## Deployment-readiness checklist", "", "| status | item | critical | why |", "|---|---|---|---|"]
+        for item in self.items:
+            why = "<br>".join([item.reason, *item.details]).replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {item.status.value} | {item.name} | {'yes' if item.critical else 'no'} | {why} |")
+        lines += ["", f"**{self.verdict()}**"]
+        return "\n".join(lines) + "\n"
+
+
+# -- smoke tests ---------------------------------------------------------------------------------
+
+def smoke_command(tests_dir: Path) -> list[str]:
+    """``pytest -m smoke`` over ``tests_dir`` with this interpreter; no cache writes into the checkout."""
+    return [sys.executable, "-m", "pytest", "-m", "smoke", "-q", "-p", "no:cacheprovider", str(tests_dir)]
+
+
+def judge_smoke(returncode: int, output: str) -> ItemResult:
+    """PASS only when pytest exited 0 having run at least one test; the summary line says what ran."""
+    name = "smoke tests (pytest -m smoke)"
+    summaries = _SUMMARY_LINE.findall(output)
+    summary = summaries[-1].strip("= ") if summaries else "no pytest summary line in the output"
+    failed = tuple(line.strip() for line in output.splitlines() if line.startswith(("FAILED ", "ERROR ")))
+    if returncode == 0:
+        return ItemResult(name, Status.PASS, True, summary)
+    if returncode == 5:
+        return ItemResult(name, Status.FAIL, True, "no smoke tests were collected; run from a checkout with tests/smoke")
+    hint = "; rerun them with `pytest -m smoke` to see the failures"
+    return ItemResult(name, Status.FAIL, True, f"pytest exited {returncode}: {summary}{hint}", failed[:20])
+
+
+def run_smoke(tests_dir: Path, timeout_s: float = SMOKE_TIMEOUT_S) -> ItemResult:
+    """Run the smoke tests in a subprocess (cwd: the directory above ``tests_dir``)."""
+    if not tests_dir.is_dir():
+        return ItemResult("smoke tests (pytest -m smoke)", Status.FAIL, True,
+                          f"test directory {tests_dir} not found; pass --tests DIR of a checkout with the smoke tests")
+    try:
+        done = subprocess.run(smoke_command(tests_dir), cwd=tests_dir.parent, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return ItemResult("smoke tests (pytest -m smoke)", Status.FAIL, True, f"did not finish within {timeout_s:.0f} s")
+    return judge_smoke(done.returncode, done.stdout + done.stderr)
+
+
+# -- quality gates -------------------------------------------------------------------------------
+
+def judge_job(run: JobRun) -> list[ItemResult]:
+    """Items from a `sbir_etl.dagster_defs.JobRun`: the job itself, then one per asset check.
+
+    A blocking (ERROR) check is critical; a warning check is advisory. A job that stopped before
+    its checks ran fails the job item with the failing step's error.
+    """
+    where = f"on {run.out_dir}"
+    if run.success:
+        job = ItemResult("sbir_etl_job materializes", Status.PASS, True,
+                         f"{len(run.materialized)} assets materialized {where}")
+    else:
+        details = tuple(f"step {f.step}: {f.error_type}: {f.message}" for f in run.failed_steps.values())
+        details += (f"not run: {', '.join(run.untouched_steps)}",) if run.untouched_steps else ()
+        job = ItemResult("sbir_etl_job materializes", Status.FAIL, True,
+                         f"the job failed {where}; fix the input or the failing gate below", details)
+    items = [job]
+    for check in sorted(run.checks.values(), key=lambda c: c.name):
+        critical = check.severity == "ERROR"
+        items.append(ItemResult(f"gate {check.name} ({check.asset})", Status.PASS if check.passed else Status.FAIL,
+                                critical, check.description))
+    return items
+
+
+def run_quality_gates(awards: Path, recipients: Path, out_dir: Path, config: Path | None) -> list[ItemResult]:
+    """Materialize `sbir_etl_job` in-process on the scenario and judge it."""
+    from sbir_etl.dagster_defs import run_job
+
+    missing = [str(p) for p in (awards, recipients) if not p.is_file()]
+    if missing:
+        return [ItemResult("sbir_etl_job materializes", Status.FAIL, True,
+                           f"input file(s) not found: {', '.join(missing)}; pass --awards/--recipients")]
+    return judge_job(run_job(awards, recipients, out_dir, config_path=config))
+
+
+# -- baseline comparison -------------------------------------------------------------------------
+
+def _sample(result: TestResult) -> Sample:
+    return Sample(wall_s=result.wall_s, peak_rss_growth_mib=result.peak_rss_growth_mib,
+                  match_rate=result.quality.match_rate if result.quality else None)
+
+
+def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdict], source: str) -> ItemResult:
+    """FAIL when a test of the latest recorded run failed, or any regression gate fails against its baseline."""
+    name = "baseline comparison (regression gates)"
+    if not latest:
+        return ItemResult(name, Status.FAIL, True,
+                          f"{source} holds no recorded run; run `pytest --sbir-history {source}` first")
+    run = latest[0].run
+    where = f"latest run {run.started_at} (commit {(run.commit or 'unknown')[:10]}, {run.machine_class})"
+    failed_tests = [s.result.test_id for s in latest if s.result.outcome not in ("passed", "skipped", "xfailed")]
+    failing = [v for v in verdicts if v.status is GateStatus.FAIL]
+    warning = [v for v in verdicts if v.status is GateStatus.WARN]
+    new = sum(1 for v in verdicts if v.status is GateStatus.BASELINE)
+    details = tuple(f"FAIL {v.test_id}: {'; '.join(v.messages(GateStatus.FAIL))}" for v in failing)
+    details += tuple(f"WARN {v.test_id}: {'; '.join(v.messages(GateStatus.WARN))}" for v in warning)
+    details += tuple(f"test {t} {next(s.result.outcome for s in latest if s.result.test_id == t)}" for t in failed_tests[:20])
+    counts = f"{len(verdicts)} tests gated: {len(failing)} fail, {len(warning)} warn, {new} without a baseline yet"
+    if failing or failed_tests:
+        problems = ([f"{len(failing)} regression(s)"] if failing else []) + ([f"{len(failed_tests)} failed test(s)"] if failed_tests else [])
+        return ItemResult(name, Status.FAIL, True, f"{where}: {' and '.join(problems)}; {counts}", details)
+    return ItemResult(name, Status.PASS, True, f"{where}: {counts}", details)
+
+
+def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
+    """Gate every passed test of the store's latest run against its earlier runs on the same machine class."""
+    name = "baseline comparison (regression gates)"
+    if not history.is_file():
+        return ItemResult(name, Status.FAIL, True, f"history store {history} not found; run `pytest --sbir-history {history}` first")
+    try:
+        with HistoryStore(history) as store:
+            runs = store.runs()
+            latest = store.results(run_id=runs[-1].run_id) if runs else []
+            verdicts = [
+                evaluate(stored.result.test_id, _sample(stored.result), [_sample(r) for r in store.previous_results(
+                    stored.result.test_id, machine_class=stored.run.machine_class, limit=thresholds.baseline_runs,
+                    exclude_run_id=stored.run.run_id)], thresholds)
+                for stored in latest if stored.result.outcome == "passed"
+            ]
+    except HistoryError as error:
+        return ItemResult(name, Status.FAIL, True, f"cannot read {history}: {error}")
+    return judge_baseline(latest, verdicts, str(history))
+
+
+def skipped_baseline() -> ItemResult:
+    return ItemResult("baseline comparison (regression gates)", Status.SKIP, False,
+                      "no --history given; pass --history PATH (a pytest --sbir-history store) to compare with the baseline")
+
+
+# -- the whole checklist -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChecklistOptions:
+    """What to check: the scenario for the quality gates, the tests, and the optional metrics store."""
+
+    awards: Path = DEFAULT_SCENARIO / "awards.csv"
+    recipients: Path = DEFAULT_SCENARIO / "recipients.csv"
+    out_dir: Path = Path("out/checklist")
+    config: Path | None = None
+    tests_dir: Path = DEFAULT_TESTS_DIR
+    history: Path | None = None
+    thresholds: GateThresholds = field(default_factory=GateThresholds)
+
+
+def run_checklist(
+    options: ChecklistOptions,
+    *,
+    smoke: Callable[[Path], ItemResult] | None = None,
+    quality_gates: Callable[[Path, Path, Path, Path | None], list[ItemResult]] | None = None,
+    baseline: Callable[[Path, GateThresholds], ItemResult] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> ChecklistReport:
+    """Run every item (none stops the others) and collect the report.
+
+    ``smoke``, ``quality_gates`` and ``baseline`` default to `run_smoke`, `run_quality_gates` and
+    `run_baseline` (looked up when called, so tests can replace a slow one).
+    """
+    smoke = smoke or run_smoke
+    quality_gates = quality_gates or run_quality_gates
+    baseline = baseline or run_baseline
+    progress(f"smoke tests: pytest -m smoke {options.tests_dir} ...")
+    items = [smoke(options.tests_dir)]
+    progress(f"quality gates: sbir_etl_job on {options.awards} x {options.recipients} ...")
+    items += quality_gates(options.awards, options.recipients, options.out_dir, options.config)
+    if options.history is None:
+        items.append(skipped_baseline())
+    else:
+        progress(f"baseline comparison: {options.history} ...")
+        items.append(baseline(options.history, options.thresholds))
+    return ChecklistReport(tuple(items))
+
+
+def add_checklist_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `sbir-etl checklist`."""
+    parser.add_argument("--awards", default=str(DEFAULT_SCENARIO / "awards.csv"),
+                        help="awards of the quality-gate scenario (default: the bundled real sample)")
+    parser.add_argument("--recipients", default=str(DEFAULT_SCENARIO / "recipients.csv"),
+                        help="recipients of the quality-gate scenario")
+    parser.add_argument("--config", help="YAML/TOML configuration for the quality-gate run (thresholds)")
+    parser.add_argument("--out", default="out/checklist", help="directory for the quality-gate run's tables")
+    parser.add_argument("--tests", default=str(DEFAULT_TESTS_DIR), help="test directory holding the smoke tests")
+    parser.add_argument("--history", help="pytest --sbir-history store to compare the latest run with its baseline")
+    parser.add_argument("--baseline-runs", type=int, default=GateThresholds().baseline_runs,
+                        help="baseline = median of this many earlier runs (default 5)")
+    parser.add_argument("--markdown", help="also write the report as Markdown here (e.g. $GITHUB_STEP_SUMMARY)")
+
+
+def cmd_checklist(args: argparse.Namespace) -> int:
+    """`sbir-etl checklist`: print the report; 0 when ready, 1 while a critical item does not pass."""
+    try:
+        thresholds = GateThresholds(baseline_runs=args.baseline_runs)
+    except ValueError as error:
+        raise ConfigError(f"--baseline-runs: {error}") from error
+    options = ChecklistOptions(
+        awards=Path(args.awards), recipients=Path(args.recipients), out_dir=Path(args.out),
+        config=Path(args.config) if args.config else None, tests_dir=Path(args.tests),
+        history=Path(args.history) if args.history else None,
+        thresholds=thresholds,
+    )
+    report = run_checklist(options, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    sys.stdout.write(report.render_text())
+    if args.markdown:
+        with open(args.markdown, "a", encoding="utf-8") as out:  # append: GITHUB_STEP_SUMMARY is shared
+            out.write(report.render_markdown())
+    return 0 if report.ready else 1
