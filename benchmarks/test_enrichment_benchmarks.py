@@ -117,7 +117,8 @@ def _run(benchmark, data: Dataset, out_dir: Path) -> EnrichmentSummary:
         recall=round(quality["recall"], 4),
         name_precision=round(quality["name_precision"], 4),
         name_recall=round(quality["name_recall"], 4),
-        peak_rss_mib=round(max(s.peak_rss_mib for s in summaries), 1),
+        peak_rss_mib=round(max(s.peak_rss_mib for s in summaries), 1),  # the process peak, what it already held included
+        peak_rss_growth_mib=round(max(s.peak_rss_growth_mib for s in summaries), 1),
         index_build_s=round(min(s.index_build_s for s in summaries), 3),
         seed=SEED,
         scale=_scale(),
