@@ -94,7 +94,7 @@ class ChecklistReport:
         for item in self.items:
             tag = "critical" if item.critical else "advisory"
             lines.append(f"  [{item.status.value}] {item.name:<{width}}  ({tag}) {item.reason}")
-            lines += [f"         {' ' * width}  - {d}" for d in item.details]
+            lines += [f"         {' ' * width}  - {' '.join(d.split())}" for d in item.details]  # one line per detail
         lines.append(self.verdict())
         return "\n".join(lines) + "\n"
 

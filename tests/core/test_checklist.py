@@ -38,7 +38,7 @@ def test_ready_only_when_every_critical_item_passed(items, ready) -> None:
 
 def test_report_names_the_blocking_items_and_why() -> None:
     report = ChecklistReport((ItemResult("smoke", Status.PASS, True, "23 passed"),
-                              ItemResult("gate match_rate", Status.FAIL, True, "match rate 0.41 is below 0.70", ("detail line",)),
+                              ItemResult("gate match_rate", Status.FAIL, True, "match rate 0.41 is below 0.70", ("detail\nline",)),
                               ItemResult("gate validity", Status.FAIL, False, "warn only")))
     text = report.render_text()
     assert "[FAIL] gate match_rate" in text and "match rate 0.41 is below 0.70" in text and "- detail line" in text
