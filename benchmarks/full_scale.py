@@ -30,9 +30,9 @@ import json
 import os
 import platform
 import random
-import tempfile
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
