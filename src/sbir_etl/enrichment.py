@@ -77,10 +77,10 @@ def build_recipient_index(recipients_path: str | Path, config: EnrichmentConfig,
     header = read_header(recipients_path)
     resolved = config.recipient_columns.resolve(header, recipients_path)
     wanted = [name for name in resolved.values() if name is not None]
-    table = read_text_table(recipients_path, rejects, columns=wanted)
-    index = RecipientIndex.build(table, config.recipient_columns, config.blocking_max_key_share)
-    del table
-    pa.default_memory_pool().release_unused()  # hand the raw table's pages back before awards stream in
+    # The raw table is handed over, not kept here, so the index build can free it column by column.
+    index = RecipientIndex.build(read_text_table(recipients_path, rejects, columns=wanted),
+                                 config.recipient_columns, config.blocking_max_key_share)
+    pa.default_memory_pool().release_unused()  # hand freed pages back before awards stream in
     return index
 
 

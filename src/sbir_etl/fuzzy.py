@@ -82,17 +82,21 @@ class BlockingIndex:
         np.add.at(self.key_df, token_suffix[long_token], token_df[long_token])
         self.max_df = max(50, int(max_key_share * len(names)))
         # Postings only for informative keys, assembled as sorted (key << 32 | name) integers.
-        parts = []
+        informative = self.key_df <= self.max_df
+        postings = np.empty(0, dtype=np.int64)
         for key_of_token in (np.arange(n_tok), token_prefix, token_suffix):
             keys = key_of_token[token_ids]
             keep = keys >= 0
-            keep[keep] = self.key_df[keys[keep]] <= self.max_df
-            parts.append((keys[keep].astype(np.int64) << 32) | owner[keep])
-        postings = np.concatenate(parts)
-        del parts, token_ids, owner
+            keep[keep] = informative[keys[keep]]
+            postings = np.concatenate([postings, (keys[keep].astype(np.int64) << 32) | owner[keep]])
+            del keys, keep
+        del token_ids, owner
         postings.sort()
         self.members = (postings & 0xFFFFFFFF).astype(np.int32)
-        self.offsets = np.searchsorted(postings >> 32, np.arange(self.n_keys + 1)).astype(np.int64)
+        counts = np.bincount(postings >> 32, minlength=self.n_keys)
+        del postings
+        self.offsets = np.zeros(self.n_keys + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.offsets[1:])
 
     def query_keys(self, queries: pa.Array, budget: int) -> pd.DataFrame:
         """The informative keys of each query name, rarest first, within the candidate budget."""

@@ -110,52 +110,59 @@ class RecipientIndex:
         """Index a recipient table whose columns are text (see `tables.read_recipients`)."""
         resolved = columns.resolve(raw.column_names, "recipients")
         raw, repeated_rows = _drop_repeated_hashes(raw, resolved["recipient_hash"])
-
-        def col(role: str) -> pa.Array:
-            name = resolved[role]
-            return raw.column(name).combine_chunks() if name else pa.nulls(len(raw), pa.string())
-
         n = len(raw)
+        source = {role: raw.column(name) for role, name in resolved.items() if name}
+        del raw  # each column is released as soon as its cleaned form exists
+
+        def take(role: str) -> pa.Array:
+            column = source.pop(role, None)
+            return column.combine_chunks() if column is not None else pa.nulls(n, pa.string())
+
+        hashes, legal_names = take("recipient_hash"), take("legal_business_name")
         with ThreadPoolExecutor(1) as background:  # Arrow's sort releases the GIL: overlap it with cleaning
-            sorting = background.submit(pc.sort_indices, col("recipient_hash"))
-            uei, duns = clean_uei(col("uei")), clean_duns(col("duns"))
-            legal = normalize_names(col("legal_business_name"))
-            by_hash = sorting.result().to_numpy()
-        rank = np.empty(n, dtype=np.int64)
-        rank[by_hash] = np.arange(n)
+            sorting = background.submit(pc.sort_indices, hashes)
+            uei, duns = clean_uei(take("uei")), clean_duns(take("duns"))
+            legal = normalize_names(legal_names)
+            by_hash = sorting.result().to_numpy().astype(np.int32)
+        rank = np.empty(n, dtype=np.int32)
+        rank[by_hash] = np.arange(n, dtype=np.int32)
         table = pa.table({
-            "recipient_hash": col("recipient_hash"),
-            "legal_business_name": col("legal_business_name"),
+            "recipient_hash": hashes,
+            "legal_business_name": legal_names,
             "uei": uei.values,
             "duns": duns.values,
-            "state": clean_text_key(col("state")),
-            "city": clean_text_key(col("city")),
-            "zip5": clean_zip5(col("zip5")),
-            "parent_uei": clean_uei(col("parent_uei")).values,
-            "parent_duns": clean_duns(col("parent_duns")).values,
+            "state": clean_text_key(take("state")),
+            "city": clean_text_key(take("city")),
+            "zip5": clean_zip5(take("zip5")),
+            "parent_uei": clean_uei(take("parent_uei")).values,
+            "parent_duns": clean_duns(take("parent_duns")).values,
         })
-        rows = np.arange(n, dtype=np.int64)
+        rows = np.arange(n, dtype=np.int32)
         name_parts, row_parts = [legal], [rows]
-        alternates = col("alternate_names")
+        alternates = take("alternate_names")
         if alternates.null_count < len(alternates):
             split = pc.split_pattern_regex(alternates, ALTERNATE_NAME_SEPARATOR)
             name_parts.append(normalize_names(pc.list_flatten(split)))
             row_parts.append(rows[pc.list_parent_indices(split).to_numpy()])
+        del alternates
+        without_name = legal.null_count
         all_names = pa.concat_arrays(name_parts)
         all_rows = np.concatenate(row_parts)
+        del name_parts, row_parts, legal
         keep = pc.is_valid(all_names).to_numpy(zero_copy_only=False)
         all_names, all_rows = all_names.filter(pa.array(keep)), all_rows[keep]
         encoded = pc.dictionary_encode(all_names)
-        name_ids = encoded.indices.to_numpy().astype(np.int64)
+        del all_names
         # Unique (name, recipient) pairs; within a name, recipients in recipient_hash order.
-        pair, _ = _sorted_unique(np.sort(name_ids * (n + 1) + rank[all_rows]))
+        pair, _ = _sorted_unique(np.sort(encoded.indices.to_numpy().astype(np.int64) * (n + 1) + rank[all_rows]))
         name_ids, all_rows = pair // (n + 1), by_hash[pair % (n + 1)]
+        del pair
         offsets = np.zeros(len(encoded.dictionary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(name_ids, minlength=len(encoded.dictionary)), out=offsets[1:])
         uei_lookup, duns_lookup = ExactLookup.build(uei.values, rank, by_hash), ExactLookup.build(duns.values, rank, by_hash)
         stats = {
             "recipients": n,
-            "recipients_without_name": int(legal.null_count),
+            "recipients_without_name": int(without_name),
             "repeated_recipient_rows_dropped": repeated_rows,
             "duplicate_uei_values": int(uei_lookup.shared.sum()),
             "duplicate_duns_values": int(duns_lookup.shared.sum()),
@@ -167,7 +174,7 @@ class RecipientIndex:
             duns=duns_lookup,
             names=encoded.dictionary,
             name_offsets=offsets,
-            name_members=all_rows.astype(np.int64),
+            name_members=all_rows,
             rank=rank,
             blocking=BlockingIndex(encoded.dictionary, max_key_share),
             stats=stats,
