@@ -2,8 +2,8 @@
 
 `normalize_names` is idempotent (normalising a normalised name changes nothing) so names can be
 normalised at any layer without drifting. Steps: Unicode -> ASCII transliteration, case folding,
-`&` -> "and", dotted designators ("l.l.c." -> "llc"), punctuation -> space, trailing legal
-designators removed (repeatedly: "acme co., inc." -> "acme"), whitespace collapsed.
+`&` -> "and", dotted designators ("l.l.c." -> "llc"), punctuation -> space, common business
+words to one spelling ("technology"/"tech" -> "technologies"), trailing legal designators removed (repeatedly: "acme co., inc." -> "acme"), whitespace collapsed.
 
 The pipeline runs in Arrow compute kernels, so 3.3M names normalise in about a second; only the
 few non-ASCII names go through Python (unidecode).
@@ -25,6 +25,25 @@ LEGAL_DESIGNATORS: tuple[str, ...] = (
 _DESIGNATOR_ALTERNATION = "|".join(sorted((d.replace(" ", r"\s") for d in LEGAL_DESIGNATORS), key=len, reverse=True))
 _TRAILING_DESIGNATORS = rf"(\s(?:{_DESIGNATOR_ALTERNATION}))+$"
 _LEADING_THE = r"^(?:the\s)+"
+# Business words that registries and award systems spell several ways; each maps to one form
+# (itself a member, so normalisation stays idempotent).
+CANONICAL_WORDS: dict[str, tuple[str, ...]] = {
+    # The long form is the target: a typo in a long word ("tecnology") stays close to it.
+    "technologies": ("technologies", "technology", "techs", "tech"),
+    "laboratories": ("laboratories", "laboratory", "labs", "lab"),
+    "systems": ("systems", "system", "sys"),
+    "engineering": ("engineering", "engrg", "engr", "eng"),
+    "international": ("international", "intl"),
+    "sciences": ("sciences", "science", "sci"),
+    "instruments": ("instruments", "instrument", "instr"),
+    "research": ("research", "rsch"),
+    "solutions": ("solutions", "solution", "soln"),
+    "associates": ("associates", "assoc"),
+    "manufacturing": ("manufacturing", "mfg"),
+    "services": ("services", "service", "svcs"),
+    "development": ("development", "dev"),
+}
+_CANONICAL_PATTERNS = [(rf"\b(?:{'|'.join(forms)})\b", target) for target, forms in CANONICAL_WORDS.items()]
 
 
 def _transliterate(arr: pa.Array) -> pa.Array:
@@ -70,6 +89,8 @@ def _normalize(arr: pa.Array) -> pa.Array:
     arr = pc.replace_substring_regex(arr, r"\b([a-z])\.(?:([a-z])\.)?(?:([a-z])\.?)?", r"\1\2\3")
     arr = pc.replace_substring_regex(arr, r"[^a-z0-9]+", " ")
     arr = pc.utf8_trim_whitespace(arr)
+    for pattern, target in _CANONICAL_PATTERNS:
+        arr = pc.replace_substring_regex(arr, pattern, target)
     # Designators only come off when something is left, so "the company" stays a name.
     stripped = pc.replace_substring_regex(arr, _TRAILING_DESIGNATORS, "")
     stripped = pc.replace_substring_regex(stripped, _LEADING_THE, "")

@@ -9,13 +9,14 @@ from sbir_etl.names import normalize_name
     ("raw", "normalised"),
     [
         ("ADA Technologies, Inc.", "ada technologies"),
-        ("ADA TECHNOLOGIES INCORPORATED", "ada technologies"),
+        ("ADA TECH INCORPORATED", "ada technologies"),
+        ("Nareill Clear Instr. Corp.", "nareill clear instruments"),
         ("Acme Co., Inc.", "acme"),  # designators come off repeatedly
         ("A.B.C. Widgets L.L.C.", "abc widgets"),
         ("Smith & Wesson Corp", "smith and wesson"),
         ("Müller Søn GmbH", "muller son"),
         ("Ørsted Łódź Ltd", "orsted lodz"),
-        ("O'Brien Labs, LLC", "obrien labs"),
+        ("O'Brien Labs, LLC", "obrien laboratories"),
         ("The Boeing Company", "boeing"),
         ("  Oceanit   Laboratories, Inc. ", "oceanit laboratories"),
         ("Inc.", "inc"),  # nothing but a designator: kept, not emptied
