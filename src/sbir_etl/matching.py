@@ -146,6 +146,42 @@ def choose_recipients(index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray
     return Choice(recipient=pair_recipient[best], level=best_level, unique=at_best == 1)
 
 
+def _one_name_extends_the_other(a: str, b: str) -> bool:
+    """"bio instruments" vs "bio raar instruments": every word of one name inside the other.
+    Different companies are named this way far more often than one company drops a word, so
+    such pairs are never auto-joined however high they score."""
+    left, right = set(a.split()), set(b.split())
+    return left != right and (left <= right or right <= left)
+
+
+def _rival_scores(
+    index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, names: list[str],
+    found: dict[str, tuple[np.ndarray, np.ndarray]], choice: Choice,
+) -> np.ndarray:
+    """Per row, the best score of another company's name that the award's evidence supports at
+    least as well as the chosen recipient (0 when none). A near-identical name registered in
+    another state does not hold back a join that the award's own city or ZIP confirms."""
+    pair_row, pair_recipient, pair_score = [], [], []
+    for i, name in enumerate(names):
+        chosen = int(choice.recipient[i])
+        for nid, sc in zip(found[name][0][1:], found[name][1][1:]):
+            members = index.members(int(nid))
+            if chosen in members:
+                continue
+            pair_row.extend([i] * len(members))
+            pair_recipient.extend(members.tolist())
+            pair_score.extend([float(sc)] * len(members))
+    best = np.zeros(len(rows))
+    if not pair_row:
+        return best
+    pair_row_arr = np.array(pair_row)
+    levels = corroboration_levels(index, ev, rows[pair_row_arr], np.array(pair_recipient))
+    counts = (levels <= choice.level[pair_row_arr]) | (levels == UNCORROBORATED) & (choice.level[pair_row_arr] >= STATE)
+    counts &= levels != CONFLICT
+    np.maximum.at(best, pair_row_arr[counts], np.array(pair_score)[counts])
+    return best
+
+
 def match_chunk(
     awards: pa.Table, columns: ResolvedAwardColumns, index: RecipientIndex, config: EnrichmentConfig, cache: FuzzyCache
 ) -> tuple[pa.Table, ChunkStats]:
@@ -194,19 +230,21 @@ def match_chunk(
         names = [name for name, ok in zip(names, has_candidate) if ok]
         if len(rows):
             choice = choose_recipients(index, ev, rows, np.array([found[name][0][0] for name in names], dtype=np.int64))
+            rivals = _rival_scores(index, ev, rows, names, found, choice)
             for i, (row, name) in enumerate(zip(rows, names)):
                 cand_names, cand_scores = found[name]
                 best, chosen, level = float(cand_scores[0]), int(choice.recipient[i]), int(choice.level[i])
-                rivals = [float(s) for nid, s in zip(cand_names[1:], cand_scores[1:]) if chosen not in index.members(int(nid))]
-                margin = best - (rivals[0] if rivals else 0.0)
                 score[row] = best
-                corroborated = level in (PARENT, ZIP, CITY, STATE)
+                # A shared state alone is weak evidence (one in fifty for unrelated firms); a
+                # shared city, ZIP or parent is not.
+                corroborated = level in (PARENT, ZIP, CITY)
                 if (
                     best >= config.fuzzy_auto_threshold
                     and choice.unique[i]
                     and level != CONFLICT
-                    and margin >= config.fuzzy_margin
+                    and best - rivals[i] >= config.fuzzy_margin
                     and (corroborated or best >= config.fuzzy_uncorroborated_threshold)
+                    and not _one_name_extends_the_other(name, index.names[int(cand_names[0])].as_py())
                 ):
                     method[row], recipient[row] = FUZZY_AUTO, chosen
                     confidence[row] = HIGH if best >= config.fuzzy_uncorroborated_threshold and corroborated else MEDIUM

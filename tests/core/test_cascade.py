@@ -73,19 +73,37 @@ def test_exact_name_in_another_state_is_not_joined():
 
 
 def test_fuzzy_auto_needs_score_margin_and_corroboration():
-    zeta = {"recipient_hash": "h-zeta", "legal_business_name": "ZETAFLUX ROBOTICS INC", "state": "MA", "zip5": "02139"}
-    typo = {"Company": "Zetaflux Robotcs Inc.", "State": "MA"}
-    assert one(typo, zeta).match_method == "name-fuzzy-auto"
-    # Same spelling, no location evidence, score below the uncorroborated threshold: held back.
-    held = one({"Company": "Zetaflux Robotcs Inc."}, zeta)
-    assert (held.match_method, held.candidate_recipient_hash) == ("name-fuzzy-candidate", "h-zeta")
-    assert 90 <= held.match_score < 97
+    zeta = {"recipient_hash": "h-zeta", "legal_business_name": "ZETAFLUX ROBOTICS INC", "state": "MA", "city": "CAMBRIDGE", "zip5": "02139"}
+    assert one({"Company": "Zetaflux Robotcs Inc.", "Zip": "2139"}, zeta).match_method == "name-fuzzy-auto"
+    assert one({"Company": "Zetaflux Robotcs Inc.", "State": "MA", "City": "Cambridge"}, zeta).match_method == "name-fuzzy-auto"
+    # Same spelling, no location evidence or only the state, score below the uncorroborated
+    # threshold: held back as a candidate.
+    for award in ({"Company": "Zetaflux Robotcs Inc."}, {"Company": "Zetaflux Robotcs Inc.", "State": "MA"}):
+        held = one(award, zeta)
+        assert (held.match_method, held.candidate_recipient_hash) == ("name-fuzzy-candidate", "h-zeta")
+        assert 90 <= held.match_score < 97
+
+
+def test_a_similar_name_elsewhere_does_not_block_a_join_the_city_confirms():
+    here = {"recipient_hash": "h-here", "legal_business_name": "GLAYNIORK SCIENCES INC", "state": "OR", "city": "ASHLAND"}
+    there = {"recipient_hash": "h-there", "legal_business_name": "GLAYNOK SCIENCES INC", "state": "KY", "city": "ASHLAND"}
+    award = {"Company": "Glaynoirk Sciences, Inc.", "State": "OR", "City": "Ashland"}
+    assert (one(award, here, there).match_method, one(award, here, there).usaspending_recipient_hash) == ("name-fuzzy-auto", "h-here")
+    # The same rival in the award's own city is real doubt: only a candidate.
+    rival_nearby = dict(there, state="OR")
+    assert one(award, here, rival_nearby).match_method == "name-fuzzy-candidate"
+
+
+def test_a_name_inside_another_is_never_auto_joined():
+    bio = {"recipient_hash": "h-bio", "legal_business_name": "BIO INSTRUMENTS LTD", "state": "RI", "city": "NEWPORT"}
+    row = one({"Company": "Bio Raar Instruments Corp.", "State": "RI", "City": "Newport"}, bio)
+    assert row.match_method != "name-fuzzy-auto" and pd.isna(row.usaspending_recipient_hash)
 
 
 def test_fuzzy_without_margin_over_another_company_is_a_candidate():
-    a = {"recipient_hash": "h-a", "legal_business_name": "ZETAFLUX ROBOTICS", "state": "MA"}
-    b = {"recipient_hash": "h-b", "legal_business_name": "ZETAFLUX ROBOTIC", "state": "MA"}
-    row = one({"Company": "Zetaflux Robotcs", "State": "MA"}, a, b)
+    a = {"recipient_hash": "h-a", "legal_business_name": "ZETAFLUX ROBOTICS", "state": "MA", "city": "BOSTON"}
+    b = {"recipient_hash": "h-b", "legal_business_name": "ZETAFLUX ROBOTIC", "state": "MA", "city": "BOSTON"}
+    row = one({"Company": "Zetaflux Robotcs", "State": "MA", "City": "Boston"}, a, b)
     assert row.match_method == "name-fuzzy-candidate"
 
 

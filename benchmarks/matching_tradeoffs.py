@@ -1,0 +1,74 @@
+"""Precision/recall of name matching under different cascade settings, on synthetic ground truth.
+
+Builds the recipient index once and re-runs the cascade with each setting, so the table shows
+what each rule buys and costs. Usage:
+
+    .venv/bin/python benchmarks/matching_tradeoffs.py --awards 50000 --recipients 500000 [--markdown FILE]
+"""
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from sbir_etl.config import EnrichmentConfig
+from sbir_etl.enrichment import enrich_table
+from sbir_etl.matching import FuzzyCache
+from sbir_etl.quality import evaluate
+from sbir_etl.recipients import RecipientIndex
+from sbir_etl.synthetic import generate
+
+KEY = ["Agency Tracking Number", "Contract"]
+SETTINGS: dict[str, dict] = {
+    "default (auto>=90, margin 4, corroborated or >=97)": {},
+    "no corroboration needed (auto>=90, margin 4)": {"fuzzy_uncorroborated_threshold": 90.0},
+    "no margin (auto>=90, corroborated or >=97)": {"fuzzy_margin": 0.0},
+    "auto>=85": {"fuzzy_auto_threshold": 85.0},
+    "auto>=95": {"fuzzy_auto_threshold": 95.0},
+    "exact names only (no fuzzy joins)": {"fuzzy_auto_threshold": 100.0, "fuzzy_uncorroborated_threshold": 100.0},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--awards", type=int, default=50_000)
+    parser.add_argument("--recipients", type=int, default=500_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    data = generate(args.awards, args.recipients, args.seed)
+    base = EnrichmentConfig()
+    started = time.perf_counter()
+    index = RecipientIndex.build(data.recipients, base.recipient_columns, base.blocking_max_key_share)
+    print(f"index of {args.recipients} recipients built in {time.perf_counter() - started:.1f} s")
+    columns = base.award_columns.resolve(data.awards.column_names, "synthetic awards")
+    truth = data.truth.to_pandas()
+    cache = FuzzyCache()
+    rows = []
+    for label, changes in SETTINGS.items():
+        config = dataclasses.replace(base, **changes)
+        table, _ = enrich_table(data.awards, columns, index, config, cache)
+        result = evaluate(table.to_pandas(), truth, KEY)
+        fuzzy = result["by_method"]["name-fuzzy-auto"]
+        rows.append({
+            "setting": label,
+            "name precision": f"{result['name_precision']:.4f}",
+            "name recall": f"{result['name_recall']:.4f}",
+            "fuzzy-auto joins": fuzzy["joined"],
+            "fuzzy-auto precision": f"{fuzzy['precision']:.4f}",
+            "overall precision": f"{result['precision']:.4f}",
+            "overall recall": f"{result['recall']:.4f}",
+            "candidates": result["candidates"],
+        })
+    frame = pd.DataFrame(rows)
+    print(frame.to_string(index=False))
+    if args.markdown:
+        header = f"{args.awards:,} awards x {args.recipients:,} recipients, seed {args.seed}\n\n"
+        args.markdown.write_text(header + frame.to_markdown(index=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
