@@ -13,7 +13,16 @@ import pytest
 
 from sbir_etl.enrichment import enrich_frame
 from sbir_etl.quality import evaluate
-from sbir_etl.real_data import AWARD_KEY, fpds_recipients, holdout_outcomes, spelling_holdout, uei_recipient_hash, without_location
+from sbir_etl.real_data import (
+    AWARD_KEY,
+    fpds_recipients,
+    holdout_outcomes,
+    legacy_duns_links,
+    overlap_outcomes,
+    spelling_holdout,
+    uei_recipient_hash,
+    without_location,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "real_spellings" / "fpds_sample.csv"
 # Measured on this sample (2026-11-28): recall 0.857 (48 of 56 held-out spellings), with and
@@ -77,3 +86,33 @@ def test_same_uei_spellings_join_precisely(holdout, blank_location):
     # same-name recipient makes it ambiguous; then it stays a candidate, never a wrong join.
     same = outcomes[outcomes["same_normalised"]]
     assert set(same["outcome"]) <= {"correct", "candidate-right", "candidate-wrong"}
+
+
+def test_legacy_duns_links_keep_only_unambiguous_links():
+    fpds = pd.DataFrame({
+        "uei": ["U1", "U1", "U2", "U3"],
+        "description": [
+            "X!20040101!20050101!123456789!000000001!000000001!Y",
+            "no legacy block",
+            "X!20040101!20050101!987654321!000000002!000000002!Y",
+            "X!20040101!20050101!987654321!000000003!000000003!Y",  # same DUNS, another UEI: no link
+        ],
+    })
+    assert legacy_duns_links(fpds).to_dict() == {"123456789": "U1"}
+
+
+def test_overlap_outcomes_flags_joins_to_a_recipient_carrying_the_name():
+    recipients = fpds_recipients(pd.DataFrame({
+        "uei": ["U1", "U1", "U2"],
+        "legal_business_name": ["ACME INC", "ACME CORPORATION OF TEXAS", "BETA LLC"],
+        "city": ["X", "X", "Y"], "state": ["TX", "TX", "CA"],
+    }), with_alternates=True)
+    awards = pd.DataFrame({
+        "Company": ["Acme, Inc.", "Acme Corporation of Texas", "Beta LLC", "Gamma Inc"],
+        "Agency Tracking Number": ["A0", "A1", "A2", "A3"], "Contract": ["C"] * 4,
+        "City": ["X", "X", "Z", ""], "State": ["TX", "TX", "NV", ""],
+    })
+    overlap = overlap_outcomes(enrich_frame(awards, recipients), recipients)
+    assert list(overlap.index) == [0, 1, 2]  # Gamma shares no name
+    assert overlap["consistent"].tolist() == [True, True, False]  # Beta: state conflict -> candidate
+    assert overlap["method"].tolist() == ["name-exact", "name-exact", "name-fuzzy-candidate"]
