@@ -81,7 +81,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     print(f"awards: {result['awards']} ({result['with_true_recipient']} with a true recipient)")
     print(f"precision {result['precision']:.4f}  recall {result['recall']:.4f}  false-join rate {result['false_join_rate']:.4%}")
-    print(f"name matching (exact + fuzzy-auto): precision {result['name_precision']:.4f}  recall {result['name_recall']:.4f}")
+    print(f"name matching (exact + fuzzy-auto): precision {result['name_precision']:.4f}  recall {result['name_recall']:.4f}"
+          f"  (recall if every candidate pointing at the truth were accepted: {result['name_recall_with_review']:.4f})")
     print(f"candidates: {result['candidates']} (pointing at the true recipient: {result['candidate_precision']:.1%})")
     for method, row in result["by_method"].items():
         print(f"  {method:<16} joined {row['joined']:>8}  correct {row['correct']:>8}  precision {row['precision']:.4f}")

@@ -154,3 +154,4 @@ def test_synthetic_truth_precision(synthetic, tmp_path):
                       ["Agency Tracking Number", "Contract"])
     assert result["by_method"]["uei-exact"]["precision"] == 1.0  # a valid UEI in recipients always wins
     assert result["name_precision"] >= 0.98
+    assert result["name_recall"] <= result["name_recall_with_review"] <= 1.0
