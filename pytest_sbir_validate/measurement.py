@@ -20,7 +20,6 @@ use less memory than the pytest process, or less than an earlier child, are not 
 
 from __future__ import annotations
 
-import os
 import resource
 import sys
 import threading
@@ -31,15 +30,12 @@ from typing import Literal, Protocol
 import psutil
 import pytest
 
-CLEAR_REFS_PATH = "/proc/self/clear_refs"
-"""Writing ``5`` here resets the peak RSS (``VmHWM``); tests point it elsewhere to simulate its absence."""
-STATUS_PATH = "/proc/self/status"
-STATM_PATH = "/proc/self/statm"
+from sbir_etl import performance
+
 
 SAMPLING_INTERVAL_S = 0.002
 """How often the fallback sampler reads RSS; shorter spikes are only seen through ``ru_maxrss``."""
 
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
 _MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
 
@@ -81,14 +77,22 @@ class PeakRssMeter(Protocol):
 
 
 class HighWaterMarkMeter:
-    """Exact peak RSS from the kernel's high-water mark, reset at the start of every span."""
+    """Exact peak RSS from the kernel's high-water mark, reset at the start of every span.
+
+    Spans come from `sbir_etl.performance`, so code under test that measures itself (such as
+    `enrich_files`) does not hide the part of the test's peak reached before its own reset."""
+
+    def __init__(self) -> None:
+        self._span: performance.PeakSpan | None = None
 
     def start(self) -> int:
-        reset_high_water_mark()
-        return current_rss_bytes()
+        self._span = performance.open_span()
+        return self._span.start_bytes
 
     def stop(self, baseline_bytes: int) -> tuple[int, Method]:
-        return max(0, high_water_mark_bytes() - baseline_bytes), "vmhwm"
+        assert self._span is not None, "stop() without start()"
+        peak, self._span = performance.close_span(self._span), None
+        return max(0, peak - baseline_bytes), "vmhwm"
 
 
 class FallbackPeakRssMeter:
@@ -132,32 +136,11 @@ class FallbackPeakRssMeter:
             self._sampler = None
 
 
-def reset_high_water_mark() -> None:
-    """Reset ``VmHWM`` (and ``ru_maxrss``) of this process to its current RSS (Linux >= 4.0)."""
-    with open(CLEAR_REFS_PATH, "w") as clear_refs:
-        clear_refs.write("5")
-
-
-def high_water_mark_bytes() -> int:
-    """``VmHWM`` of this process: its highest RSS since start or since the last reset."""
-    with open(STATUS_PATH, "rb") as status:
-        text = status.read()
-    start = text.index(b"VmHWM:") + len(b"VmHWM:")
-    return int(text[start : text.index(b"kB", start)]) * 1024
-
-
-def current_rss_bytes() -> int:
-    """The resident set size of this process now (Linux ``/proc/self/statm``)."""
-    with open(STATM_PATH, "rb") as statm:
-        return int(statm.read().split()[1]) * _PAGE_SIZE
-
-
 def choose_peak_rss_meter() -> tuple[PeakRssMeter, str | None]:
     """The exact meter when the high-water mark can be reset here, else the fallback and why."""
     try:
-        reset_high_water_mark()
-        high_water_mark_bytes()
-        current_rss_bytes()
+        performance.reset_high_water_mark()
+        performance.high_water_mark_bytes()
     except OSError as error:
         reason = (
             f"the peak-RSS high-water mark cannot be reset on this system ({type(error).__name__}: {error}); "
@@ -167,7 +150,7 @@ def choose_peak_rss_meter() -> tuple[PeakRssMeter, str | None]:
         return FallbackPeakRssMeter(), reason
     except ValueError as error:  # /proc/self/status without VmHWM (e.g. gVisor)
         reason = (
-            f"{STATUS_PATH} has no readable VmHWM line ({error}); peak RSS falls back to ru_maxrss "
+            f"{performance.STATUS_PATH} has no readable VmHWM line ({error}); peak RSS falls back to ru_maxrss "
             f"and RSS sampling every {SAMPLING_INTERVAL_S * 1000:g} ms, which can miss short spikes"
         )
         return FallbackPeakRssMeter(), reason

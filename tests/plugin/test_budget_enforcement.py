@@ -436,9 +436,9 @@ def test_setup_failures_and_skips_do_not_leave_a_sampler_running(pytester, monke
     """With include_setup the span starts in setup; a setup that never reaches the call must end it."""
     import threading
 
-    from pytest_sbir_validate import measurement
+    from sbir_etl import performance
 
-    monkeypatch.setattr(measurement, "CLEAR_REFS_PATH", str(pytester.path / "no-such-dir" / "clear_refs"))
+    monkeypatch.setattr(performance, "CLEAR_REFS_PATH", str(pytester.path / "no-such-dir" / "clear_refs"))
     pytester.makepyfile(
         """
         import pytest
@@ -464,3 +464,25 @@ def test_setup_failures_and_skips_do_not_leave_a_sampler_running(pytester, monke
     result = pytester.runpytest("-W", "ignore::pytest_sbir_validate.budget_plugin.BudgetMeasurementWarning")
     result.assert_outcomes(errors=1, skipped=1)
     assert threading.active_count() == threads_before
+
+
+def test_code_under_test_that_measures_itself_does_not_hide_the_peak(pytester):
+    """`enrich_files` resets the high-water mark for its own figures; the budget still sees
+    a peak the test reached before that reset."""
+    pytester.makepyfile(
+        """
+        import pytest
+        from sbir_etl.performance import measure
+
+        @pytest.mark.memory_budget("100 MiB")
+        def test_peak_then_inner_measurement():
+            block = bytearray(300 * 2**20)
+            block[::4096] = b"x" * len(block[::4096])
+            del block
+            with measure():
+                pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*memory budget exceeded: peak RSS +*MiB > budget 100 MiB*"])

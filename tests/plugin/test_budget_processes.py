@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from pytest_sbir_validate import measurement
+from sbir_etl import performance
 
 SUITE = """
 import time
@@ -67,9 +68,9 @@ def test_fallback_when_the_high_water_mark_cannot_be_reset(pytester):
     """Simulates macOS / a masked /proc by pointing the reset at a path that does not exist."""
     pytester.makeconftest(
         """
-        from pytest_sbir_validate import measurement
+        from sbir_etl import performance
 
-        measurement.CLEAR_REFS_PATH = "/nonexistent/proc/self/clear_refs"
+        performance.CLEAR_REFS_PATH = "/nonexistent/proc/self/clear_refs"
         """
     )
     pytester.makepyfile(
@@ -138,7 +139,7 @@ def test_child_process_memory_counts_but_not_the_peak_it_inherits_at_fork(pytest
 
 @pytest.mark.skipif(measurement.choose_peak_rss_meter()[1] is not None, reason="needs a resettable VmHWM")
 def test_fallback_meter_uses_ru_maxrss_when_a_test_sets_a_new_high():
-    measurement.reset_high_water_mark()  # so that ru_maxrss is the current RSS and can rise
+    performance.reset_high_water_mark()  # so that ru_maxrss is the current RSS and can rise
     meter = measurement.FallbackPeakRssMeter()
     baseline = meter.start()
     spike = b"x" * (64 * 2**20)  # one GIL-holding call: the sampler cannot see it, ru_maxrss does
@@ -149,7 +150,7 @@ def test_fallback_meter_uses_ru_maxrss_when_a_test_sets_a_new_high():
 
 
 def test_fallback_is_chosen_and_explained_when_reset_fails(monkeypatch, tmp_path):
-    monkeypatch.setattr(measurement, "CLEAR_REFS_PATH", str(tmp_path / "missing" / "clear_refs"))
+    monkeypatch.setattr(performance, "CLEAR_REFS_PATH", str(tmp_path / "missing" / "clear_refs"))
     meter, reason = measurement.choose_peak_rss_meter()
     assert isinstance(meter, measurement.FallbackPeakRssMeter)
     assert "FileNotFoundError" in reason and "sampling" in reason
