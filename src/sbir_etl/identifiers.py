@@ -11,9 +11,10 @@ under a reason so a data engineer can see *why* a file matched worse than expect
 
 from dataclasses import dataclass
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from sbir_etl.text_arrays import TextLike, as_string_array
 
 UEI_PATTERN = r"^[A-HJ-NP-Z1-9][A-HJ-NP-Z0-9]{11}$"
 
@@ -30,26 +31,14 @@ class CleanedIdentifiers:
         return {f"{prefix}:{row['values']}": int(row["counts"]) for row in counts.to_pylist()}
 
 
-def _as_arrow(values: "pd.Series | pa.Array | pa.ChunkedArray") -> pa.Array:
-    if isinstance(values, pd.Series):
-        arr = pa.array(values.astype("string[pyarrow]"), type=pa.string())
-    elif isinstance(values, pa.ChunkedArray):
-        arr = values.combine_chunks()
-    else:
-        arr = values
-    if arr.type != pa.string():
-        arr = arr.cast(pa.string())
-    return arr
-
-
 def _blank_to_null(arr: pa.Array) -> pa.Array:
     stripped = pc.utf8_trim_whitespace(arr)
     return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
 
 
-def clean_uei(values: "pd.Series | pa.Array | pa.ChunkedArray") -> CleanedIdentifiers:
+def clean_uei(values: TextLike) -> CleanedIdentifiers:
     """Uppercase and validate UEIs. Reasons: wrong-length, bad-character, starts-with-zero."""
-    arr = pc.utf8_upper(_blank_to_null(_as_arrow(values)))
+    arr = pc.utf8_upper(_blank_to_null(as_string_array(values)))
     arr = pc.replace_substring_regex(arr, r"[\s-]", "")
     length_ok = pc.equal(pc.utf8_length(arr), 12)
     chars_ok = pc.match_substring_regex(arr, r"^[A-HJ-NP-Z0-9]*$")
@@ -67,13 +56,13 @@ def clean_uei(values: "pd.Series | pa.Array | pa.ChunkedArray") -> CleanedIdenti
     )
 
 
-def clean_duns(values: "pd.Series | pa.Array | pa.ChunkedArray") -> CleanedIdentifiers:
+def clean_duns(values: TextLike) -> CleanedIdentifiers:
     """Repair and validate DUNS. Reasons: float-suffix-unrepairable, non-digit, too-long, all-zero.
 
     "123456789.0" and "12345678" (leading zero lost in a numeric read) are repaired, not rejected:
     they are unambiguous, and rejecting them would silently lose exact matches.
     """
-    arr = _blank_to_null(_as_arrow(values))
+    arr = _blank_to_null(as_string_array(values))
     arr = pc.replace_substring_regex(arr, r"[\s-]", "")
     arr = pc.replace_substring_regex(arr, r"^(\d+)\.0+$", r"\1")
     digits = pc.match_substring_regex(arr, r"^\d+$")

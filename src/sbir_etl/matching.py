@@ -21,7 +21,8 @@ from sbir_etl.columns import ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.identifiers import clean_duns, clean_uei
 from sbir_etl.names import normalize_names
-from sbir_etl.recipients import RecipientIndex, clean_text_key, clean_zip5
+from sbir_etl.locations import clean_text_key, clean_zip5
+from sbir_etl.recipients import RecipientIndex
 
 UEI, DUNS, NAME_EXACT, FUZZY_AUTO, CANDIDATE, UNMATCHED = range(6)
 METHOD_NAMES = np.array(["uei-exact", "duns-exact", "name-exact", "name-fuzzy-auto", "name-fuzzy-candidate", "unmatched"], dtype=object)

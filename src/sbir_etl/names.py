@@ -12,10 +12,11 @@ few non-ASCII names go through Python (unidecode).
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from unidecode import unidecode
+
+from sbir_etl.text_arrays import TextLike, as_string_array
 
 LEGAL_DESIGNATORS: tuple[str, ...] = (
     "inc", "incorporated", "corp", "corporation", "co", "company", "cos", "companies",
@@ -58,19 +59,12 @@ def _transliterate(arr: pa.Array) -> pa.Array:
 PARALLEL_MIN_ROWS = 200_000
 
 
-def normalize_names(names: "pd.Series | pa.Array | pa.ChunkedArray", workers: int | None = None) -> pa.Array:
+def normalize_names(names: TextLike, workers: int | None = None) -> pa.Array:
     """Normalise an array of company names; nulls stay null, names that normalise to "" become null.
 
     Large arrays are split across `workers` threads (default: every core); Arrow kernels release the GIL.
     """
-    if isinstance(names, pd.Series):
-        arr = pa.array(names.astype("string[pyarrow]"), type=pa.string())
-    elif isinstance(names, pa.ChunkedArray):
-        arr = names.combine_chunks()
-    else:
-        arr = names
-    if arr.type != pa.string():
-        arr = arr.cast(pa.string())
+    arr = as_string_array(names)
     workers = workers or os.cpu_count() or 1
     if workers > 1 and len(arr) >= PARALLEL_MIN_ROWS:
         step = -(-len(arr) // workers)
