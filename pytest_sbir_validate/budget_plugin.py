@@ -304,24 +304,14 @@ class BudgetPlugin:
     def _record(self, nodeid: str, measurement: Measurement, budgets: Budgets | None) -> BudgetRecord:
         time_use = memory_use = None
         if budgets is not None and budgets.time is not None:
-            verdict = judge_time(budgets.time, measurement.wall_s, measurement.cpu_s, self.settings.scale)
-            time_use = BudgetUse(
+            time_use = BudgetUse.judged(
                 describe_time_budget(budgets.time),
-                verdict.limit,
-                verdict.used,
-                verdict.percent,
-                verdict.exceeded,
-                verdict.message,
+                judge_time(budgets.time, measurement.wall_s, measurement.cpu_s, self.settings.scale),
             )
         if budgets is not None and budgets.memory is not None:
-            verdict = judge_memory(budgets.memory, measurement.peak_rss_growth_bytes)
-            memory_use = BudgetUse(
+            memory_use = BudgetUse.judged(
                 describe_memory_budget(budgets.memory),
-                verdict.limit,
-                verdict.used,
-                verdict.percent,
-                verdict.exceeded,
-                verdict.message,
+                judge_memory(budgets.memory, measurement.peak_rss_growth_bytes),
             )
         return BudgetRecord(
             nodeid=nodeid,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_sbir_validate.budgets import MIB, format_duration, format_number, format_size
+from pytest_sbir_validate.budgets import MIB, Verdict, format_duration, format_number, format_size
 
 REPORT_ATTRIBUTE = "sbir_budget"
 """Name of the ``TestReport`` attribute holding :meth:`BudgetRecord.as_dict`."""
@@ -44,6 +44,11 @@ class BudgetUse:
     percent: float
     exceeded: bool
     message: str
+
+    @classmethod
+    def judged(cls, budget: str, verdict: Verdict) -> BudgetUse:
+        """The use of the budget described as ``budget``, from the verdict on it."""
+        return cls(budget, verdict.limit, verdict.used, verdict.percent, verdict.exceeded, verdict.message)
 
 
 @dataclass(frozen=True)
