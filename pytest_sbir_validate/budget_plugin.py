@@ -263,8 +263,12 @@ class BudgetPlugin:
             memray_file.unlink(missing_ok=True)
             del item.stash[_MEMRAY_FILE_KEY]
 
+    def _budgets(self, item: pytest.Item) -> Budgets | None:
+        """The budgets to judge ``item`` by: none in ``off`` mode, whatever its markers say."""
+        return item.stash.get(BUDGETS_KEY, None) if self.settings.mode != "off" else None
+
     def _recorder_for(self, item: pytest.Item) -> TestCostRecorder | None:
-        budgets = item.stash.get(BUDGETS_KEY, None) if self.settings.mode != "off" else None
+        budgets = self._budgets(item)
         if budgets is None and not (self.settings.suggest or self.config.stash.get(MEASURE_ALL_KEY, False)):
             return None
         return TestCostRecorder(
@@ -289,8 +293,7 @@ class BudgetPlugin:
         measurement = item.stash.get(MEASUREMENT_KEY, None) if call.when == "call" else None
         record = None
         if measurement is not None and _RECORDER_KEY in item.stash:
-            budgets = item.stash.get(BUDGETS_KEY, None) if self.settings.mode != "off" else None
-            record = self._record(item.nodeid, measurement, budgets)
+            record = self._record(item.nodeid, measurement, self._budgets(item))
             if record.budgeted:
                 item.user_properties.extend(record.junit_properties())
         report = yield
@@ -379,8 +382,8 @@ class BudgetPlugin:
         return any(item.get_closest_marker(name) for name in ("limit_memory", "limit_leaks", "limit_leaked_objects"))
 
     def _start_memray(self, item: pytest.Item) -> Any:
-        budgets = item.stash.get(BUDGETS_KEY, None)
-        if not self.settings.memray or budgets is None or budgets.memory is None or self.settings.mode == "off":
+        budgets = self._budgets(item)
+        if not self.settings.memray or budgets is None or budgets.memory is None:
             return None
         if self._memray_is_tracking(item):
             return None
