@@ -157,4 +157,10 @@ def load_config(
             raise ConfigError(f"unknown option {name!r}")
         values[name] = _coerce(name, raw, "command line")
         sources[name] = "override"
-    return EnrichmentConfig(**values), sources
+    try:
+        return EnrichmentConfig(**values), sources
+    except ConfigError as exc:
+        origin = sources.get(str(exc).split(" ", 1)[0], "default")
+        if origin == "default":
+            raise
+        raise ConfigError(f"{origin}: {exc}") from exc
