@@ -120,9 +120,9 @@ class BlockingIndex:
         return keys[spent_before < budget]
 
     def candidates(
-        self, queries: pa.Array, *, budget: int, prefilter_cutoff: float, keep_cutoff: float, top_k: int, workers: int
+        self, queries: pa.Array, *, budget: int, prefilter_cutoff: float, top_k: int, workers: int
     ) -> NameCandidates:
-        """Best `top_k` indexed names per query name scoring at least `keep_cutoff`."""
+        """Best `top_k` indexed names per query name, scoring at least `prefilter_cutoff`."""
         query_objects = _token_sorted(queries)
         keys = self.query_keys(queries, budget)
         if keys.empty:
@@ -156,7 +156,7 @@ class BlockingIndex:
         set_score = process.cpdist(left, right, scorer=fuzz.token_set_ratio, workers=workers)
         score = np.round((sort_score.astype(np.float64) + set_score) / 2.0, 2)
         frame = pd.DataFrame({"query": q, "name": n, "score": score})
-        frame = frame[frame["score"] >= keep_cutoff]
+        frame = frame[frame["score"] >= prefilter_cutoff]
         frame = frame.sort_values(["query", "score", "name"], ascending=[True, False, True], kind="stable")
         frame = frame[frame.groupby("query").cumcount() < top_k]
         return NameCandidates(frame["query"].to_numpy(), frame["name"].to_numpy(), frame["score"].to_numpy())

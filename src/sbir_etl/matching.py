@@ -5,9 +5,11 @@ Each award ends in exactly one method, tried in order:
 
 Name evidence only joins when it identifies one recipient: a normalised name carried by several
 recipients is settled by location (ZIP, then city and state, then state) and, failing that, left
-a *candidate*. A fuzzy match joins only with a score of at least `fuzzy_auto_threshold`, a margin
-over the best *other* company, and corroboration (location or parent identifiers) unless its score
-reaches `fuzzy_uncorroborated_threshold`. A wrong join costs more than a candidate a human reviews.
+a *candidate*; so is a name whose recipient is in another state. A fuzzy match joins only with a
+score of at least `fuzzy_auto_threshold`, a margin over any other company the award's location
+does not rule out, corroboration by ZIP, city or parent identifiers (unless its score reaches
+`fuzzy_uncorroborated_threshold`), and never when one name's words are a subset of the other's.
+A wrong join costs more than a candidate a human reviews; docs/matching.md has the measurements.
 """
 
 from collections import Counter
@@ -17,17 +19,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sbir_etl.columns import ResolvedAwardColumns
+from sbir_etl.columns import CONFIDENCE_LEVELS, MATCH_METHODS, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.identifiers import clean_duns, clean_uei
-from sbir_etl.names import normalize_names
 from sbir_etl.locations import clean_text_key, clean_zip5
+from sbir_etl.names import normalize_names
 from sbir_etl.recipients import RecipientIndex
 
 UEI, DUNS, NAME_EXACT, FUZZY_AUTO, CANDIDATE, UNMATCHED = range(6)
-METHOD_NAMES = np.array(["uei-exact", "duns-exact", "name-exact", "name-fuzzy-auto", "name-fuzzy-candidate", "unmatched"], dtype=object)
+METHOD_NAMES = np.array(MATCH_METHODS, dtype=object)  # indexed by the codes above
 HIGH, MEDIUM, LOW, NONE = range(4)
-CONFIDENCE_NAMES = np.array(["high", "medium", "low", "none"], dtype=object)
+CONFIDENCE_NAMES = np.array(CONFIDENCE_LEVELS, dtype=object)
 
 # Corroboration levels of a recipient against an award, strongest first.
 PARENT, ZIP, CITY, STATE, UNCORROBORATED, CONFLICT = range(6)
@@ -58,7 +60,6 @@ class FuzzyCache:
                 pa.array(missing, type=pa.string()),
                 budget=config.blocking_max_candidates,
                 prefilter_cutoff=config.prefilter_cutoff,
-                keep_cutoff=config.prefilter_cutoff,
                 top_k=4,
                 workers=config.workers,
             )
