@@ -406,12 +406,13 @@ class BudgetPlugin:
             return ""
         import memray
 
-        records = memray.FileReader(path).get_high_watermark_allocation_records(merge_threads=True)
+        reader = memray.FileReader(path)
+        records = reader.get_high_watermark_allocation_records(merge_threads=True)
         largest = sorted(records, key=lambda r: r.size, reverse=True)[:MEMRAY_TOP_SITES]
         # pytest's own bookkeeping shows up as a few bytes; keep the sites that matter.
         largest = [r for r in largest if r.size >= largest[0].size / 100] if largest else []
         lines = [
-            f"memray peak {format_size(memray.FileReader(path).metadata.peak_memory)} "
+            f"memray peak {format_size(reader.metadata.peak_memory)} "
             "(allocator view; RSS can differ, see docs/budgets.md):"
         ]
         for record in largest:
