@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 import warnings
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -191,13 +191,7 @@ class BudgetPlugin:
         report = yield
         if not report.passed:
             return report
-        problems = []
-        for node in report.result:
-            if isinstance(node, pytest.Item):
-                try:
-                    self._stash_budgets(node)
-                except BudgetMarkerError as error:
-                    problems.append(str(error))
+        problems = _stash_budgets(node for node in report.result if isinstance(node, pytest.Item))
         if problems:
             report.outcome = "failed"
             report.longrepr = "\n".join(problems)
@@ -207,20 +201,9 @@ class BudgetPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Re-read markers that other plugins or conftest files added after collection."""
-        problems = []
-        for item in items:
-            try:
-                self._stash_budgets(item)
-            except BudgetMarkerError as error:
-                problems.append(str(error))
+        problems = _stash_budgets(items)
         if problems:
             raise pytest.UsageError("\n".join(problems))
-
-    @staticmethod
-    def _stash_budgets(item: pytest.Item) -> None:
-        budgets = budgets_of(item)
-        if budgets is not None:
-            item.stash[BUDGETS_KEY] = budgets
 
     # -- measuring -----------------------------------------------------------------------------
 
@@ -471,6 +454,20 @@ class BudgetPlugin:
                 os.environ.pop("ARROW_DEFAULT_MEMORY_POOL", None)
             else:
                 os.environ["ARROW_DEFAULT_MEMORY_POOL"] = self._saved_arrow_pool
+
+
+def _stash_budgets(items: Iterable[pytest.Item]) -> list[str]:
+    """Parse the budget markers of ``items`` into their stash; return the errors of the bad ones."""
+    problems = []
+    for item in items:
+        try:
+            budgets = budgets_of(item)
+        except BudgetMarkerError as error:
+            problems.append(str(error))
+            continue
+        if budgets is not None:
+            item.stash[BUDGETS_KEY] = budgets
+    return problems
 
 
 def _is_xdist_worker(config: pytest.Config) -> bool:
