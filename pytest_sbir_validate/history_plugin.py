@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from pytest_sbir_validate.budgets import MIB
 from pytest_sbir_validate.marks import BUDGETS_KEY
 from pytest_sbir_validate.measurement import MEASURE_ALL_KEY, MEASUREMENT_KEY
 from sbir_etl.alerts import DeliveryResult, FailedGate, build_payload, send_alert, webhook_url
@@ -38,8 +39,6 @@ _WORKER_MACHINE_CLASS = "sbir_history_machine_class"
 #: Name of the report attribute carrying a test's gate verdict (survives xdist serialisation).
 _REPORT_ATTR = "sbir_history"
 
-_MIB = 2**20
-
 
 @dataclasses.dataclass(frozen=True)
 class _ThresholdOption:
@@ -51,6 +50,7 @@ class _ThresholdOption:
 
     @property
     def ini(self) -> str:
+        """The ini key, which is also the option's ``dest``: ``--sbir-gate-time-warn`` -> ``sbir_gate_time_warn``."""
         return self.flag.removeprefix("--").replace("-", "_")
 
 
@@ -133,7 +133,7 @@ def thresholds_from_config(config: pytest.Config) -> GateThresholds:
     """The gate thresholds: command line, else ini, else the :class:`GateThresholds` default."""
     overrides: dict[str, Any] = {}
     for option in _THRESHOLD_OPTIONS:
-        raw = config.getoption(option.flag.removeprefix("--").replace("-", "_"))
+        raw = config.getoption(option.ini)
         source = option.flag
         if raw is None:
             raw = config.getini(option.ini) or None
@@ -276,7 +276,7 @@ class HistoryRecorder:
         quality = item.stash.get(QUALITY_KEY, None)
         sample = Sample(
             wall_s=None if measurement is None else measurement.wall_s,
-            peak_rss_growth_mib=None if measurement is None else measurement.peak_rss_growth_bytes / _MIB,
+            peak_rss_growth_mib=None if measurement is None else measurement.peak_rss_growth_bytes / MIB,
             match_rate=None if quality is None else quality.match_rate,
         )
         gated = report.passed and not hasattr(report, "wasxfail")
@@ -421,9 +421,8 @@ def _budget_values(item: pytest.Item) -> tuple[float | None, float | None]:
     budgets = item.stash.get(BUDGETS_KEY, None)
     if budgets is None:
         return None, None
-    time_s = budgets.time.limit_s if budgets.time is not None else None
-    memory_mib = budgets.memory.limit_bytes / _MIB if budgets.memory is not None else None
-    return time_s, memory_mib
+    memory_bytes = budgets.memory_limit_bytes
+    return budgets.time_limit_s, None if memory_bytes is None else memory_bytes / MIB
 
 
 __all__ = ["QUALITY_KEY", "HistoryRecorder", "QualityFixture", "add_options", "configure", "thresholds_from_config"]
