@@ -293,8 +293,7 @@ class HistoryRecorder:
                 verdict = evaluate(
                     item.nodeid,
                     sample,
-                    [Sample(r.wall_s, r.peak_rss_growth_mib, r.quality.match_rate if r.quality else None)
-                     for r in previous],
+                    [Sample.of(r) for r in previous],
                     self.thresholds,
                 )
                 if verdict.status is GateStatus.FAIL:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from sbir_etl import BUNDLED_FIXTURES, DEFAULT_SCENARIO
 from sbir_etl.errors import ConfigError
-from sbir_etl.history import HistoryError, HistoryStore, StoredResult, TestResult
+from sbir_etl.history import HistoryError, HistoryStore, StoredResult
 from sbir_etl.regression import GateStatus, GateThresholds, Sample, TestVerdict, evaluate
 
 if TYPE_CHECKING:  # only sbir_etl.dagster_defs imports Dagster; it is imported when the gates run
@@ -178,11 +178,6 @@ def run_quality_gates(awards: Path, recipients: Path, out_dir: Path, config: Pat
 
 # -- baseline comparison -------------------------------------------------------------------------
 
-def _sample(result: TestResult) -> Sample:
-    return Sample(wall_s=result.wall_s, peak_rss_growth_mib=result.peak_rss_growth_mib,
-                  match_rate=result.quality.match_rate if result.quality else None)
-
-
 def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdict], source: str) -> ItemResult:
     """FAIL when a test of the latest recorded run failed, or any regression gate fails against its baseline."""
     name = "baseline comparison (regression gates)"
@@ -215,7 +210,7 @@ def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
             runs = store.runs()
             latest = store.results(run_id=runs[-1].run_id) if runs else []
             verdicts = [
-                evaluate(stored.result.test_id, _sample(stored.result), [_sample(r) for r in store.previous_results(
+                evaluate(stored.result.test_id, Sample.of(stored.result), [Sample.of(r) for r in store.previous_results(
                     stored.result.test_id, machine_class=stored.run.machine_class, limit=thresholds.baseline_runs,
                     exclude_run_id=stored.run.run_id)], thresholds)
                 for stored in latest if stored.result.outcome == "passed"

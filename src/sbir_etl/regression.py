@@ -14,6 +14,10 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sbir_etl.history import TestResult
 
 
 class GateStatus(str, Enum):
@@ -75,6 +79,12 @@ class Sample:
     wall_s: float | None = None
     peak_rss_growth_mib: float | None = None
     match_rate: float | None = None
+
+    @classmethod
+    def of(cls, result: TestResult) -> Sample:
+        """The gated measurements of a stored result, e.g. one of ``HistoryStore.previous_results``."""
+        match_rate = result.quality.match_rate if result.quality is not None else None
+        return cls(result.wall_s, result.peak_rss_growth_mib, match_rate)
 
 
 @dataclass(frozen=True)

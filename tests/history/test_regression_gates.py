@@ -100,3 +100,12 @@ def test_inconsistent_thresholds_are_rejected() -> None:
         GateThresholds(time_warn_pct=30, time_fail_pct=25)
     with pytest.raises(ValueError, match="baseline_runs"):
         GateThresholds(baseline_runs=0)
+
+
+def test_sample_of_a_stored_result_takes_time_memory_and_match_rate() -> None:
+    from sbir_etl.history import QualityMetrics, TestResult
+
+    with_quality = TestResult("r", "t", "passed", wall_s=1.5, peak_rss_growth_mib=40.0,
+                              quality=QualityMetrics(match_rate=0.82))
+    assert Sample.of(with_quality) == Sample(wall_s=1.5, peak_rss_growth_mib=40.0, match_rate=0.82)
+    assert Sample.of(TestResult("r", "t", "passed", wall_s=0.5)) == Sample(wall_s=0.5)
