@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sbir_etl.history import HistoryError, HistoryStore, RunInfo, StoredResult
+from sbir_etl.regression import format_seconds
 
 FORMATS = ("md", "json", "html")
 
@@ -222,9 +223,7 @@ def _bucket_order(item: tuple[str, int]) -> tuple[float, str]:
 
 
 def _seconds(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+    return "–" if value is None else format_seconds(value)
 
 
 def _mib(value: float | None) -> str:
