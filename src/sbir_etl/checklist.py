@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # only sbir_etl.dagster_defs imports Dagster; it is imported 
 DEFAULT_TESTS_DIR: Path = BUNDLED_FIXTURES.parent / "tests"
 """The project's test suite in a source checkout (where the smoke tests live)."""
 SMOKE_TIMEOUT_S = 900
+SMOKE_ITEM = "smoke tests (pytest -m smoke)"
+JOB_ITEM = "sbir_etl_job materializes"
+BASELINE_ITEM = "baseline comparison (regression gates)"
 _SUMMARY_LINE = re.compile(r"^=*\s*(?P<body>\d+ \w+.*) in [\d.]+s.*$", re.MULTILINE)
 
 
@@ -116,7 +119,7 @@ def smoke_command(tests_dir: Path) -> list[str]:
 
 def judge_smoke(returncode: int, output: str) -> ItemResult:
     """PASS only when pytest exited 0 having run at least one test; the summary line says what ran."""
-    name = "smoke tests (pytest -m smoke)"
+    name = SMOKE_ITEM
     summaries = _SUMMARY_LINE.findall(output)
     summary = summaries[-1].strip("= ") if summaries else "no pytest summary line in the output"
     failed = tuple(line.strip() for line in output.splitlines() if line.startswith(("FAILED ", "ERROR ")))
@@ -131,12 +134,12 @@ def judge_smoke(returncode: int, output: str) -> ItemResult:
 def run_smoke(tests_dir: Path, timeout_s: float = SMOKE_TIMEOUT_S) -> ItemResult:
     """Run the smoke tests in a subprocess (cwd: the directory above ``tests_dir``)."""
     if not tests_dir.is_dir():
-        return ItemResult("smoke tests (pytest -m smoke)", Status.FAIL, True,
+        return ItemResult(SMOKE_ITEM, Status.FAIL, True,
                           f"test directory {tests_dir} not found; pass --tests DIR of a checkout with the smoke tests")
     try:
         done = subprocess.run(smoke_command(tests_dir), cwd=tests_dir.parent, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        return ItemResult("smoke tests (pytest -m smoke)", Status.FAIL, True, f"did not finish within {timeout_s:.0f} s")
+        return ItemResult(SMOKE_ITEM, Status.FAIL, True, f"did not finish within {timeout_s:.0f} s")
     return judge_smoke(done.returncode, done.stdout + done.stderr)
 
 
@@ -150,12 +153,12 @@ def judge_job(run: JobRun) -> list[ItemResult]:
     """
     where = f"on {run.out_dir}"
     if run.success:
-        job = ItemResult("sbir_etl_job materializes", Status.PASS, True,
+        job = ItemResult(JOB_ITEM, Status.PASS, True,
                          f"{len(run.materialized)} assets materialized {where}")
     else:
         details = tuple(f"step {f.step}: {f.error_type}: {f.message}" for f in run.failed_steps.values())
         details += (f"not run: {', '.join(run.untouched_steps)}",) if run.untouched_steps else ()
-        job = ItemResult("sbir_etl_job materializes", Status.FAIL, True,
+        job = ItemResult(JOB_ITEM, Status.FAIL, True,
                          f"the job failed {where}; fix the input or the failing gate below", details)
     items = [job]
     for check in sorted(run.checks.values(), key=lambda c: c.name):
@@ -171,7 +174,7 @@ def run_quality_gates(awards: Path, recipients: Path, out_dir: Path, config: Pat
 
     missing = [str(p) for p in (awards, recipients) if not p.is_file()]
     if missing:
-        return [ItemResult("sbir_etl_job materializes", Status.FAIL, True,
+        return [ItemResult(JOB_ITEM, Status.FAIL, True,
                            f"input file(s) not found: {', '.join(missing)}; pass --awards/--recipients")]
     return judge_job(run_job(awards, recipients, out_dir, config_path=config))
 
@@ -180,19 +183,19 @@ def run_quality_gates(awards: Path, recipients: Path, out_dir: Path, config: Pat
 
 def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdict], source: str) -> ItemResult:
     """FAIL when a test of the latest recorded run failed, or any regression gate fails against its baseline."""
-    name = "baseline comparison (regression gates)"
+    name = BASELINE_ITEM
     if not latest:
         return ItemResult(name, Status.FAIL, True,
                           f"{source} holds no recorded run; run `pytest --sbir-history {source}` first")
     run = latest[0].run
     where = f"latest run {run.started_at} (commit {(run.commit or 'unknown')[:10]}, {run.machine_class})"
-    failed_tests = [s.result.test_id for s in latest if s.result.outcome not in ("passed", "skipped", "xfailed")]
+    failed_tests = [s.result for s in latest if s.result.outcome not in ("passed", "skipped", "xfailed")]
     failing = [v for v in verdicts if v.status is GateStatus.FAIL]
     warning = [v for v in verdicts if v.status is GateStatus.WARN]
     new = sum(1 for v in verdicts if v.status is GateStatus.BASELINE)
     details = tuple(f"FAIL {v.test_id}: {'; '.join(v.messages(GateStatus.FAIL))}" for v in failing)
     details += tuple(f"WARN {v.test_id}: {'; '.join(v.messages(GateStatus.WARN))}" for v in warning)
-    details += tuple(f"test {t} {next(s.result.outcome for s in latest if s.result.test_id == t)}" for t in failed_tests[:20])
+    details += tuple(f"test {r.test_id} {r.outcome}" for r in failed_tests[:20])
     counts = f"{len(verdicts)} tests gated: {len(failing)} fail, {len(warning)} warn, {new} without a baseline yet"
     if failing or failed_tests:
         problems = ([f"{len(failing)} regression(s)"] if failing else []) + ([f"{len(failed_tests)} failed test(s)"] if failed_tests else [])
@@ -202,7 +205,7 @@ def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdic
 
 def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
     """Gate every passed test of the store's latest run against its earlier runs on the same machine class."""
-    name = "baseline comparison (regression gates)"
+    name = BASELINE_ITEM
     if not history.is_file():
         return ItemResult(name, Status.FAIL, True, f"history store {history} not found; run `pytest --sbir-history {history}` first")
     try:
@@ -221,7 +224,7 @@ def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
 
 
 def skipped_baseline() -> ItemResult:
-    return ItemResult("baseline comparison (regression gates)", Status.SKIP, False,
+    return ItemResult(BASELINE_ITEM, Status.SKIP, False,
                       "no --history given; pass --history PATH (a pytest --sbir-history store) to compare with the baseline")
 
 

@@ -136,6 +136,14 @@ def test_baseline_comparison_gates_the_latest_run(history: Path, wall_s, outcome
     assert says in result.reason + " ".join(result.details)
 
 
+def test_baseline_comparison_lists_each_failed_test_with_its_outcome(history: Path) -> None:
+    with HistoryStore(history) as store:
+        record(store, 6, wall_s=1.0, outcome="failed")
+    result = checklist.run_baseline(history, GateThresholds())
+    assert result.status is Status.FAIL
+    assert result.details == (f"test {TEST_ID} failed",)
+
+
 def test_baseline_comparison_without_a_store_or_runs_fails_with_what_to_do(tmp_path: Path) -> None:
     missing = checklist.run_baseline(tmp_path / "none.sqlite", GateThresholds())
     assert missing.status is Status.FAIL and "pytest --sbir-history" in missing.reason
