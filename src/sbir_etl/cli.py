@@ -21,6 +21,8 @@ def _print_summary(summary, config_sources: dict[str, str] | None = None) -> Non
     out = sys.stdout
     print(f"awards: {summary.rows_in} in, {summary.rows_out} out, {summary.rows_rejected} rejected"
           + (f" (see {summary.rejects_path})" if summary.rejects_path else ""), file=out)
+    if summary.resumed_rows:
+        print(f"resumed: {summary.resumed_rows} awards were already enriched by the interrupted run", file=out)
     print(f"recipients: {summary.recipients} indexed in {summary.index_build_s:.1f} s", file=out)
     width = max(len(m) for m in summary.counts_by_method)
     for method, count in summary.counts_by_method.items():
@@ -46,7 +48,7 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     logging.getLogger("sbir_etl").debug("effective config: %s", {k: (getattr(config, k), v) for k, v in sources.items()})
     with tqdm(desc="enriching", unit=" awards", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr) as bar:
         summary = enrich_files(args.awards, args.recipients, args.out, config=config,
-                               rejects_path=args.rejects, progress=bar.update)
+                               rejects_path=args.rejects, progress=bar.update, resume=args.resume)
     _print_summary(summary)
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=2))
@@ -157,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--config", help="YAML/TOML configuration file")
             p.add_argument("--summary-json", help="also write the run summary as JSON here")
             p.add_argument("--quiet", action="store_true", help="no progress bar")
+            p.add_argument("--resume", action="store_true",
+                           help="checkpoint each chunk; rerunning the same command after a crash continues where it stopped")
         elif name == "generate":
             p.add_argument("--awards", type=int, default=533_000)
             p.add_argument("--recipients", type=int, default=3_300_000)

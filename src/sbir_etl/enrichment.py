@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from sbir_etl.checkpoints import CheckpointStore, run_fingerprint
 from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS, OUTPUT_COLUMNS, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import InputSchemaError, InvariantError
@@ -52,6 +53,8 @@ class EnrichmentSummary:
     peak_rss_growth_mib: float = 0.0
     out_path: str | None = None
     rejects_path: str | None = None
+    resumed_rows: int = 0
+    """Awards a resumed run found already enriched by the run it continued."""
 
     @property
     def matched(self) -> int:
@@ -141,10 +144,13 @@ def enrich_files(
     config: EnrichmentConfig | None = None,
     rejects_path: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
+    resume: bool = False,
 ) -> EnrichmentSummary:
     """Enrich an award file into `out_path` (CSV or Parquet by extension), streaming in chunks.
 
     Unreadable rows of either input go to `rejects_path` (default: `<out>.rejects.csv`).
+    With `resume`, completed chunks are checkpointed beside the output and a rerun over the same
+    inputs and settings continues after the last one (see `checkpoints.py`).
     Raises `InputSchemaError` for missing columns, `InvariantError` if awards were lost or duplicated.
     """
     config = config or EnrichmentConfig()
@@ -169,12 +175,25 @@ def enrich_files(
         methods: Counter = Counter()
         in_print = (0, 0)
         chunk_rows = config.chunk_size
+        store = CheckpointStore(out_path, run_fingerprint(awards_path, recipients_path, settings=config.as_dict())) if resume else None
+        for part in store.resume() if store else ():
+            methods.update(part.methods)
+            totals.invalid_identifiers.update(part.invalid_identifiers)
+            totals.events.update(part.events)
+            in_print = (in_print[0] + part.rows, (in_print[1] + part.key_hash) % (1 << 64))
+        summary.resumed_rows = skip = in_print[0]
+        if skip:
+            log.info("resuming after %d awards already enriched by an earlier run", skip)
         schema = pa.schema([(c, pa.string()) for c in header] + [
             (c, pa.float64() if c == "match_score" else pa.string()) for c in OUTPUT_COLUMNS])
         with atomic_path(out_path) as tmp:
             writer = TableWriter(tmp, out_format)
-            done = 0
+            done = skip
             for chunk in (iter_text_chunks(awards_path, config.chunk_size, rejects) if columns else ()):
+                if skip >= chunk.num_rows:  # enriched by the run being resumed; still read for its rejects
+                    skip -= chunk.num_rows
+                    continue
+                chunk, skip = chunk.slice(skip), 0
                 offset = 0
                 while offset < chunk.num_rows:
                     part = chunk.slice(offset, chunk_rows)
@@ -182,9 +201,13 @@ def enrich_files(
                     enriched, stats = enrich_table(part, columns, index, config, cache)
                     n, h = _key_fingerprint(part, columns.key)
                     in_print = (in_print[0] + n, (in_print[1] + h) % (1 << 64))
-                    writer.write(enriched)
+                    part_methods = Counter(enriched.column("match_method").to_pylist())
+                    if store:
+                        store.add(enriched, h, part_methods, stats.invalid_identifiers, stats.events)
+                    else:
+                        writer.write(enriched)
                     totals.merge(stats)
-                    methods.update(enriched.column("match_method").to_pylist())
+                    methods.update(part_methods)
                     done += part.num_rows
                     if progress:
                         progress(part.num_rows)
@@ -194,6 +217,8 @@ def enrich_files(
                         chunk_rows = max(MIN_CHUNK, chunk_rows // 2)
                         log.warning("RSS above memory_ceiling_mib=%d: chunk size lowered to %d", config.memory_ceiling_mib, chunk_rows)
                         totals.events["chunk-size-lowered"] += 1
+            for table in store.tables() if store else ():
+                writer.write(table)
             writer.close(schema)
             summary.rows_rejected = rejects.count(awards_path)
             summary.rows_in = in_print[0] + summary.rows_rejected
@@ -210,6 +235,8 @@ def enrich_files(
     else:
         rejects_path.unlink(missing_ok=True)
     _check_invariant(summary, in_print, out_print, awards_path)
+    if store:
+        store.remove()
     return summary
 
 

@@ -163,3 +163,53 @@ def test_synthetic_truth_precision(synthetic, tmp_path):
     assert result["by_method"]["uei-exact"]["precision"] == 1.0  # a valid UEI in recipients always wins
     assert result["name_precision"] >= 0.98
     assert result["name_recall"] <= result["name_recall_with_review"] <= 1.0
+
+
+def test_an_interrupted_run_resumes_after_its_last_completed_chunk(synthetic, tmp_path, monkeypatch):
+    import sbir_etl.enrichment as enrichment
+
+    config = EnrichmentConfig(chunk_size=1_000)
+    expected = enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "plain.parquet", config)
+    real, calls = enrichment.enrich_table, []
+
+    def crashes_on_the_third_chunk(chunk, *args):
+        calls.append(chunk.num_rows)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real(chunk, *args)
+
+    monkeypatch.setattr(enrichment, "enrich_table", crashes_on_the_third_chunk)
+    out = tmp_path / "resumed.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        enrich_files(synthetic["awards"], synthetic["recipients"], out, config, resume=True)
+    assert not out.exists() and (tmp_path / ".resumed.parquet.parts" / "manifest.json").exists()
+
+    calls.clear()
+    monkeypatch.setattr(enrichment, "enrich_table", lambda chunk, *args: (calls.append(chunk.num_rows), real(chunk, *args))[1])
+    summary = enrich_files(synthetic["awards"], synthetic["recipients"], out, config, resume=True)
+    assert summary.resumed_rows == 2_000 and calls == [1_000]  # only the chunk that never finished
+    assert summary.counts_by_method == expected.counts_by_method
+    assert summary.invalid_identifiers == expected.invalid_identifiers
+    assert pd.read_parquet(out).equals(pd.read_parquet(tmp_path / "plain.parquet"))
+    assert not (tmp_path / ".resumed.parquet.parts").exists()
+
+
+def test_checkpoints_of_other_inputs_or_settings_are_not_reused(synthetic, tmp_path, monkeypatch):
+    import sbir_etl.enrichment as enrichment
+
+    real = enrichment.enrich_table
+    state = {"calls": 0}
+
+    def crashes_second(chunk, *args):
+        state["calls"] += 1
+        if state["calls"] == 2:
+            raise RuntimeError("boom")
+        return real(chunk, *args)
+
+    monkeypatch.setattr(enrichment, "enrich_table", crashes_second)
+    with pytest.raises(RuntimeError):
+        enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "o.parquet", EnrichmentConfig(chunk_size=1_000), resume=True)
+    monkeypatch.setattr(enrichment, "enrich_table", real)
+    summary = enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "o.parquet",
+                           EnrichmentConfig(chunk_size=1_000, fuzzy_margin=5.0), resume=True)
+    assert summary.resumed_rows == 0 and summary.rows_out == 3_000

@@ -139,7 +139,13 @@ class _Progress:
         self.log.info(f"enriched {self.done}/{self.total} awards ({rate:.0f}/s, ETA {eta:.0f} s)")
 
 
-@dg.asset(group_name=GROUP, description="Awards with the recipient each was matched to (sbir_etl.enrichment.enrich_files).")
+ENRICHMENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.EXPONENTIAL)
+"""A failed enrichment (killed worker, full disk, lost mount) is retried; each retry resumes
+after the last chunk the failed attempt completed instead of starting over."""
+
+
+@dg.asset(group_name=GROUP, retry_policy=ENRICHMENT_RETRIES,
+          description="Awards with the recipient each was matched to (sbir_etl.enrichment.enrich_files), resumable.")
 def enriched_sbir_awards(
     context: dg.AssetExecutionContext,
     validated_sbir_awards: str,
@@ -153,7 +159,9 @@ def enriched_sbir_awards(
     total = pq.ParquetFile(validated_sbir_awards).metadata.num_rows
     with measure() as usage:
         summary = enrich_files(validated_sbir_awards, recipient_lookup, target, config=config,
-                               rejects_path=rejects, progress=_Progress(context.log, total))
+                               rejects_path=rejects, progress=_Progress(context.log, total), resume=True)
+    if summary.resumed_rows:
+        context.log.info(f"attempt {context.retry_number + 1} resumed after {summary.resumed_rows} awards enriched by the previous attempt")
     metrics = match_metrics(pq.read_table(target, columns=["match_method", "match_confidence", "match_score"]).to_pandas())
     context.log.info(f"match rate {metrics['match_rate']:.3f}; by method {metrics['counts_by_method']}")
     return dg.Output(str(target), metadata={
@@ -161,6 +169,8 @@ def enriched_sbir_awards(
         "table_path": str(target),
         "rows_in": summary.rows_in, "rows_out": summary.rows_out, "rows_rejected": summary.rows_rejected,
         "rejects_path": summary.rejects_path or "",
+        "attempt": context.retry_number + 1,
+        "resumed_rows": summary.resumed_rows,
         "match_rate": float(metrics["match_rate"]),
         "candidate_rate": float(metrics["candidate_rate"]),
         "counts_by_method": metrics["counts_by_method"],
