@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,14 @@ def thresholds_from_config(config: pytest.Config) -> GateThresholds:
     try:
         return GateThresholds(**overrides)
     except ValueError as error:
-        raise pytest.UsageError(f"sbir-validate regression gates: {error}") from error
+        # The error names GateThresholds fields; name the options and ini keys that set them.
+        settings = [
+            f"{option.flag} / ini {option.ini}"
+            for option in _THRESHOLD_OPTIONS
+            if re.search(rf"\b{option.field}\b", str(error))
+        ]
+        where = f" (set with {' and '.join(settings)})" if settings else ""
+        raise pytest.UsageError(f"sbir-validate regression gates: {error}{where}") from error
 
 
 def _parse_threshold(field: str, raw: str, source: str) -> float | int | None:

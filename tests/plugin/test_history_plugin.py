@@ -191,6 +191,19 @@ def test_invalid_threshold_is_a_usage_error(suite: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*--sbir-gate-time-fail='fast' is not a number or 'off'*"])
 
 
+def test_warn_threshold_above_fail_threshold_is_a_usage_error_naming_both_options(suite: pytest.Pytester) -> None:
+    suite.makeini("[pytest]\nsbir_gate_time_warn = 40\n")
+    result = suite.runpytest(f"--sbir-history={suite.path / 'h.sqlite'}", "--sbir-gate-time-fail=30")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*time_warn_pct=40.0 is above time_fail_pct=30.0*"
+            "(set with --sbir-gate-time-warn / ini sbir_gate_time_warn and "
+            "--sbir-gate-time-fail / ini sbir_gate_time_fail)*"
+        ]
+    )
+
+
 def test_store_from_a_newer_version_is_a_usage_error(suite: pytest.Pytester) -> None:
     import sqlite3
 
