@@ -240,18 +240,17 @@ class HistoryRecorder:
     @classmethod
     def from_config(cls, config: pytest.Config, path: Path) -> HistoryRecorder:
         thresholds = thresholds_from_config(config)
-        machine_class = config.getoption("sbir_machine_class") or config.getini("sbir_machine_class") or None
-        webhook = webhook_url(config.getini("sbir_alert_webhook") or None)
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None:
-            run_id = workerinput[_WORKER_RUN_ID]
-            machine_class = workerinput[_WORKER_MACHINE_CLASS]
-            recorder = cls(path=path, thresholds=thresholds, run=None, run_id=run_id,
-                           machine_class=machine_class, webhook=None)
+            # The controller owns the run: its id and machine class, and the alert.
+            recorder = cls(path=path, thresholds=thresholds, run=None, run_id=workerinput[_WORKER_RUN_ID],
+                           machine_class=workerinput[_WORKER_MACHINE_CLASS], webhook=None)
         else:
+            machine_class = config.getoption("sbir_machine_class") or config.getini("sbir_machine_class") or None
             dataset = _parse_labels(config.getini("sbir_dataset"), "ini sbir_dataset")
             dataset.update(_parse_labels(config.getoption("sbir_dataset"), "--sbir-dataset"))
             run = RunInfo.collect(machine_class=machine_class, dataset=dataset, cwd=config.rootpath)
+            webhook = webhook_url(config.getini("sbir_alert_webhook") or None)
             recorder = cls(path=path, thresholds=thresholds, run=run, run_id=run.run_id,
                            machine_class=run.machine_class, webhook=webhook)
         try:
