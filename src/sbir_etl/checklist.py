@@ -212,12 +212,14 @@ def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
         with HistoryStore(history) as store:
             runs = store.runs()
             latest = store.results(run_id=runs[-1].run_id) if runs else []
-            verdicts = [
-                evaluate(stored.result.test_id, Sample.of(stored.result), [Sample.of(r) for r in store.previous_results(
-                    stored.result.test_id, machine_class=stored.run.machine_class, limit=thresholds.baseline_runs,
-                    exclude_run_id=stored.run.run_id)], thresholds)
-                for stored in latest if stored.result.outcome == "passed"
-            ]
+            verdicts = []
+            for stored in latest:
+                if stored.result.outcome != "passed":
+                    continue
+                previous = store.previous_results(stored.result.test_id, machine_class=stored.run.machine_class,
+                                                  limit=thresholds.baseline_runs, exclude_run_id=stored.run.run_id)
+                verdicts.append(evaluate(stored.result.test_id, Sample.of(stored.result),
+                                         [Sample.of(r) for r in previous], thresholds))
     except HistoryError as error:
         return ItemResult(name, Status.FAIL, True, f"cannot read {history}: {error}")
     return judge_baseline(latest, verdicts, str(history))
