@@ -146,9 +146,10 @@ def test_report_mode_never_fails_but_reports(pytester):
 def test_mode_from_ini_and_off_measures_nothing(pytester):
     pytester.makeini("[pytest]\nbudget_mode = off\n")
     pytester.makepyfile(SLEEP)
-    result = pytester.runpytest()
+    result = pytester.runpytest("--junitxml=out.xml")
     result.assert_outcomes(passed=1)
     assert "budgets" not in result.stdout.str()
+    assert list(ET.parse(pytester.path / "out.xml").iter("property")) == []  # nothing measured or judged
 
 
 def test_invalid_ini_mode_is_a_usage_error(pytester):
