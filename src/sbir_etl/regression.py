@@ -206,6 +206,22 @@ def _classify(change: float, warn: float | None, fail: float | None) -> GateStat
     return GateStatus.PASS
 
 
+def _wording(
+    name: str,
+    status: GateStatus,
+    warn: float | None,
+    fail: float | None,
+    limit_fmt: Callable[[float], str],
+) -> tuple[str, str]:
+    """A gate message's label ("time", or "time regression" at warn or worse) and the clause
+    naming the threshold that was crossed (", fail at +25 %"; empty on a pass)."""
+    label = f"{name} regression" if status.severity >= GateStatus.WARN.severity else name
+    limit = fail if status is GateStatus.FAIL else warn
+    if limit is None or status is GateStatus.PASS:
+        return label, ""
+    return label, f", {status.value} at {limit_fmt(limit)}"
+
+
 def _relative_gate(
     metric: str,
     current: float | None,
@@ -233,12 +249,8 @@ def _relative_gate(
         )
     change = math.inf if baseline <= 0 else delta / baseline * 100
     status = _classify(change, warn_pct, fail_pct)
-    limit = fail_pct if status is GateStatus.FAIL else warn_pct
-    label = f"{metric} regression" if status.severity >= GateStatus.WARN.severity else metric
+    label, limit_text = _wording(metric, status, warn_pct, fail_pct, lambda limit: f"+{limit:g} %")
     change_text = "from zero" if math.isinf(change) else f"{change:+.0f} %"
-    limit_text = "" if limit is None or status is GateStatus.PASS else (
-        f", {status.value} at +{limit:g} %"
-    )
     message = (
         f"{label}: {fmt(current)} vs baseline {fmt(baseline)}{window_text}: "
         f"{change_text}{limit_text}"
@@ -262,10 +274,8 @@ def _match_rate_gate(
         )
     drop_points = (baseline - current) * 100
     status = _classify(drop_points, warn_points, fail_points)
-    limit = fail_points if status is GateStatus.FAIL else warn_points
-    label = "match rate regression" if status.severity >= GateStatus.WARN.severity else "match rate"
-    limit_text = "" if limit is None or status is GateStatus.PASS else (
-        f", {status.value} at -{limit:g} points"
+    label, limit_text = _wording(
+        "match rate", status, warn_points, fail_points, lambda limit: f"-{limit:g} points"
     )
     message = (
         f"{label}: {current:.1%} vs baseline {baseline:.1%}{window_text}: "

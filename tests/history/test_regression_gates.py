@@ -109,3 +109,14 @@ def test_sample_of_a_stored_result_takes_time_memory_and_match_rate() -> None:
                               quality=QualityMetrics(match_rate=0.82))
     assert Sample.of(with_quality) == Sample(wall_s=1.5, peak_rss_growth_mib=40.0, match_rate=0.82)
     assert Sample.of(TestResult("r", "t", "passed", wall_s=0.5)) == Sample(wall_s=0.5)
+
+
+def test_match_rate_warning_names_its_threshold() -> None:
+    warned = gate(
+        evaluate("t", Sample(match_rate=0.82), history(1.0, rate=0.85), GateThresholds(match_rate_warn_points=2.0)),
+        "match_rate",
+    )
+    assert warned.status is GateStatus.WARN
+    assert warned.message == (
+        "match rate regression: 82.0% vs baseline 85.0% (median of 1 run): -3.0 points, warn at -2 points"
+    )
