@@ -297,10 +297,7 @@ class HistoryStore:
 
     def runs(self) -> list[RunInfo]:
         """All runs, oldest first."""
-        rows = self._retrying(
-            lambda: self._conn.execute("SELECT * FROM runs ORDER BY started_at, seq").fetchall()
-        )
-        return [_run_from_row(row) for row in rows]
+        return [_run_from_row(row) for row in self._fetch_all("SELECT * FROM runs ORDER BY started_at, seq")]
 
     def results(
         self, *, run_id: str | None = None, test_id: str | None = None
@@ -315,8 +312,7 @@ class HistoryStore:
             params.append(test_id)
         sql = _RESULTS_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY runs.started_at, runs.seq, results.id"
-        rows = self._retrying(lambda: self._conn.execute(sql, params).fetchall())
-        return [_stored_from_row(row) for row in rows]
+        return [_stored_from_row(row) for row in self._fetch_all(sql, params)]
 
     def previous_results(
         self,
@@ -337,10 +333,13 @@ class HistoryStore:
             " ORDER BY runs.started_at DESC, runs.seq DESC, results.id DESC LIMIT ?"
         )
         params = (test_id, machine_class, exclude_run_id or "", limit)
-        rows = self._retrying(lambda: self._conn.execute(sql, params).fetchall())
-        return [_stored_from_row(row).result for row in rows]
+        return [_stored_from_row(row).result for row in self._fetch_all(sql, params)]
 
     # -- internals -------------------------------------------------------------------------
+
+    def _fetch_all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """All rows of one read query, retried while another process holds the lock."""
+        return self._retrying(lambda: self._conn.execute(sql, params).fetchall())
 
     def _enable_wal(self) -> None:
         mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
