@@ -419,6 +419,14 @@ def _new_axes():
     return figure, figure.subplots()
 
 
+def _label_runs(axes) -> None:
+    """Runs are counted, not measured: whole-number ticks only."""
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("run (oldest to newest)")
+
+
 def _png(figure) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
@@ -438,7 +446,7 @@ def _plot_match_rates(report: HistoryReport) -> bytes:
         points = [p for p in report.match_rates if p.test_id == test_id]
         axes.plot([position[p.started_at] for p in points], [p.match_rate * 100 for p in points],
                   marker="o", label=_short(test_id))
-    axes.set_xlabel("run (oldest to newest)")
+    _label_runs(axes)
     axes.set_ylabel("match rate (%)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="best")
@@ -469,7 +477,7 @@ def _plot_times(report: HistoryReport) -> bytes:
     for test_id in slowest[:_MAX_PLOTTED_TESTS]:
         series = report.time_series[test_id]
         axes.plot([position[s] for s, _ in series], [v for _, v in series], marker=".", label=_short(test_id))
-    axes.set_xlabel("run (oldest to newest)")
+    _label_runs(axes)
     axes.set_ylabel("wall time (s)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="best")
