@@ -223,8 +223,9 @@ def enrich_files(
             summary.rows_rejected = rejects.count(awards_path)
             summary.rows_in = in_print[0] + summary.rows_rejected
             out_print = _read_back_keys(tmp, out_format, columns.key if columns else ())
-    summary.rows_out = out_print[0]
-    summary.counts_by_method = {m: int(methods.get(m, 0)) for m in MATCH_METHODS}
+            summary.rows_out = out_print[0]
+            summary.counts_by_method = {m: int(methods.get(m, 0)) for m in MATCH_METHODS}
+            _check_invariant(summary, in_print, out_print, awards_path)  # before the output appears
     summary.invalid_identifiers = dict(sorted(totals.invalid_identifiers.items()))
     summary.events = dict(sorted(totals.events.items()))
     summary.wall_s, summary.cpu_s = usage.wall_s, usage.cpu_s
@@ -234,7 +235,6 @@ def enrich_files(
         summary.rejects_path = str(rejects_path)
     else:
         rejects_path.unlink(missing_ok=True)
-    _check_invariant(summary, in_print, out_print, awards_path)
     if store:
         store.remove()
     return summary

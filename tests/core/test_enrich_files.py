@@ -138,6 +138,7 @@ def test_invariant_violation_is_detected_and_no_output_is_left(tmp_path, monkeyp
     monkeypatch.setattr(enrichment, "enrich_table", drops_a_row)
     with pytest.raises(InvariantError, match="2 rows in != 1 out"):
         enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "r.csv"]  # no output, no partial file
 
 
 @pytest.mark.memory_budget("80 MiB")  # observed +32 MiB
