@@ -119,10 +119,11 @@ class _RowNumbers:
 
 def _decode(batch: pa.RecordBatch, path: str, first_readable: int, numbers: _RowNumbers, rejects: RejectSink) -> pa.Table:
     """Binary batch -> text table, rejecting rows whose bytes are not UTF-8."""
-    bad = set()
+    bad: set[int] = set()
+    text: list[pa.Array] = []
     for name, column in zip(batch.schema.names, batch.columns):
         try:
-            column.cast(pa.string())
+            text.append(column.cast(pa.string()))
         except pa.ArrowInvalid:
             for i, value in enumerate(column.to_pylist()):
                 if i in bad or value is None:
@@ -136,9 +137,9 @@ def _decode(batch: pa.RecordBatch, path: str, first_readable: int, numbers: _Row
                                        f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}",
                                        raw.decode("utf-8", errors="backslashreplace")))
     if bad:
-        keep = pa.array([i not in bad for i in range(batch.num_rows)])
-        batch = batch.filter(keep)
-    return pa.table([c.cast(pa.string()) for c in batch.columns], names=batch.schema.names)
+        batch = batch.filter(pa.array([i not in bad for i in range(batch.num_rows)]))
+        text = [c.cast(pa.string()) for c in batch.columns]
+    return pa.table(text, names=batch.schema.names)
 
 
 def iter_text_chunks(
