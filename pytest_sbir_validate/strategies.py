@@ -137,10 +137,10 @@ def recipient_tables(draw: Any, min_size: int = 1, max_size: int = 8) -> pd.Data
     from sbir_etl.names import normalize_name
 
     n = draw(st.integers(min_size, max_size))
-    names = draw(st.lists(company_names(), min_size=n, max_size=n, unique_by=lambda s: normalize_name(s)))
-    # Distinct first words keep generated companies apart for the fuzzy matcher too.
-    names = [nm for i, nm in enumerate(names) if nm.split()[0] not in {m.split()[0] for m in names[:i]}]
-    n = len(names)
+    # Distinct normalised names, and distinct first words to keep companies apart for the fuzzy
+    # matcher too. Drawn unique (not filtered afterwards), so the table has exactly n rows.
+    names = draw(st.lists(company_names(), min_size=n, max_size=n,
+                          unique_by=(lambda s: normalize_name(s), lambda s: s.split()[0])))
     ueis = draw(st.lists(valid_ueis(), min_size=n, max_size=n, unique=True))
     duns = draw(st.lists(valid_duns(), min_size=n, max_size=n, unique=True))
     has_duns = draw(st.lists(st.booleans(), min_size=n, max_size=n))

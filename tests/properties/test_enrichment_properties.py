@@ -72,6 +72,13 @@ def test_invalid_identifiers_never_exact_match(case):
             assert got[(truth[0], truth[1])][0] not in ("uei-exact", "duns-exact"), truth
 
 
+@given(sbir_st.recipient_tables(min_size=2, max_size=3))
+def test_recipient_tables_have_the_requested_size_and_distinct_companies(recipients):
+    assert 2 <= len(recipients) <= 3
+    assert recipients["uei"].is_unique and recipients["legal_business_name"].map(normalize_name).is_unique
+    assert recipients["legal_business_name"].str.split().str[0].is_unique
+
+
 @given(sbir_st.invalid_ueis(), sbir_st.invalid_duns())
 def test_invalid_identifier_strategies_are_invalid_to_the_core(uei, duns):
     assert not is_valid_uei(uei) and not is_valid_duns(duns)
