@@ -65,14 +65,18 @@ def copy_to_parquet(source: Path, target: Path, chunk_rows: int, log: Any) -> tu
     return rows, len(rejects.rows)
 
 
+def raw_table(context: dg.AssetExecutionContext, paths: SbirEtlPaths, which: str, chunk_rows: int) -> dg.Output[str]:
+    """The body of both raw_* assets: the `which` input file copied into the asset's own Parquet table."""
+    source, target = paths.input_file(which), paths.table(context.asset_key.to_user_string())
+    with measure() as usage:
+        rows, rejected = copy_to_parquet(source, target, chunk_rows, context.log)
+    return dg.Output(str(target), metadata={**usage_metadata(usage, rows), "rows_rejected": rejected,
+                                            "source": str(source), "table_path": str(target)})
+
+
 @dg.asset(group_name=GROUP, description="The SBIR.gov award file, as text, in Parquet (unreadable rows to a rejects file).")
 def raw_sbir_awards(context: dg.AssetExecutionContext, paths: SbirEtlPaths, settings: EnrichmentSettings) -> dg.Output[str]:
-    config = settings.load_and_log(context.log)
-    target = paths.table("raw_sbir_awards")
-    with measure() as usage:
-        rows, rejected = copy_to_parquet(paths.input_file("awards"), target, config.chunk_size, context.log)
-    return dg.Output(str(target), metadata={**usage_metadata(usage, rows), "rows_rejected": rejected,
-                                            "source": paths.awards_path, "table_path": str(target)})
+    return raw_table(context, paths, "awards", settings.load_and_log(context.log).chunk_size)
 
 
 @dg.asset(group_name=GROUP, description="Raw awards whose schema the core accepts: required columns present (the table itself is not rewritten).")
@@ -96,12 +100,7 @@ def validated_sbir_awards(
 
 @dg.asset(group_name=GROUP, description="The USAspending recipient file, as text, in Parquet (unreadable rows to a rejects file).")
 def raw_usaspending_recipients(context: dg.AssetExecutionContext, paths: SbirEtlPaths, settings: EnrichmentSettings) -> dg.Output[str]:
-    config, _ = settings.load()
-    target = paths.table("raw_usaspending_recipients")
-    with measure() as usage:
-        rows, rejected = copy_to_parquet(paths.input_file("recipients"), target, config.chunk_size, context.log)
-    return dg.Output(str(target), metadata={**usage_metadata(usage, rows), "rows_rejected": rejected,
-                                            "source": paths.recipients_path, "table_path": str(target)})
+    return raw_table(context, paths, "recipients", settings.load()[0].chunk_size)
 
 
 @dg.asset(group_name=GROUP, description="The recipient columns the matcher uses, schema-checked, in Parquet.")
