@@ -12,6 +12,7 @@ Every asset reports duration, peak RSS growth, records/s and row counts as plain
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sbir_etl.dagster_defs.checks import IDENTIFIER_VALIDITY, identifier_validity_result
 from sbir_etl.dagster_defs.gates import identifier_counts
 from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
 from sbir_etl.enrichment import enrich_files
@@ -79,10 +81,11 @@ def raw_sbir_awards(context: dg.AssetExecutionContext, paths: SbirEtlPaths, sett
     return raw_table(context, paths, "awards", settings.load_and_log(context.log).chunk_size)
 
 
-@dg.asset(group_name=GROUP, description="Raw awards whose schema the core accepts: required columns present (the table itself is not rewritten).")
+@dg.asset(group_name=GROUP, check_specs=[IDENTIFIER_VALIDITY],
+          description="Raw awards whose schema the core accepts: required columns present (the table itself is not rewritten).")
 def validated_sbir_awards(
     context: dg.AssetExecutionContext, raw_sbir_awards: str, paths: SbirEtlPaths, settings: EnrichmentSettings
-) -> dg.Output[str]:
+) -> Iterator[Any]:
     config, _ = settings.load()
     with measure() as usage:
         header = read_header(raw_sbir_awards)
@@ -91,11 +94,12 @@ def validated_sbir_awards(
         counts = identifier_counts(raw_sbir_awards, columns.uei, columns.duns, config.chunk_size)
         rows = pq.ParquetFile(raw_sbir_awards).metadata.num_rows
     context.log.info(f"award columns: company={columns.company!r} uei={columns.uei!r} duns={columns.duns!r} key={list(columns.key)}")
-    return dg.Output(raw_sbir_awards, metadata={
+    yield dg.Output(raw_sbir_awards, metadata={
         **usage_metadata(usage, rows), "table_path": raw_sbir_awards, "award_key": list(columns.key),
         "identifiers_present": counts["present"], "identifiers_valid": counts["valid"],
         "invalid_identifiers": counts["invalid_by_reason"],
     })
+    yield identifier_validity_result(counts, config.identifier_validity_threshold)
 
 
 @dg.asset(group_name=GROUP, description="The USAspending recipient file, as text, in Parquet (unreadable rows to a rejects file).")

@@ -2,7 +2,9 @@
 
 Match rate and completeness are *blocking* ERROR checks on `enriched_sbir_awards`: when one fails,
 Dagster does not run `enrichment_quality_report` (or anything else downstream). Identifier
-validity is a WARN check on `validated_sbir_awards` that reports and blocks nothing.
+validity is a WARN check on `validated_sbir_awards` that reports and blocks nothing; that asset
+evaluates it itself (`IDENTIFIER_VALIDITY`), from the identifier counts it already computes for its
+metadata, so the identifiers are not read and cleaned a second time.
 """
 # No `from __future__ import annotations` here: Dagster inspects the annotations at runtime.
 
@@ -17,9 +19,11 @@ from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
 from sbir_etl.tables import read_header
 
 
-def _result(gate: gates.GateResult, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
+def check_result(gate: gates.GateResult, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+                 check_name: str | None = None) -> dg.AssetCheckResult:
+    """A gate's outcome as a Dagster check result; its metadata says why (`why` + the gate's numbers)."""
     return dg.AssetCheckResult(passed=gate.passed, severity=severity, description=gate.description,
-                               metadata={"why": gate.description, **gate.metadata})
+                               metadata={"why": gate.description, **gate.metadata}, check_name=check_name)
 
 
 def _award_rejects(rejects_path: Path, awards_path: str) -> int:
@@ -36,7 +40,7 @@ def match_rate_check(enriched_sbir_awards: str, settings: EnrichmentSettings) ->
     config, _ = settings.load()
     methods = pq.read_table(enriched_sbir_awards, columns=["match_method"]).column("match_method").value_counts()
     counts = {row["values"]: int(row["counts"]) for row in methods.to_pylist()}
-    return _result(gates.match_rate_gate(counts, config.match_rate_threshold))
+    return check_result(gates.match_rate_gate(counts, config.match_rate_threshold))
 
 
 @dg.asset_check(asset="enriched_sbir_awards", name="completeness", blocking=True,
@@ -47,16 +51,18 @@ def completeness_check(enriched_sbir_awards: str, validated_sbir_awards: str, pa
     config, _ = settings.load()
     key = config.award_columns.resolve(read_header(validated_sbir_awards), paths.awards_path).key
     rejected = _award_rejects(paths.table("enriched_sbir_awards", ".rejects.csv"), validated_sbir_awards)
-    return _result(gates.completeness_gate(validated_sbir_awards, enriched_sbir_awards, key, rejected))
+    return check_result(gates.completeness_gate(validated_sbir_awards, enriched_sbir_awards, key, rejected))
 
 
-@dg.asset_check(asset="validated_sbir_awards", name="identifier_validity", blocking=False,
-                description="Valid UEIs/DUNS / present ones >= identifier_validity_threshold (warning only).")
-def identifier_validity_check(validated_sbir_awards: str, paths: SbirEtlPaths, settings: EnrichmentSettings) -> dg.AssetCheckResult:
-    config, _ = settings.load()
-    columns = config.award_columns.resolve(read_header(validated_sbir_awards), paths.awards_path)
-    counts = gates.identifier_counts(validated_sbir_awards, columns.uei, columns.duns, config.chunk_size)
-    return _result(gates.identifier_validity_gate(counts, config.identifier_validity_threshold), dg.AssetCheckSeverity.WARN)
+IDENTIFIER_VALIDITY = dg.AssetCheckSpec(
+    "identifier_validity", asset="validated_sbir_awards", blocking=False,
+    description="Valid UEIs/DUNS / present ones >= identifier_validity_threshold (warning only).",
+)
+"""Evaluated by the `validated_sbir_awards` asset itself (see the module docstring)."""
 
 
-CHECKS = [match_rate_check, completeness_check, identifier_validity_check]
+def identifier_validity_result(counts: dict, threshold: float) -> dg.AssetCheckResult:
+    return check_result(gates.identifier_validity_gate(counts, threshold), dg.AssetCheckSeverity.WARN, IDENTIFIER_VALIDITY.name)
+
+
+CHECKS = [match_rate_check, completeness_check]
