@@ -128,6 +128,11 @@ def recipient_lookup(
     })
 
 
+def enriched_metrics(path: str | Path) -> dict[str, Any]:
+    """`quality.match_metrics` of an enriched Parquet table, reading only the match columns it uses."""
+    return match_metrics(pq.read_table(path, columns=["match_method", "match_confidence", "match_score"]).to_pandas())
+
+
 class _Progress:
     """Logs records done, rate and ETA as the core reports finished chunks."""
 
@@ -165,7 +170,7 @@ def enriched_sbir_awards(
                                rejects_path=rejects, progress=_Progress(context.log, total), resume=True)
     if summary.resumed_rows:
         context.log.info(f"attempt {context.retry_number + 1} resumed after {summary.resumed_rows} awards enriched by the previous attempt")
-    metrics = match_metrics(pq.read_table(target, columns=["match_method", "match_confidence", "match_score"]).to_pandas())
+    metrics = enriched_metrics(target)
     context.log.info(f"match rate {metrics['match_rate']:.3f}; by method {metrics['counts_by_method']}")
     return dg.Output(str(target), metadata={
         **usage_metadata(usage, summary.rows_in),
@@ -190,7 +195,7 @@ def enriched_sbir_awards(
 def enrichment_quality_report(context: dg.AssetExecutionContext, enriched_sbir_awards: str, paths: SbirEtlPaths) -> dg.Output[str]:
     target = paths.table("enrichment_quality_report", ".json")
     with measure() as usage:
-        metrics = match_metrics(pq.read_table(enriched_sbir_awards, columns=["match_method", "match_confidence", "match_score"]).to_pandas())
+        metrics = enriched_metrics(enriched_sbir_awards)
         with atomic_path(target) as tmp:
             tmp.write_text(json.dumps({"enriched": enriched_sbir_awards, **metrics}, indent=2), encoding="utf-8")
     context.log.info(f"quality report written to {target}")
