@@ -17,7 +17,6 @@ from pytest_sbir_validate.scenarios import (
     run_scenario,
 )
 
-KNOWN_CORE_DISAGREEMENTS: dict[str, str] = {}
 EXPECTED_SCENARIOS = {
     "good-identifiers", "good-fuzzy-names", "good-real", "bad-low-match-rate", "bad-malformed-identifiers",
     "bad-conflicting-identifiers", "bad-duplicate-recipients", "bad-schema", "edge-empty",

@@ -9,8 +9,7 @@ from pytest_sbir_validate.scenarios import bundled_scenario
 
 pytestmark = pytest.mark.smoke
 
-# Scenarios whose expectation the core does not meet yet (reported to the core's owner). Strict:
-# once the core is fixed these xpass and fail, so the entry must be removed.
+
 @pytest.mark.memory_budget("200 MiB")  # observed +65 MiB (first case: Dagster's own imports)
 @pytest.mark.time_budget("8s")  # observed 1.3 s (first, cold case), 0.2-0.5 s warm
 def test_every_scenario_materializes_as_expected(enrichment_scenario, sbir_materialize):
