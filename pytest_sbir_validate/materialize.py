@@ -26,7 +26,7 @@ ALL_ASSETS = (
     "raw_sbir_awards", "validated_sbir_awards", "raw_usaspending_recipients",
     "recipient_lookup", "enriched_sbir_awards", "enrichment_quality_report",
 )
-ENRICHED, REPORT = "enriched_sbir_awards", "enrichment_quality_report"
+RAW_AWARDS, ENRICHED, REPORT = "raw_sbir_awards", "enriched_sbir_awards", "enrichment_quality_report"
 BLOCKING_GATES = ("match_rate", "completeness")
 
 
@@ -63,6 +63,11 @@ def job_outcome(scenario: Scenario, run: "JobRun") -> ScenarioOutcome:
     if ENRICHED in run.asset_values:
         meta = run.asset_metadata[ENRICHED]
         outcome.summary = {key: meta.get(key) for key in ("rows_in", "rows_out", "rows_rejected", "match_rate", "counts_by_method", "invalid_identifiers")}
+        # Unreadable award rows are rejected by the raw_sbir_awards copy, before enrichment sees
+        # them; count them as the core does (rows in = out + rejected over the user's file).
+        copy_rejected = run.asset_metadata[RAW_AWARDS]["rows_rejected"]
+        outcome.summary["rows_in"] += copy_rejected
+        outcome.summary["rows_rejected"] += copy_rejected
         outcome.out_path = run.path(ENRICHED)
         outcome.enriched = pd.read_parquet(outcome.out_path)
     return outcome

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from pytest_sbir_validate.materialize import ALL_ASSETS, assert_job_as_expected
-from pytest_sbir_validate.scenarios import bundled_scenario
+from pytest_sbir_validate.materialize import ALL_ASSETS, assert_job_as_expected, job_mismatches
+from pytest_sbir_validate.scenarios import bundled_scenario, load_scenario
 
 pytestmark = pytest.mark.smoke
 
@@ -74,6 +74,20 @@ def test_rerun_after_fixing_the_input_succeeds(tmp_path, sbir_materialize):
     assert second.success, second.describe()
     assert sorted(second.materialized) == sorted(ALL_ASSETS)
     assert second.asset_metadata["enriched_sbir_awards"]["counts_by_method"]["uei-exact"] == 2
+
+
+def test_unreadable_award_rows_count_as_rejected_as_in_the_core(tmp_path, sbir_materialize):
+    scenario_dir = tmp_path / "good-identifiers"
+    shutil.copytree(bundled_scenario("good-identifiers").path, scenario_dir)
+    with open(scenario_dir / "awards.csv", "a", encoding="utf-8") as awards:
+        awards.write("a row,with too few fields\n")  # rejected by the raw_sbir_awards copy
+    scenario = load_scenario(scenario_dir)
+    run = sbir_materialize(scenario)
+    assert run.asset_metadata["raw_sbir_awards"]["rows_rejected"] == 1
+    assert "rows in: expected 11, got 12" in job_mismatches(scenario, run)
+    expected = scenario_dir / "expected.yaml"
+    expected.write_text(expected.read_text().replace("rows: {in: 11, out: 11, rejected: 0}", "rows: {in: 12, out: 11, rejected: 1}"))
+    assert_job_as_expected(load_scenario(scenario_dir), run)
 
 
 def test_configuration_precedence_reaches_the_gate(tmp_path, monkeypatch, sbir_materialize):
