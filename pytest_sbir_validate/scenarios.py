@@ -307,6 +307,8 @@ def award_mismatches(expected: Mapping[str, AwardExpectation], enriched: "pd.Dat
             ok &= row["usaspending_recipient_hash"] is None  # an award that is not joined carries no recipient
         if exp.candidates:
             ok &= row["candidate_recipient_hash"] in exp.candidates
+        elif exp.method != "name-fuzzy-candidate":
+            ok &= row["candidate_recipient_hash"] is None  # only a candidate carries a candidate recipient
         if not ok:
             diffs.append((key, _describe_expected(exp), _describe_got(row)))
     for key in rows.keys() - expected.keys():

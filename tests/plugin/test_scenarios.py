@@ -55,6 +55,15 @@ def test_a_wrong_expectation_is_reported_as_a_diff(tmp_path):
     assert "GI-004 | FA86-GI-004" in problems[2] and "name-exact -> r-gi-04" in problems[2] and "duns-exact -> r-gi-03" in problems[2]
 
 
+def test_a_candidate_recipient_on_a_row_that_is_no_candidate_is_a_mismatch(tmp_path):
+    outcome = run_scenario(bundled_scenario("good-identifiers"), tmp_path)
+    assert compare(outcome) == []
+    outcome.enriched["candidate_recipient_hash"] = outcome.enriched["candidate_recipient_hash"].astype(object)
+    outcome.enriched.loc[0, "candidate_recipient_hash"] = "r-gi-02"  # a joined row must carry no candidate
+    problems = compare(outcome)
+    assert problems[0] == "1 of 11 awards differ:" and "(candidate r-gi-02)" in problems[2]
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "fragment"),
     [
