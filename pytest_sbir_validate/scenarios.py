@@ -21,7 +21,7 @@ import yaml
 
 from sbir_etl import BUNDLED_FIXTURES
 from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS
-from sbir_etl.config import EnrichmentConfig, load_config
+from sbir_etl.config import SCALAR_FIELDS, EnrichmentConfig, load_config
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,6 +123,10 @@ def _parse_award(key: str, raw: Any, where: str) -> AwardExpectation:
     return AwardExpectation(method, _as_tuple(raw.get("recipient"), where), _as_tuple(raw.get("candidate"), where))
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def parse_expectations(data: Any, where: str) -> Expectations:
     """Validate and parse the contents of an expected.yaml; `where` names the file in errors."""
     if not isinstance(data, dict):
@@ -141,10 +145,16 @@ def parse_expectations(data: Any, where: str) -> Expectations:
         raw = data["match_rate"]
         if not isinstance(raw, dict) or set(raw) != {"min", "max"}:
             raise ScenarioFormatError(f"{where}: match_rate: expected {{min: 0.7, max: 1.0}} or null, got {raw!r}")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw.values()):
+            raise ScenarioFormatError(f"{where}: match_rate: min and max must be numbers, got {raw!r}")
         match_rate = (float(raw["min"]), float(raw["max"]))
     rows = data.get("rows")
-    if rows is not None and (not isinstance(rows, dict) or not set(rows) <= {"in", "out", "rejected"}):
-        raise ScenarioFormatError(f"{where}: rows: expected a mapping with keys in, out, rejected; got {rows!r}")
+    if rows is not None and (not isinstance(rows, dict) or not set(rows) <= {"in", "out", "rejected"}
+                             or not all(_is_count(v) for v in rows.values())):
+        raise ScenarioFormatError(f"{where}: rows: expected a mapping with keys in, out, rejected and whole-number counts; got {rows!r}")
+    invalid = data.get("invalid_identifiers")
+    if invalid is not None and (not isinstance(invalid, dict) or not all(_is_count(v) for v in invalid.values())):
+        raise ScenarioFormatError(f"{where}: invalid_identifiers: expected counts by reason, e.g. {{uei:wrong-length: 3}}; got {invalid!r}")
     gates: dict[str, bool] = {}
     for gate, outcome in (data.get("gates") or {}).items():
         if gate not in GATES or outcome not in GATE_OUTCOMES:
@@ -154,6 +164,9 @@ def parse_expectations(data: Any, where: str) -> Expectations:
     config = data.get("config") or {}
     if not isinstance(config, dict):
         raise ScenarioFormatError(f"{where}: config: expected a mapping of EnrichmentConfig options")
+    unknown = set(config) - set(SCALAR_FIELDS)
+    if unknown:
+        raise ScenarioFormatError(f"{where}: config: unknown option(s) {sorted(unknown)}; known: {sorted(SCALAR_FIELDS)}")
     return Expectations(
         description=str(data.get("description") or "").strip(),
         config=config,
@@ -161,7 +174,7 @@ def parse_expectations(data: Any, where: str) -> Expectations:
         match_rate=match_rate,
         rows={k: int(v) for k, v in rows.items()} if rows is not None else None,
         gates=gates,
-        invalid_identifiers=data.get("invalid_identifiers"),
+        invalid_identifiers=invalid,
         awards=awards,
     )
 

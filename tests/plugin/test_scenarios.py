@@ -71,6 +71,10 @@ def test_a_candidate_recipient_on_a_row_that_is_no_candidate_is_a_mismatch(tmp_p
         ("gates: {match_rate: ok}\n", "each 'pass' or 'fail'"),
         ("match_rate: 0.7\n", "match_rate: expected {min: 0.7, max: 1.0}"),
         ("colour: blue\n", "unknown key(s) ['colour']"),
+        ("config: {chunk_sise: 5}\n", "config: unknown option(s) ['chunk_sise']"),
+        ("rows: {in: ten}\n", "rows: expected a mapping with keys in, out, rejected and whole-number counts"),
+        ("match_rate: {min: low, max: 1.0}\n", "match_rate: min and max must be numbers"),
+        ("invalid_identifiers: [uei]\n", "invalid_identifiers: expected counts by reason"),
     ],
 )
 def test_malformed_expectations_name_the_file_and_the_problem(tmp_path, yaml_text, fragment):
