@@ -26,6 +26,7 @@ from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import InputSchemaError, InvariantError
 from sbir_etl.matching import ChunkStats, FuzzyCache, match_chunk
 from sbir_etl.performance import current_rss_bytes, measure
+from sbir_etl.quality import match_rate
 from sbir_etl.recipients import RecipientIndex
 from sbir_etl.tables import RejectSink, TableWriter, atomic_path, iter_text_chunks, read_header, read_text_table, table_format
 
@@ -62,8 +63,8 @@ class EnrichmentSummary:
 
     @property
     def match_rate(self) -> float:
-        """Joined awards / awards written. Candidates are not matches."""
-        return self.matched / self.rows_out if self.rows_out else 0.0
+        """Joined awards / awards written (0.0 when none were). Candidates are not matches."""
+        return match_rate(self.counts_by_method) or 0.0
 
     @property
     def records_per_s(self) -> float:

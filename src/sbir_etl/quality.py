@@ -1,6 +1,6 @@
 """Match-quality metrics of an enriched table, and evaluation against ground truth."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,18 +11,24 @@ from sbir_etl.columns import CONFIDENCE_LEVELS, JOINED_METHODS, MATCH_METHODS
 SCORE_BINS: tuple[int, ...] = (0, 50, 60, 70, 75, 80, 85, 90, 95, 100)
 
 
+def match_rate(counts_by_method: Mapping[str, int]) -> float | None:
+    """Joined awards / all awards (candidates are not matches); None when there are no awards."""
+    total = sum(int(counts_by_method.get(m, 0)) for m in MATCH_METHODS)
+    joined = sum(int(counts_by_method.get(m, 0)) for m in JOINED_METHODS)
+    return joined / total if total else None
+
+
 def match_metrics(enriched: pd.DataFrame) -> dict:
     """Counts and rates by method, confidence distribution and score histogram (plain Python values)."""
     n = len(enriched)
     methods = enriched["match_method"].astype(str).value_counts()
     counts = {m: int(methods.get(m, 0)) for m in MATCH_METHODS}
-    joined = sum(counts[m] for m in JOINED_METHODS)
     confidence = enriched["match_confidence"].astype(str).value_counts()
     scores = pd.to_numeric(enriched["match_score"], errors="coerce").dropna().to_numpy(dtype=float)
     hist, _ = np.histogram(scores, bins=SCORE_BINS)
     return {
         "rows": n,
-        "match_rate": joined / n if n else 0.0,
+        "match_rate": match_rate(counts) or 0.0,
         "candidate_rate": counts["name-fuzzy-candidate"] / n if n else 0.0,
         "counts_by_method": counts,
         "rates_by_method": {m: (c / n if n else 0.0) for m, c in counts.items()},

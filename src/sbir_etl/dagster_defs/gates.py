@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS
 from sbir_etl.identifiers import clean_duns, clean_uei
+from sbir_etl.quality import match_rate
 from sbir_etl.tables import RejectSink, iter_text_chunks
 
 
@@ -35,9 +36,10 @@ def match_rate_gate(counts_by_method: dict[str, int], threshold: float) -> GateR
     counts = {m: int(counts_by_method.get(m, 0)) for m in MATCH_METHODS}
     total = sum(counts.values())
     joined = sum(counts[m] for m in JOINED_METHODS)
-    rate = joined / total if total else 1.0
+    measured = match_rate(counts)
+    rate = 1.0 if measured is None else measured
     metadata = {"match_rate": float(rate), "threshold": float(threshold), "joined": joined, "awards": total, "counts_by_method": counts}
-    if total == 0:
+    if measured is None:
         return GateResult(True, "no awards to match; nothing to gate", metadata)
     passed = rate >= threshold
     verdict = "reaches" if passed else "is below"
