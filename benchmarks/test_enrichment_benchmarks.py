@@ -78,9 +78,13 @@ def _generator_digest() -> str:
 
 
 @pytest.fixture(scope="session")
-def dataset(request: pytest.FixtureRequest):
-    """``dataset(awards, recipients)``: generate once (per size, seed and generator version), then reuse."""
-    root = request.config.cache.mkdir("sbir-bench-data")
+def dataset(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """``dataset(awards, recipients)``: generate once (per size, seed and generator version), then reuse.
+
+    Kept in pytest's cache across sessions; with the cache disabled (``-p no:cacheprovider``),
+    in a temporary directory for this session only."""
+    cache = getattr(request.config, "cache", None)
+    root = cache.mkdir("sbir-bench-data") if cache is not None else tmp_path_factory.mktemp("sbir-bench-data")
 
     def get(n_awards: int, n_recipients: int) -> Dataset:
         directory = root / f"{n_awards}x{n_recipients}-seed{SEED}-{_generator_digest()}"
