@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
+from sbir_etl.names import CANONICAL_WORDS, DESCRIPTOR_WORDS
+
 AFFIX_LEN = 4
 MIN_AFFIX_TOKEN_LEN = 5
 
@@ -160,3 +162,94 @@ class BlockingIndex:
         frame = frame.sort_values(["query", "score", "name"], ascending=[True, False, True], kind="stable")
         frame = frame[frame.groupby("query").cumcount() < top_k]
         return NameCandidates(frame["query"].to_numpy(), frame["name"].to_numpy(), frame["score"].to_numpy())
+
+
+class DescriptorVariants:
+    """Names that differ only by descriptor words: "acme" <-> "acme systems", found by their shared core.
+
+    The prefilter drops such pairs when the name is short ("acme" vs "acme systems" has a
+    token_sort_ratio of 50), yet a company often drops or adds a descriptor between registries,
+    and award names are typed by applicants: a misspelt descriptor ("technloogy") is read as the
+    descriptor it is closest to (`fuzz.ratio` >= `snap_cutoff`, words of six letters or more).
+    Each descriptor one name has and the other lacks, and each misspelt one, costs `penalty`
+    points from 100. Pairs whose extra words are not all descriptors, or that differ both ways
+    ("acme robotics" vs "acme systems"), are never produced here.
+    """
+
+    def __init__(self, names: pa.Array, penalty: float = 5.0, max_differences: int = 2, snap_cutoff: float = 85.0) -> None:
+        self.names = names
+        self.penalty = penalty
+        self.max_differences = max_differences
+        self.snap_cutoff = snap_cutoff
+        encoded = pc.dictionary_encode(core_names(names))
+        self.cores: pa.Array = encoded.dictionary
+        ids = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        has_core = np.flatnonzero(ids >= 0)
+        order = np.argsort(ids[has_core], kind="stable")
+        self.members = has_core[order].astype(np.int32)
+        self.offsets = np.zeros(len(self.cores) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ids[has_core], minlength=len(self.cores)), out=self.offsets[1:])
+
+    def _snap(self, queries: list[str]) -> tuple[list[str], list[int]]:
+        """Each query with misspelt descriptors replaced, and how many were replaced."""
+        words = sorted({w for q in queries for w in q.split() if len(w) >= MIN_SNAP_LEN and w not in DESCRIPTOR_WORDS})
+        snapped: dict[str, str] = {}
+        if words:
+            scores = process.cdist(words, SNAP_FORMS, scorer=fuzz.ratio, score_cutoff=self.snap_cutoff, dtype=np.uint8)
+            best = scores.argmax(axis=1)
+            for i in np.flatnonzero(scores.max(axis=1) > 0):
+                snapped[words[i]] = SNAP_TARGETS[int(best[i])]
+        out, counts = [], []
+        for q in queries:
+            tokens = q.split()
+            out.append(" ".join(snapped.get(w, w) for w in tokens))
+            counts.append(sum(w in snapped for w in tokens))
+        return out, counts
+
+    def candidates(self, queries: pa.Array) -> NameCandidates:
+        """Indexed names whose words are a superset or subset of a query's, differing only by descriptors."""
+        texts, snaps = self._snap([q or "" for q in queries.to_pylist()])
+        core_ids = pc.fill_null(pc.index_in(core_names(pa.array(texts, type=pa.string())), value_set=self.cores), -1)
+        core_ids = core_ids.to_numpy(zero_copy_only=False)
+        q_out, n_out, s_out = [], [], []
+        for qi in np.flatnonzero(core_ids >= 0):
+            mine = set(texts[qi].split())
+            core = int(core_ids[qi])
+            for name_id in self.members[self.offsets[core] : self.offsets[core + 1]]:
+                theirs = set(self.names[int(name_id)].as_py().split())
+                if not (mine <= theirs or theirs <= mine):
+                    continue
+                differences = len(mine ^ theirs) + snaps[qi]
+                if 0 < differences <= self.max_differences:
+                    q_out.append(int(qi))
+                    n_out.append(int(name_id))
+                    s_out.append(100.0 - self.penalty * differences)
+        return NameCandidates(np.array(q_out, dtype=np.int64), np.array(n_out, dtype=np.int64), np.array(s_out, dtype=np.float64))
+
+
+MIN_SNAP_LEN = 6
+# Every spelling the normaliser knows for a descriptor, each pointing at the descriptor itself:
+# a misspelt "technology" is closest to "technology", which normalises to "technologies".
+_SNAP_PAIRS = sorted({(form, target) for target, forms in CANONICAL_WORDS.items() for form in forms if len(form) >= MIN_SNAP_LEN}
+                     | {(word, word) for word in DESCRIPTOR_WORDS})
+SNAP_FORMS = [form for form, _ in _SNAP_PAIRS]
+SNAP_TARGETS = [target for _, target in _SNAP_PAIRS]
+
+
+def core_names(names: pa.Array) -> pa.Array:
+    """Each normalised name without its descriptor words; null when nothing else is left."""
+    stripped = pc.replace_substring_regex(names, _DESCRIPTOR_PATTERN, " ")
+    stripped = pc.utf8_trim_whitespace(pc.replace_substring_regex(stripped, r"\s+", " "))
+    return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
+
+
+_DESCRIPTOR_PATTERN = rf"\b(?:{'|'.join(sorted(DESCRIPTOR_WORDS, key=len, reverse=True))})\b"
+
+
+def merge_candidates(parts: list[NameCandidates], top_k: int) -> NameCandidates:
+    """The best `top_k` names per query over several candidate sources (a name's highest score counts)."""
+    frame = pd.concat([pd.DataFrame({"query": p.query, "name": p.name, "score": p.score}) for p in parts], ignore_index=True)
+    frame = frame.sort_values(["query", "score", "name"], ascending=[True, False, True], kind="stable")
+    frame = frame.drop_duplicates(["query", "name"])
+    frame = frame[frame.groupby("query").cumcount() < top_k]
+    return NameCandidates(frame["query"].to_numpy(dtype=np.int64), frame["name"].to_numpy(dtype=np.int64), frame["score"].to_numpy(dtype=np.float64))

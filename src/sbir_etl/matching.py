@@ -21,9 +21,10 @@ import pyarrow.compute as pc
 
 from sbir_etl.columns import CONFIDENCE_LEVELS, MATCH_METHODS, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
+from sbir_etl.fuzzy import merge_candidates
 from sbir_etl.identifiers import clean_duns, clean_uei
 from sbir_etl.locations import clean_text_key, clean_zip5
-from sbir_etl.names import normalize_names
+from sbir_etl.names import DESCRIPTOR_WORDS, normalize_names
 from sbir_etl.recipients import RecipientIndex
 
 UEI, DUNS, NAME_EXACT, FUZZY_AUTO, CANDIDATE, UNMATCHED = range(6)
@@ -32,7 +33,7 @@ HIGH, MEDIUM, LOW, NONE = range(4)
 CONFIDENCE_NAMES = np.array(CONFIDENCE_LEVELS, dtype=object)
 
 # Corroboration levels of a recipient against an award, strongest first.
-PARENT, ZIP, CITY, STATE, UNCORROBORATED, CONFLICT = range(6)
+PARENT, ZIP, CITY, STATE, UNCORROBORATED, CITY_ELSEWHERE, CONFLICT = range(7)
 
 
 @dataclass
@@ -47,6 +48,9 @@ class ChunkStats:
         self.events.update(other.events)
 
 
+TOP_K = 4  # candidate names kept per award name: the best, and its rivals
+
+
 class FuzzyCache:
     """Candidate names per normalised award name, kept across chunks so each distinct name is scored once."""
 
@@ -56,13 +60,15 @@ class FuzzyCache:
     def get(self, names: list[str], index: RecipientIndex, config: EnrichmentConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         missing = sorted({n for n in names if n not in self._by_name})
         if missing:
-            found = index.blocking.candidates(
-                pa.array(missing, type=pa.string()),
+            queries = pa.array(missing, type=pa.string())
+            similar = index.blocking.candidates(
+                queries,
                 budget=config.blocking_max_candidates,
                 prefilter_cutoff=config.prefilter_cutoff,
-                top_k=4,
+                top_k=TOP_K,
                 workers=config.workers,
             )
+            found = merge_candidates([similar, index.descriptor_variants.candidates(queries)], TOP_K)
             empty = (np.array([], dtype=np.int64), np.array([], dtype=np.float64))
             starts = np.searchsorted(found.query, np.arange(len(missing) + 1))
             for i, name in enumerate(missing):
@@ -108,7 +114,11 @@ def corroboration_levels(index: RecipientIndex, ev: AwardEvidence, rows: np.ndar
     """How well each award row's identifiers and location support each paired recipient.
 
     PARENT (the award's UEI/DUNS is the recipient's parent) > ZIP > CITY (with state) > STATE >
-    UNCORROBORATED > CONFLICT (both sides name a state and they differ).
+    UNCORROBORATED > CITY_ELSEWHERE (same city, another state) > CONFLICT (both sides name a
+    state and they differ, nothing else agrees).
+
+    A shared ZIP outranks differing states: a ZIP lies in one state, so one of the two state
+    fields is wrong, and five agreeing digits are the more specific evidence.
     """
     at, rt = pa.array(rows), pa.array(recipients)
     t = index.table
@@ -117,8 +127,12 @@ def corroboration_levels(index: RecipientIndex, ev: AwardEvidence, rows: np.ndar
     conflict = pc.and_(pc.is_valid(a_state), pc.is_valid(r_state)).to_numpy(zero_copy_only=False) & ~same_state
     parent = _equal(ev.uei.take(at), t.column("parent_uei").take(rt)) | _equal(ev.duns.take(at), t.column("parent_duns").take(rt))
     same_zip = _equal(ev.zip5.take(at), t.column("zip5").take(rt))
-    same_city = _equal(ev.city.take(at), t.column("city").take(rt)) & same_state
-    return np.select([parent, conflict, same_zip, same_city, same_state], [PARENT, CONFLICT, ZIP, CITY, STATE], UNCORROBORATED)
+    city = _equal(ev.city.take(at), t.column("city").take(rt))
+    return np.select(
+        [parent, same_zip, conflict & city, conflict, city & same_state, same_state],
+        [PARENT, ZIP, CITY_ELSEWHERE, CONFLICT, CITY, STATE],
+        UNCORROBORATED,
+    )
 
 
 @dataclass(frozen=True)
@@ -149,11 +163,12 @@ def choose_recipients(index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray
 
 
 def _one_name_extends_the_other(a: str, b: str) -> bool:
-    """"bio instruments" vs "bio raar instruments": every word of one name inside the other.
-    Different companies are named this way far more often than one company drops a word, so
-    such pairs are never auto-joined however high they score."""
+    """"bio instruments" vs "bio raar instruments": every word of one name inside the other, and
+    an extra word that is not a descriptor. Different companies are named this way far more
+    often than one company drops a distinctive word, so such pairs are never auto-joined however
+    high they score. Dropping a descriptor ("acme" / "acme systems") is common and not caught here."""
     left, right = set(a.split()), set(b.split())
-    return left != right and (left <= right or right <= left)
+    return left != right and (left <= right or right <= left) and not (left ^ right) <= DESCRIPTOR_WORDS
 
 
 def _rival_scores(
@@ -222,6 +237,7 @@ def match_chunk(
         confidence[exact_rows] = np.where(joined, np.where(strong, HIGH, MEDIUM), LOW)
         stats.events["name-exact-ambiguous"] += int((~choice.unique & (choice.level != CONFLICT)).sum())
         stats.events["name-exact-state-conflict"] += int((choice.level == CONFLICT).sum())
+        stats.events["name-exact-same-city-other-state"] += int((joined & (choice.level == CITY_ELSEWHERE)).sum())
 
     fuzzy_rows = np.flatnonzero((method == UNMATCHED) & pc.is_valid(ev.name).to_numpy(zero_copy_only=False))
     if len(fuzzy_rows):
@@ -243,7 +259,7 @@ def match_chunk(
                 if (
                     best >= config.fuzzy_auto_threshold
                     and choice.unique[i]
-                    and level != CONFLICT
+                    and level not in (CITY_ELSEWHERE, CONFLICT)
                     and best - rivals[i] >= config.fuzzy_margin
                     and (corroborated or best >= config.fuzzy_uncorroborated_threshold)
                     and not _one_name_extends_the_other(name, index.names[int(cand_names[0])].as_py())

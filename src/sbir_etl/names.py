@@ -44,6 +44,14 @@ CANONICAL_WORDS: dict[str, tuple[str, ...]] = {
     "services": ("services", "service", "svcs"),
     "development": ("development", "dev"),
 }
+# Words that describe a line of business rather than name a company (in their normalised
+# spelling). A name differing from another only by such words ("acme" / "acme systems") is
+# plausibly the same company; two names differing by *other* words rarely are.
+DESCRIPTOR_WORDS: frozenset[str] = frozenset(CANONICAL_WORDS) | frozenset(
+    "aerospace analytics consulting devices dynamics electronics energy enterprises group holdings "
+    "industries innovations materials optics partners photonics products robotics sensors software "
+    "technical".split()
+)
 _CANONICAL_PATTERNS = [(rf"\b(?:{'|'.join(forms)})\b", target) for target, forms in CANONICAL_WORDS.items()]
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sbir_etl.columns import RecipientColumns
-from sbir_etl.fuzzy import BlockingIndex
+from sbir_etl.fuzzy import BlockingIndex, DescriptorVariants
 from sbir_etl.identifiers import clean_duns, clean_uei
 from sbir_etl.locations import clean_text_key, clean_zip5
 from sbir_etl.names import normalize_names
@@ -89,6 +89,7 @@ class RecipientIndex:
     name_offsets: np.ndarray  # CSR: recipients carrying names[i] are name_members[offsets[i]:offsets[i+1]]
     name_members: np.ndarray
     blocking: BlockingIndex
+    descriptor_variants: DescriptorVariants
     rank: np.ndarray  # position of each recipient in recipient_hash order: ties go to the lowest
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -164,6 +165,7 @@ class RecipientIndex:
             name_members=all_rows,
             rank=rank,
             blocking=BlockingIndex(encoded.dictionary, max_key_share),
+            descriptor_variants=DescriptorVariants(encoded.dictionary),
             stats=stats,
         )
 

@@ -72,6 +72,55 @@ def test_exact_name_in_another_state_is_not_joined():
     assert row.match_method == "name-fuzzy-candidate"
 
 
+def test_a_shared_zip_outranks_a_differing_state():
+    # A ZIP lies in one state: one of the two state fields is wrong, and the ZIP is more specific.
+    row = one({"Company": "Acme Widgets", "State": "WA", "Zip": "91101"}, ACME)
+    assert (row.match_method, row.match_confidence, row.usaspending_recipient_hash) == ("name-exact", "high", "h-acme")
+
+
+def test_exact_name_in_the_same_city_of_another_state_is_joined_with_medium_confidence():
+    row = one({"Company": "Acme Widgets", "State": "WA", "City": "Pasadena"}, ACME)
+    assert (row.match_method, row.match_confidence, row.usaspending_recipient_hash) == ("name-exact", "medium", "h-acme")
+    # A fuzzy name is not enough to overrule the state, even in the same city.
+    fuzzy = one({"Company": "Acme Widgts", "State": "WA", "City": "Pasadena"}, ACME)
+    assert (fuzzy.match_method, fuzzy.candidate_recipient_hash) == ("name-fuzzy-candidate", "h-acme")
+
+
+QUORVEX = {"recipient_hash": "h-quorvex", "legal_business_name": "QUORVEX SYSTEMS INC", "state": "MA", "city": "LOWELL", "zip5": "01851"}
+
+
+def test_a_dropped_descriptor_joins_when_the_location_confirms_it():
+    award = {"Company": "Quorvex Inc", "State": "MA", "City": "Lowell"}
+    row = one(award, QUORVEX)
+    assert (row.match_method, row.match_score, row.usaspending_recipient_hash) == ("name-fuzzy-auto", 95.0, "h-quorvex")
+    # Two descriptors more cost twice the penalty; still a join with the city's support.
+    two = one(award, dict(QUORVEX, legal_business_name="QUORVEX SYSTEMS GROUP"))
+    assert (two.match_method, two.match_score) == ("name-fuzzy-auto", 90.0)
+    # Without location support it is only a candidate.
+    held = one({"Company": "Quorvex Inc"}, QUORVEX)
+    assert (held.match_method, held.candidate_recipient_hash) == ("name-fuzzy-candidate", "h-quorvex")
+
+
+def test_a_dropped_descriptor_is_ambiguous_when_two_companies_extend_the_name_nearby():
+    twin = dict(QUORVEX, recipient_hash="h-twin", legal_business_name="QUORVEX ROBOTICS LLC")
+    award = {"Company": "Quorvex Inc", "State": "MA", "City": "Lowell"}
+    assert one(award, QUORVEX, twin).match_method == "name-fuzzy-candidate"
+    # The same twin in another state is ruled out by the award's own location.
+    far_twin = dict(twin, state="TX", city="AUSTIN", zip5="78701")
+    assert one(award, QUORVEX, far_twin).usaspending_recipient_hash == "h-quorvex"
+
+
+def test_different_descriptors_are_different_companies():
+    row = one({"Company": "Quorvex Robotics", "State": "MA", "City": "Lowell"}, QUORVEX)
+    assert row.match_method != "name-fuzzy-auto" and pd.isna(row.usaspending_recipient_hash)
+
+
+def test_a_misspelt_descriptor_counts_as_the_descriptor():
+    zeta = {"recipient_hash": "h-zeta", "legal_business_name": "ZETA TECHNOLOGY INC", "state": "MA", "city": "LOWELL"}
+    row = one({"Company": "Zeta Tehcnology LLC", "State": "MA", "City": "Lowell"}, zeta)
+    assert (row.match_method, row.match_score, row.usaspending_recipient_hash) == ("name-fuzzy-auto", 95.0, "h-zeta")
+
+
 def test_fuzzy_auto_needs_score_margin_and_corroboration():
     zeta = {"recipient_hash": "h-zeta", "legal_business_name": "ZETAFLUX ROBOTICS INC", "state": "MA", "city": "CAMBRIDGE", "zip5": "02139"}
     assert one({"Company": "Zetaflux Robotcs Inc.", "Zip": "2139"}, zeta).match_method == "name-fuzzy-auto"
