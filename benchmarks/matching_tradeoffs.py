@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.enrichment import enrich_table
-from sbir_etl.matching import FuzzyCache
+from sbir_etl.matching import FuzzyCache, IdentifiedNames
 from sbir_etl.quality import evaluate
 from sbir_etl.recipients import RecipientIndex
 from sbir_etl.synthetic import generate
@@ -47,10 +47,11 @@ def main() -> None:
     columns = base.award_columns.resolve(data.awards.column_names, "synthetic awards")
     truth = data.truth.to_pandas()
     cache = FuzzyCache()
+    identified = IdentifiedNames.collect([data.awards], columns, index)
     rows = []
     for label, changes in SETTINGS.items():
         config = dataclasses.replace(base, **changes)
-        table, _ = enrich_table(data.awards, columns, index, config, cache)
+        table, _ = enrich_table(data.awards, columns, index, config, cache, identified)
         result = evaluate(table.to_pandas(), truth, KEY)
         fuzzy = result["by_method"]["name-fuzzy-auto"]
         rows.append({

@@ -24,7 +24,7 @@ from sbir_etl.checkpoints import CheckpointStore, run_fingerprint
 from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS, OUTPUT_COLUMNS, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import InputSchemaError, InvariantError
-from sbir_etl.matching import ChunkStats, FuzzyCache, match_chunk
+from sbir_etl.matching import NO_IDENTIFIED_NAMES, ChunkStats, FuzzyCache, IdentifiedNames, match_chunk
 from sbir_etl.performance import current_rss_bytes, measure
 from sbir_etl.quality import match_rate
 from sbir_etl.recipients import RecipientIndex
@@ -96,10 +96,11 @@ def _resolve_awards(header: list[str], path: str | Path, config: EnrichmentConfi
 
 
 def enrich_table(
-    awards: pa.Table, columns: ResolvedAwardColumns, index: RecipientIndex, config: EnrichmentConfig, cache: FuzzyCache
+    awards: pa.Table, columns: ResolvedAwardColumns, index: RecipientIndex, config: EnrichmentConfig, cache: FuzzyCache,
+    identified: IdentifiedNames = NO_IDENTIFIED_NAMES,
 ) -> tuple[pa.Table, ChunkStats]:
     """One chunk: the award columns unchanged, followed by the added match columns."""
-    added, stats = match_chunk(awards, columns, index, config, cache)
+    added, stats = match_chunk(awards, columns, index, config, cache, identified)
     for name in added.column_names:
         awards = awards.append_column(name, added.column(name))
     return awards, stats
@@ -111,7 +112,9 @@ def enrich_frame(awards: pd.DataFrame, recipients: pd.DataFrame, config: Enrichm
     as_text = lambda df: pa.table({c: pa.array(df[c].astype("string"), type=pa.string()) for c in df.columns})  # noqa: E731
     index = RecipientIndex.build(as_text(recipients), config.recipient_columns, config.blocking_max_key_share)
     columns = _resolve_awards(list(awards.columns), "awards DataFrame", config)
-    table, _ = enrich_table(as_text(awards), columns, index, config, FuzzyCache())
+    table = as_text(awards)
+    identified = IdentifiedNames.collect([table], columns, index)
+    table, _ = enrich_table(table, columns, index, config, FuzzyCache(), identified)
     return table.to_pandas(types_mapper=pd.ArrowDtype).set_axis(awards.index)
 
 
@@ -172,6 +175,11 @@ def enrich_files(
         log.info("recipient index: %d recipients, %d distinct names, built in %.1f s",
                  summary.recipients, len(index.names), summary.index_build_s)
         cache = FuzzyCache()
+        # A first, read-only pass: which recipient the file's identified awards give each name.
+        # Its rejects are the main pass's rejects, so they are counted there and not here.
+        identified = IdentifiedNames.collect(
+            iter_text_chunks(awards_path, config.chunk_size, RejectSink(), columns.evidence_columns) if columns else (),
+            columns, index)
         totals = ChunkStats()
         methods: Counter = Counter()
         in_print = (0, 0)
@@ -199,7 +207,7 @@ def enrich_files(
                 while offset < chunk.num_rows:
                     part = chunk.slice(offset, chunk_rows)
                     offset += part.num_rows
-                    enriched, stats = enrich_table(part, columns, index, config, cache)
+                    enriched, stats = enrich_table(part, columns, index, config, cache, identified)
                     n, h = _key_fingerprint(part, columns.key)
                     in_print = (in_print[0] + n, (in_print[1] + h) % (1 << 64))
                     part_methods = Counter(enriched.column("match_method").to_pylist())

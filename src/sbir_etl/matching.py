@@ -13,9 +13,11 @@ A wrong join costs more than a candidate a human reviews; docs/matching.md has t
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -104,6 +106,45 @@ class AwardEvidence:
             city=clean_text_key(col(columns.city)),
             zip5=clean_zip5(col(columns.zip)),
         )
+
+
+@dataclass(frozen=True)
+class IdentifiedNames:
+    """Normalised company names that the award file itself ties to one recipient by UEI or DUNS.
+
+    SBIR firms win repeatedly, and their awards carry identifiers unevenly. When every award
+    joined by identifier under a name points at one recipient, that recipient is the one the
+    file means by the name: evidence an award without identifiers can borrow. Collected over
+    the whole file before matching, so no result depends on chunking.
+    """
+
+    names: pa.Array
+    recipients: np.ndarray
+
+    @classmethod
+    def collect(cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, index: RecipientIndex) -> "IdentifiedNames":
+        pairs = []
+        for chunk in chunks:
+            ev = AwardEvidence.from_table(chunk, columns, ChunkStats())
+            uei_row, _ = index.uei.lookup(ev.uei)
+            duns_row, _ = index.duns.lookup(ev.duns)
+            row = np.where(uei_row >= 0, uei_row, duns_row)
+            keep = (row >= 0) & pc.is_valid(ev.name).to_numpy(zero_copy_only=False)
+            names = ev.name.filter(pa.array(keep)).to_pandas()
+            pairs.append(pd.DataFrame({"name": names, "recipient": row[keep]}).drop_duplicates())
+        if not pairs:
+            return cls(pa.array([], pa.string()), np.array([], dtype=np.int64))
+        frame = pd.concat(pairs, ignore_index=True).drop_duplicates()
+        frame = frame[~frame["name"].duplicated(keep=False)]  # names the file ties to several recipients say nothing
+        return cls(pa.array(frame["name"].to_numpy(), type=pa.string()), frame["recipient"].to_numpy(dtype=np.int64))
+
+    def recipient_of(self, names: pa.Array) -> np.ndarray:
+        """The recipient row each name is tied to, -1 where none."""
+        pos = pc.fill_null(pc.index_in(names, value_set=self.names), -1).to_numpy(zero_copy_only=False)
+        return np.where(pos >= 0, self.recipients[np.maximum(pos, 0)] if len(self.recipients) else -1, -1)
+
+
+NO_IDENTIFIED_NAMES = IdentifiedNames(pa.array([], pa.string()), np.array([], dtype=np.int64))
 
 
 def _equal(a: pa.Array, b: pa.Array) -> np.ndarray:
@@ -200,9 +241,14 @@ def _rival_scores(
 
 
 def match_chunk(
-    awards: pa.Table, columns: ResolvedAwardColumns, index: RecipientIndex, config: EnrichmentConfig, cache: FuzzyCache
+    awards: pa.Table, columns: ResolvedAwardColumns, index: RecipientIndex, config: EnrichmentConfig, cache: FuzzyCache,
+    identified: IdentifiedNames = NO_IDENTIFIED_NAMES,
 ) -> tuple[pa.Table, ChunkStats]:
-    """The columns the cascade adds for each award of `awards` (same order), and what it decided."""
+    """The columns the cascade adds for each award of `awards` (same order), and what it decided.
+
+    `identified` (see `IdentifiedNames`) lets an exact name join across differing states when
+    the award's city agrees and the file's own identified awards tie the name to that recipient.
+    """
     n = len(awards)
     stats = ChunkStats()
     ev = AwardEvidence.from_table(awards, columns, stats)
@@ -230,14 +276,16 @@ def match_chunk(
     exact_rows, exact_ids = open_rows[name_ids >= 0], name_ids[name_ids >= 0]
     if len(exact_rows):
         choice = choose_recipients(index, ev, exact_rows, exact_ids)
-        joined = choice.unique & (choice.level != CONFLICT)
+        elsewhere = choice.level == CITY_ELSEWHERE
+        vouched = identified.recipient_of(ev.name.take(pa.array(exact_rows))) == choice.recipient
+        joined = choice.unique & (choice.level != CONFLICT) & (~elsewhere | vouched)
         score[exact_rows], recipient[exact_rows] = 100.0, choice.recipient
         method[exact_rows] = np.where(joined, NAME_EXACT, CANDIDATE)
         strong = np.isin(choice.level, (PARENT, ZIP, CITY))
         confidence[exact_rows] = np.where(joined, np.where(strong, HIGH, MEDIUM), LOW)
         stats.events["name-exact-ambiguous"] += int((~choice.unique & (choice.level != CONFLICT)).sum())
-        stats.events["name-exact-state-conflict"] += int((choice.level == CONFLICT).sum())
-        stats.events["name-exact-same-city-other-state"] += int((joined & (choice.level == CITY_ELSEWHERE)).sum())
+        stats.events["name-exact-state-conflict"] += int(((choice.level == CONFLICT) | elsewhere & ~joined).sum())
+        stats.events["name-exact-same-city-other-state"] += int((joined & elsewhere).sum())
 
     fuzzy_rows = np.flatnonzero((method == UNMATCHED) & pc.is_valid(ev.name).to_numpy(zero_copy_only=False))
     if len(fuzzy_rows):

@@ -78,12 +78,23 @@ def test_a_shared_zip_outranks_a_differing_state():
     assert (row.match_method, row.match_confidence, row.usaspending_recipient_hash) == ("name-exact", "high", "h-acme")
 
 
-def test_exact_name_in_the_same_city_of_another_state_is_joined_with_medium_confidence():
-    row = one({"Company": "Acme Widgets", "State": "WA", "City": "Pasadena"}, ACME)
-    assert (row.match_method, row.match_confidence, row.usaspending_recipient_hash) == ("name-exact", "medium", "h-acme")
+def test_exact_name_in_the_same_city_of_another_state_needs_the_files_own_identified_awards():
+    moved = {"Company": "Acme Widgets", "State": "WA", "City": "Pasadena"}
+    # Alone, an exact name with the same city but another state could be another company.
+    alone = one(moved, ACME)
+    assert (alone.match_method, alone.candidate_recipient_hash) == ("name-fuzzy-candidate", "h-acme")
+    # Another award of the file names the company with its UEI: the name is that recipient's.
+    identified = {"Company": "ACME WIDGETS, INC.", "UEI": "KD6VWJ8MHRX5"}
+    out = enrich_frame(awards(identified, moved), recipients(ACME, BETA))
+    assert list(out.match_method) == ["uei-exact", "name-exact"]
+    assert (out.match_confidence[1], out.usaspending_recipient_hash[1]) == ("medium", "h-acme")
+    # The file's identified awards tie the name to two recipients: no evidence either way.
+    twin = dict(ACME, recipient_hash="h-acme-2", uei="AB12CD34EF57", duns="", state="NV", city="RENO", zip5="89501")
+    both = enrich_frame(awards(identified, dict(identified, UEI="AB12CD34EF57"), moved), recipients(ACME, twin))
+    assert both.match_method[2] == "name-fuzzy-candidate"
     # A fuzzy name is not enough to overrule the state, even in the same city.
-    fuzzy = one({"Company": "Acme Widgts", "State": "WA", "City": "Pasadena"}, ACME)
-    assert (fuzzy.match_method, fuzzy.candidate_recipient_hash) == ("name-fuzzy-candidate", "h-acme")
+    fuzzy = enrich_frame(awards(identified, dict(moved, Company="Acme Widgts")), recipients(ACME))
+    assert (fuzzy.match_method[1], fuzzy.candidate_recipient_hash[1]) == ("name-fuzzy-candidate", "h-acme")
 
 
 QUORVEX = {"recipient_hash": "h-quorvex", "legal_business_name": "QUORVEX SYSTEMS INC", "state": "MA", "city": "LOWELL", "zip5": "01851"}
