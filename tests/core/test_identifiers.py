@@ -53,3 +53,14 @@ def test_reason_counts_name_the_identifier_and_reason():
 def test_scalar_validators():
     assert is_valid_uei("kd6vwj8mhrx5") and not is_valid_uei("KD6VWJ8MHRXI") and not is_valid_uei(None)
     assert is_valid_duns("123456789.0") and not is_valid_duns("abc")
+
+
+def test_identifier_codes_are_distinct_per_value_and_zero_for_null():
+    from sbir_etl.recipients import identifier_codes
+
+    values = ["123", "0123", "000000000", "012345678", "KD6VWJ8MHRX5", "ZZZZZZZZZZZZ", None]
+    codes = identifier_codes(pa.array(values, type=pa.string()))
+    assert codes[-1] == 0 and len(set(codes[:-1].tolist())) == len(values) - 1 and (codes[:-1] > 0).all()
+    assert identifier_codes(pa.array(values, type=pa.string()).slice(4, 2)).tolist() == codes[4:6].tolist()
+    with pytest.raises(ValueError, match="clean identifiers"):
+        identifier_codes(pa.array(["kd6vwj8mhrx5"]))
