@@ -35,7 +35,6 @@ def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 CODE_WIDTH = 12  # a UEI's length; DUNS (9 digits) fit too
 _BASE36 = np.full(256, -1, dtype=np.int64)
 _BASE36[np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)] = np.arange(36)
-_PLACE = 36 ** np.arange(CODE_WIDTH - 1, -1, -1, dtype=np.uint64)
 
 
 def identifier_codes(identifiers: pa.Array) -> np.ndarray:
@@ -54,10 +53,14 @@ def identifier_codes(identifiers: pa.Array) -> np.ndarray:
     padded = pc.utf8_lpad(arr, CODE_WIDTH, "0")
     offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset : padded.offset + len(padded) + 1]
     data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]] if len(padded) else np.empty(0, np.uint8)
-    digits = _BASE36[data.reshape(-1, CODE_WIDTH)]
-    if (digits < 0).any():
-        raise ValueError("identifier with a character outside 0-9/A-Z: clean identifiers before indexing them")
-    codes = digits.astype(np.uint64) @ _PLACE + np.power(np.uint64(36), lengths.astype(np.uint64))
+    chars = data.reshape(-1, CODE_WIDTH)
+    codes = np.zeros(len(chars), dtype=np.uint64)
+    for position in range(CODE_WIDTH):  # one column at a time: a (rows x 12) int64 table would be 300 MB at full scale
+        digit = _BASE36[chars[:, position]]
+        if (digit < 0).any():
+            raise ValueError("identifier with a character outside 0-9/A-Z: clean identifiers before indexing them")
+        codes = codes * np.uint64(36) + digit.astype(np.uint64)
+    codes += np.power(np.uint64(36), lengths.astype(np.uint64))
     codes[lengths == 0] = 0
     return codes
 
