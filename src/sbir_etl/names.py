@@ -10,6 +10,7 @@ few non-ASCII names go through Python (unidecode).
 """
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
@@ -21,11 +22,31 @@ from sbir_etl.text_arrays import TextLike, as_string_array
 LEGAL_DESIGNATORS: tuple[str, ...] = (
     "inc", "incorporated", "corp", "corporation", "co", "company", "cos", "companies",
     "llc", "l l c", "ltd", "limited", "lp", "llp", "lllp", "pllc", "plc", "pc", "pa",
+    "limited liability company", "limited liability partnership", "limited partnership",
     "gmbh", "ag", "sa", "bv", "nv", "pty", "srl",
 )
-_DESIGNATOR_ALTERNATION = "|".join(sorted((d.replace(" ", r"\s") for d in LEGAL_DESIGNATORS), key=len, reverse=True))
-_TRAILING_DESIGNATORS = rf"(\s(?:{_DESIGNATOR_ALTERNATION}))+$"
+# Registries cut long names at a fixed width (FPDS: 30 characters), leaving part of the
+# designator: "NAVMAR APPLIED SCIENCES CORPOR", "GLOBAL EMBEDDED TECHNOLOGIES I". Fragments of three
+# or more letters always come off; one- and two-letter ones only after three or more words.
+_TRUNCATED_DESIGNATORS = ("incorporated", "corporation", "company", "limited")
+_LONG_FRAGMENTS = tuple(sorted({d[:k] for d in _TRUNCATED_DESIGNATORS for k in range(3, len(d))} - {"inc", "cor", "com", "lim", "comp"} | {"cor"}))
+_SHORT_FRAGMENTS = ("c", "i", "in", "l", "li", "ll", "lt")
+
+
+def _alternation(words: tuple[str, ...]) -> str:
+    return "|".join(sorted((w.replace(" ", r"\s") for w in words), key=len, reverse=True))
+
+
+# "the" also trails: "DESIGN KNOWLEDGE COMPANY, THE".
+_TRAILING_DESIGNATORS = rf"(\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS + ('the',))}))+$"
+# Lazy: the fewest leading words (at least three) that leave a tail of designators and fragments.
+_TRAILING_FRAGMENTS = rf"^(\S+(?:\s\S+){{2,}}?)(?:\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS + _SHORT_FRAGMENTS + ('the',))}))+$"
 _LEADING_THE = r"^(?:the\s)+"
+# Codes some systems append in parentheses: "TOTAL QUALITY SYSTEMS INCORPORATED (4525)".
+_PARENTHESISED_NUMBER = r"\(\s*[0-9]+\s*\)"
+# Initials typed with spaces: "C F D RESEARCH" is "CFD RESEARCH".
+_SPACED_INITIALS = re.compile(r"\b(?:[a-z] )+[a-z]\b")
+_HAS_SPACED_INITIALS = r"(?:^|\s)[a-z]\s[a-z](?:\s|$)"
 # Business words that registries and award systems spell several ways; each maps to one form
 # (itself a member, so normalisation stays idempotent).
 CANONICAL_WORDS: dict[str, tuple[str, ...]] = {
@@ -82,19 +103,32 @@ def normalize_names(names: TextLike, workers: int | None = None) -> pa.Array:
     return _normalize(arr)
 
 
+def _join_spaced_initials(arr: pa.Array) -> pa.Array:
+    has = pc.fill_null(pc.match_substring_regex(arr, _HAS_SPACED_INITIALS), False)
+    if not pc.any(has).as_py():
+        return arr
+    values, mask = arr.to_pylist(), has.to_pylist()
+    return pa.array([_SPACED_INITIALS.sub(lambda m: m.group(0).replace(" ", ""), v) if hit else v
+                     for v, hit in zip(values, mask)], type=pa.string())
+
+
 def _normalize(arr: pa.Array) -> pa.Array:
     arr = _transliterate(arr)
     arr = pc.ascii_lower(arr)
+    arr = pc.replace_substring_regex(arr, _PARENTHESISED_NUMBER, " ")
     arr = pc.replace_substring(arr, "&", " and ")
     arr = pc.replace_substring(arr, "'", "")  # "o'brien" -> "obrien", "mac's" -> "macs"
     # Dotted single letters form one token: "l.l.c." -> "llc", "u.s.a" -> "usa".
     arr = pc.replace_substring_regex(arr, r"\b([a-z])\.(?:([a-z])\.)?(?:([a-z])\.?)?", r"\1\2\3")
     arr = pc.replace_substring_regex(arr, r"[^a-z0-9]+", " ")
     arr = pc.utf8_trim_whitespace(arr)
+    arr = _join_spaced_initials(arr)
     for pattern, target in _CANONICAL_PATTERNS:
         arr = pc.replace_substring_regex(arr, pattern, target)
     # Designators only come off when something is left, so "the company" stays a name.
     stripped = pc.replace_substring_regex(arr, _TRAILING_DESIGNATORS, "")
+    stripped = pc.replace_substring_regex(stripped, _TRAILING_FRAGMENTS, r"\1")
+    stripped = pc.replace_substring_regex(stripped, _TRAILING_DESIGNATORS, "")
     stripped = pc.replace_substring_regex(stripped, _LEADING_THE, "")
     arr = pc.if_else(pc.equal(stripped, ""), arr, stripped)
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
