@@ -181,7 +181,10 @@ class DescriptorVariants:
         self.penalty = penalty
         self.max_differences = max_differences
         self.snap_cutoff = snap_cutoff
-        encoded = pc.dictionary_encode(core_names(names))
+        step = 250_000  # slices bound the transient word tables of `core_names`
+        cores = pa.concat_arrays([core_names(names.slice(i, step)) for i in range(0, len(names), step)] or [pa.array([], pa.string())])
+        encoded = pc.dictionary_encode(cores)
+        del cores
         self.cores: pa.Array = encoded.dictionary
         ids = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
         has_core = np.flatnonzero(ids >= 0)
@@ -237,13 +240,20 @@ SNAP_TARGETS = [target for _, target in _SNAP_PAIRS]
 
 
 def core_names(names: pa.Array) -> pa.Array:
-    """Each normalised name without its descriptor words; null when nothing else is left."""
-    stripped = pc.replace_substring_regex(names, _DESCRIPTOR_PATTERN, " ")
-    stripped = pc.utf8_trim_whitespace(pc.replace_substring_regex(stripped, r"\s+", " "))
-    return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
+    """Each normalised name's words other than descriptors, sorted (word order says nothing, as
+    in the token-sorted scores); null when nothing else is left."""
+    lists = pc.split_pattern(names, " ")
+    words = pa.table({"name": pc.list_parent_indices(lists), "word": pc.list_flatten(lists)})
+    keep = pc.and_(pc.invert(pc.is_in(words["word"], value_set=_DESCRIPTORS)), pc.not_equal(words["word"], ""))
+    words = words.filter(keep).sort_by([("name", "ascending"), ("word", "ascending")])
+    counts = np.bincount(words["name"].to_numpy(), minlength=len(names))
+    offsets = np.zeros(len(names) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    cores = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), words["word"].combine_chunks()), " ")
+    return pc.if_else(pa.array(counts > 0), cores, pa.scalar(None, pa.string()))
 
 
-_DESCRIPTOR_PATTERN = rf"\b(?:{'|'.join(sorted(DESCRIPTOR_WORDS, key=len, reverse=True))})\b"
+_DESCRIPTORS = pa.array(sorted(DESCRIPTOR_WORDS), type=pa.string())
 
 
 def merge_candidates(parts: list[NameCandidates], top_k: int) -> NameCandidates:
