@@ -11,12 +11,14 @@ import dataclasses
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.enrichment import enrich_table
-from sbir_etl.matching import FuzzyCache, IdentifiedNames
+from sbir_etl.fuzzy import NameCandidates
+from sbir_etl.matching import NO_IDENTIFIED_NAMES, FuzzyCache, IdentifiedNames
 from sbir_etl.quality import evaluate
 from sbir_etl.recipients import RecipientIndex
 from sbir_etl.synthetic import generate
@@ -30,6 +32,23 @@ SETTINGS: dict[str, dict] = {
     "auto>=95": {"fuzzy_auto_threshold": 95.0},
     "exact names only (no fuzzy joins)": {"fuzzy_auto_threshold": 100.0, "fuzzy_uncorroborated_threshold": 100.0},
 }
+
+
+class NoDescriptorVariants:
+    """Stands in for the descriptor-variant candidate source, to show what it buys."""
+
+    def candidates(self, queries: pa.Array) -> NameCandidates:
+        empty = np.array([], dtype=np.int64)
+        return NameCandidates(empty, empty, np.array([], dtype=np.float64))
+
+
+# Rules that are not settings, removed one at a time: (label, index, identified names).
+def ablations(index: RecipientIndex, identified: IdentifiedNames) -> dict[str, tuple[RecipientIndex, IdentifiedNames]]:
+    return {
+        "without descriptor variants ('acme' / 'acme systems', misspelt descriptors)":
+            (dataclasses.replace(index, descriptor_variants=NoDescriptorVariants()), identified),
+        "without the file's identified names (same-city joins across states stay candidates)": (index, NO_IDENTIFIED_NAMES),
+    }
 
 
 def main() -> None:
@@ -48,10 +67,12 @@ def main() -> None:
     truth = data.truth.to_pandas()
     cache = FuzzyCache()
     identified = IdentifiedNames.collect([data.awards], columns, index)
+    runs = [(label, dataclasses.replace(base, **changes), index, identified, cache) for label, changes in SETTINGS.items()]
+    runs += [(label, base, variant_index, variant_identified, FuzzyCache())
+             for label, (variant_index, variant_identified) in ablations(index, identified).items()]
     rows = []
-    for label, changes in SETTINGS.items():
-        config = dataclasses.replace(base, **changes)
-        table, _ = enrich_table(data.awards, columns, index, config, cache, identified)
+    for label, config, run_index, run_identified, run_cache in runs:
+        table, _ = enrich_table(data.awards, columns, run_index, config, run_cache, run_identified)
         result = evaluate(table.to_pandas(), truth, KEY)
         fuzzy = result["by_method"]["name-fuzzy-auto"]
         rows.append({
