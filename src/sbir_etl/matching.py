@@ -51,6 +51,7 @@ class ChunkStats:
 
 
 TOP_K = 4  # candidate names kept per award name: the best, and its rivals
+CANDIDATE_BATCH = 20_000  # distinct award names scored together
 
 
 class FuzzyCache:
@@ -61,22 +62,25 @@ class FuzzyCache:
 
     def get(self, names: list[str], index: RecipientIndex, config: EnrichmentConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         missing = sorted({n for n in names if n not in self._by_name})
-        if missing:
-            queries = pa.array(missing, type=pa.string())
-            similar = index.blocking.candidates(
-                queries,
-                budget=config.blocking_max_candidates,
-                prefilter_cutoff=config.prefilter_cutoff,
-                top_k=TOP_K,
-                workers=config.workers,
-            )
-            found = merge_candidates([similar, index.descriptor_variants.candidates(queries)], TOP_K)
-            empty = (np.array([], dtype=np.int64), np.array([], dtype=np.float64))
-            starts = np.searchsorted(found.query, np.arange(len(missing) + 1))
-            for i, name in enumerate(missing):
-                lo, hi = starts[i], starts[i + 1]
-                self._by_name[name] = (found.name[lo:hi], found.score[lo:hi]) if hi > lo else empty
+        for start in range(0, len(missing), CANDIDATE_BATCH):  # batches bound the scored pairs held at once
+            self._score(missing[start : start + CANDIDATE_BATCH], index, config)
         return {n: self._by_name[n] for n in names}
+
+    def _score(self, missing: list[str], index: RecipientIndex, config: EnrichmentConfig) -> None:
+        queries = pa.array(missing, type=pa.string())
+        similar = index.blocking.candidates(
+            queries,
+            budget=config.blocking_max_candidates,
+            prefilter_cutoff=config.prefilter_cutoff,
+            top_k=TOP_K,
+            workers=config.workers,
+        )
+        found = merge_candidates([similar, index.descriptor_variants.candidates(queries)], TOP_K)
+        empty = (np.array([], dtype=np.int64), np.array([], dtype=np.float64))
+        starts = np.searchsorted(found.query, np.arange(len(missing) + 1))
+        for i, name in enumerate(missing):
+            lo, hi = starts[i], starts[i + 1]
+            self._by_name[name] = (found.name[lo:hi], found.score[lo:hi]) if hi > lo else empty
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,8 @@ class RecipientIndex:
             "duplicate_duns_values": int(duns_lookup.shared.sum()),
         }
         stats.update({f"recipients_{k}": v for k, v in (uei.reason_counts("uei") | duns.reason_counts("duns")).items()})
+        blocking = BlockingIndex(encoded.dictionary, max_key_share)
+        pa.default_memory_pool().release_unused()  # the blocking build's scratch, before the next one's
         return cls(
             table=table,
             uei=uei_lookup,
@@ -193,7 +195,7 @@ class RecipientIndex:
             name_offsets=offsets,
             name_members=all_rows,
             rank=rank,
-            blocking=BlockingIndex(encoded.dictionary, max_key_share),
+            blocking=blocking,
             descriptor_variants=DescriptorVariants(encoded.dictionary),
             stats=stats,
         )
