@@ -18,7 +18,7 @@ from pytest_sbir_validate.scenarios import (
 )
 
 EXPECTED_SCENARIOS = {
-    "good-identifiers", "good-fuzzy-names", "good-real", "bad-low-match-rate", "bad-malformed-identifiers",
+    "good-identifiers", "good-fuzzy-names", "good-registry-variants", "good-real", "bad-low-match-rate", "bad-malformed-identifiers",
     "bad-conflicting-identifiers", "bad-duplicate-recipients", "bad-schema", "edge-empty",
     "edge-unicode-names", "edge-all-unmatched",
 }

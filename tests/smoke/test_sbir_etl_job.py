@@ -17,7 +17,7 @@ def test_every_scenario_materializes_as_expected(enrichment_scenario, sbir_mater
     assert_job_as_expected(enrichment_scenario, run)
 
 
-@pytest.mark.parametrize("name", ["good-identifiers", "good-fuzzy-names", "good-real", "edge-unicode-names"])
+@pytest.mark.parametrize("name", ["good-identifiers", "good-fuzzy-names", "good-registry-variants", "good-real", "edge-unicode-names"])
 def test_good_scenario_materializes_every_asset_with_all_gates_passing(name, sbir_materialize):
     run = sbir_materialize(bundled_scenario(name))
     assert run.success, run.describe()
