@@ -5,10 +5,12 @@ Each award ends in exactly one method, tried in order:
 
 Name evidence only joins when it identifies one recipient: a normalised name carried by several
 recipients is settled by location (ZIP, then city and state, then state) and, failing that, left
-a *candidate*; so is a name whose recipient is in another state. A fuzzy match joins only with a
-score of at least `fuzzy_auto_threshold`, a margin over any other company the award's location
-does not rule out, corroboration by ZIP, city or parent identifiers (unless its score reaches
-`fuzzy_uncorroborated_threshold`), and never when one name's words are a subset of the other's.
+a *candidate*; so is a name whose recipient is in another state, unless the ZIP agrees or the city
+agrees and the file's own identified awards tie the name to that recipient (`IdentifiedNames`).
+A fuzzy match joins only with a score of at least `fuzzy_auto_threshold`, a margin over any other
+company the award's location does not rule out, corroboration by ZIP, city or parent identifiers
+(unless its score reaches `fuzzy_uncorroborated_threshold`), and never when one name's words are
+a subset of the other's by more than descriptor words ("acme" / "acme systems" may join).
 A wrong join costs more than a candidate a human reviews; docs/matching.md has the measurements.
 """
 
