@@ -79,11 +79,6 @@ class ResolvedAwardColumns:
     zip: str | None
     key: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
-    def evidence_columns(self) -> list[str]:
-        """The headers matching reads: the name, identifiers and location."""
-        return [c for c in (self.company, self.uei, self.duns, self.state, self.city, self.zip) if c]
-
 
 @dataclass(frozen=True)
 class RecipientColumns:

@@ -176,10 +176,10 @@ def enrich_files(
                  summary.recipients, len(index.names), summary.index_build_s)
         cache = FuzzyCache()
         # A first, read-only pass: which recipient the file's identified awards give each name.
-        # Its rejects are the main pass's rejects, so they are counted there and not here.
+        # It reads every column, so it rejects exactly the rows the main pass rejects (an
+        # undecodable byte in any column); the main pass counts them.
         identified = IdentifiedNames.collect(
-            iter_text_chunks(awards_path, config.chunk_size, RejectSink(), columns.evidence_columns) if columns else (),
-            columns, index)
+            iter_text_chunks(awards_path, config.chunk_size, RejectSink()) if columns else (), columns, index)
         totals = ChunkStats()
         methods: Counter = Counter()
         in_print = (0, 0)

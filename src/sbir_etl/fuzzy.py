@@ -8,8 +8,13 @@ An award name is compared only with the names behind its rarest keys, up to a ca
 
 Scoring, precision first: a cheap `token_sort_ratio` pass (computed as `ratio` over names whose
 tokens were sorted once) with `score_cutoff` over each key's block (rapidfuzz's `cdist`, GIL
-released, both cores), then `token_set_ratio` on the survivors; the final score is their mean. `token_set_ratio` alone scores "acme" against
-"acme advanced robotics" as 100, which joins the wrong company; the mean does not.
+released, both cores), then `token_set_ratio` on the survivors; the final score is their mean.
+`token_set_ratio` alone scores "acme" against "acme advanced robotics" as 100, which joins the
+wrong company; the mean does not.
+
+A second source, `DescriptorVariants`, proposes names that differ only by descriptor words
+("acme" / "acme systems"), which the prefilter drops for short names; `merge_candidates` keeps
+the best `top_k` of both per award name.
 """
 
 import os
@@ -100,6 +105,11 @@ class BlockingIndex:
         self.offsets = np.zeros(self.n_keys + 1, dtype=np.int64)
         np.cumsum(counts, out=self.offsets[1:])
 
+    def informative(self, tokens: list[str]) -> np.ndarray:
+        """Per token: is it rare enough to say something about identity (see `max_key_share`)?"""
+        pos = pc.fill_null(pc.index_in(pa.array(tokens, type=pa.string()), value_set=self.tokens), -1).to_numpy(zero_copy_only=False)
+        return (pos < 0) | (self.key_df[np.maximum(pos, 0)] <= self.max_df)
+
     def query_keys(self, queries: pa.Array, budget: int) -> pd.DataFrame:
         """The informative keys of each query name, rarest first, within the candidate budget."""
         owner, flat = _tokens(queries)
@@ -157,11 +167,8 @@ class BlockingIndex:
         sort_score = process.cpdist(left, right, scorer=fuzz.ratio, workers=workers)
         set_score = process.cpdist(left, right, scorer=fuzz.token_set_ratio, workers=workers)
         score = np.round((sort_score.astype(np.float64) + set_score) / 2.0, 2)
-        frame = pd.DataFrame({"query": q, "name": n, "score": score})
-        frame = frame[frame["score"] >= prefilter_cutoff]
-        frame = frame.sort_values(["query", "score", "name"], ascending=[True, False, True], kind="stable")
-        frame = frame[frame.groupby("query").cumcount() < top_k]
-        return NameCandidates(frame["query"].to_numpy(), frame["name"].to_numpy(), frame["score"].to_numpy())
+        keep = score >= prefilter_cutoff
+        return merge_candidates([NameCandidates(q[keep], n[keep], score[keep])], top_k)
 
 
 class DescriptorVariants:
@@ -173,11 +180,16 @@ class DescriptorVariants:
     descriptor it is closest to (`fuzz.ratio` >= `snap_cutoff`, words of six letters or more).
     Each descriptor one name has and the other lacks, and each misspelt one, costs `penalty`
     points from 100. Pairs whose extra words are not all descriptors, or that differ both ways
-    ("acme robotics" vs "acme systems"), are never produced here.
+    ("acme robotics" vs "acme systems"), are never produced here; nor are pairs whose core is
+    made only of common words ("applied" / "applied research associates"): a rare word must
+    carry the identity. An *extra* misspelt descriptor ("acme technloogy" vs "acme") is
+    proposed, but the cascade's subset guard sees the raw word and keeps it a candidate.
     """
 
-    def __init__(self, names: pa.Array, penalty: float = 5.0, max_differences: int = 2, snap_cutoff: float = 85.0) -> None:
+    def __init__(self, names: pa.Array, blocking: BlockingIndex, penalty: float = 5.0, max_differences: int = 2,
+                 snap_cutoff: float = 85.0) -> None:
         self.names = names
+        self.blocking = blocking
         self.penalty = penalty
         self.max_differences = max_differences
         self.snap_cutoff = snap_cutoff
@@ -214,8 +226,14 @@ class DescriptorVariants:
         texts, snaps = self._snap([q or "" for q in queries.to_pylist()])
         core_ids = pc.fill_null(pc.index_in(core_names(pa.array(texts, type=pa.string())), value_set=self.cores), -1)
         core_ids = core_ids.to_numpy(zero_copy_only=False)
+        hits = np.flatnonzero(core_ids >= 0)
+        core_words = {qi: [w for w in texts[qi].split() if w not in DESCRIPTOR_WORDS] for qi in hits}
+        vocabulary = sorted({w for words in core_words.values() for w in words})
+        rare = dict(zip(vocabulary, self.blocking.informative(vocabulary))) if vocabulary else {}
         q_out, n_out, s_out = [], [], []
-        for qi in np.flatnonzero(core_ids >= 0):
+        for qi in hits:
+            if not any(rare[w] for w in core_words[qi]):
+                continue
             mine = set(texts[qi].split())
             core = int(core_ids[qi])
             for name_id in self.members[self.offsets[core] : self.offsets[core + 1]]:

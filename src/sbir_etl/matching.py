@@ -120,8 +120,9 @@ class IdentifiedNames:
 
     SBIR firms win repeatedly, and their awards carry identifiers unevenly. When every award
     joined by identifier under a name points at one recipient, that recipient is the one the
-    file means by the name: evidence an award without identifiers can borrow. Collected over
-    the whole file before matching, so no result depends on chunking.
+    file means by the name: evidence an award without identifiers can borrow. Only unambiguous
+    identifiers vouch (not one several recipients share, not a UEI and DUNS that disagree).
+    Collected over the whole file before matching, so no result depends on chunking.
     """
 
     names: pa.Array
@@ -132,10 +133,11 @@ class IdentifiedNames:
         pairs = []
         for chunk in chunks:
             ev = AwardEvidence.from_table(chunk, columns, ChunkStats())
-            uei_row, _ = index.uei.lookup(ev.uei)
-            duns_row, _ = index.duns.lookup(ev.duns)
+            uei_row, uei_shared = index.uei.lookup(ev.uei)
+            duns_row, duns_shared = index.duns.lookup(ev.duns)
             row = np.where(uei_row >= 0, uei_row, duns_row)
-            keep = (row >= 0) & pc.is_valid(ev.name).to_numpy(zero_copy_only=False)
+            disagree = (uei_row >= 0) & (duns_row >= 0) & (uei_row != duns_row)
+            keep = (row >= 0) & ~uei_shared & ~duns_shared & ~disagree & pc.is_valid(ev.name).to_numpy(zero_copy_only=False)
             names = ev.name.filter(pa.array(keep)).to_pandas()
             pairs.append(pd.DataFrame({"name": names, "recipient": row[keep]}).drop_duplicates())
         if not pairs:
@@ -289,7 +291,7 @@ def match_chunk(
         method[exact_rows] = np.where(joined, NAME_EXACT, CANDIDATE)
         strong = np.isin(choice.level, (PARENT, ZIP, CITY))
         confidence[exact_rows] = np.where(joined, np.where(strong, HIGH, MEDIUM), LOW)
-        stats.events["name-exact-ambiguous"] += int((~choice.unique & (choice.level != CONFLICT)).sum())
+        stats.events["name-exact-ambiguous"] += int((~choice.unique & (choice.level != CONFLICT) & ~elsewhere).sum())
         stats.events["name-exact-state-conflict"] += int(((choice.level == CONFLICT) | elsewhere & ~joined).sum())
         stats.events["name-exact-same-city-other-state"] += int((joined & elsewhere).sum())
 

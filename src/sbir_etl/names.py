@@ -13,6 +13,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from unidecode import unidecode
@@ -22,31 +23,35 @@ from sbir_etl.text_arrays import TextLike, as_string_array
 LEGAL_DESIGNATORS: tuple[str, ...] = (
     "inc", "incorporated", "corp", "corporation", "co", "company", "cos", "companies",
     "llc", "l l c", "ltd", "limited", "lp", "llp", "lllp", "pllc", "plc", "pc", "pa",
-    "limited liability company", "limited liability partnership", "limited partnership",
+    "limited liability company", "limited liability co", "limited liability partnership", "limited partnership",
     "gmbh", "ag", "sa", "bv", "nv", "pty", "srl",
 )
 # Registries cut long names at a fixed width (FPDS: 30 characters), leaving part of the
 # designator: "NAVMAR APPLIED SCIENCES CORPOR", "GLOBAL EMBEDDED TECHNOLOGIES I". Fragments of three
 # or more letters always come off; one- and two-letter ones only after three or more words.
 _TRUNCATED_DESIGNATORS = ("incorporated", "corporation", "company", "limited")
-_LONG_FRAGMENTS = tuple(sorted({d[:k] for d in _TRUNCATED_DESIGNATORS for k in range(3, len(d))} - {"inc", "cor", "com", "lim", "comp"} | {"cor"}))
-_SHORT_FRAGMENTS = ("c", "i", "in", "l", "li", "ll", "lt")
+# Prefixes that are words of their own ("limit", "comp") or designators already are left out.
+_LONG_FRAGMENTS = tuple(sorted({d[:k] for d in _TRUNCATED_DESIGNATORS for k in range(3, len(d))}
+                               - {"inc", "com", "comp", "lim", "limit", "corp"}))
+_SHORT_FRAGMENTS = ("c", "i", "in")
 
 
 def _alternation(words: tuple[str, ...]) -> str:
     return "|".join(sorted((w.replace(" ", r"\s") for w in words), key=len, reverse=True))
 
 
-# "the" also trails: "DESIGN KNOWLEDGE COMPANY, THE".
-_TRAILING_DESIGNATORS = rf"(\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS + ('the',))}))+$"
+_TRAILING_DESIGNATORS = rf"(\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS)}))+$"
 # Lazy: the fewest leading words (at least three) that leave a tail of designators and fragments.
-_TRAILING_FRAGMENTS = rf"^(\S+(?:\s\S+){{2,}}?)(?:\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS + _SHORT_FRAGMENTS + ('the',))}))+$"
+_TRAILING_FRAGMENTS = rf"^(\S+(?:\s\S+){{2,}}?)(?:\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS + _SHORT_FRAGMENTS)}))+$"
+# A registry's inverted article: "DESIGN KNOWLEDGE COMPANY, THE" (only after a comma: "Sky's The Limit").
+_INVERTED_THE = r",\s*the\s*$"
 _LEADING_THE = r"^(?:the\s)+"
 # Codes some systems append in parentheses: "TOTAL QUALITY SYSTEMS INCORPORATED (4525)".
 _PARENTHESISED_NUMBER = r"\(\s*[0-9]+\s*\)"
 # Initials typed with spaces: "C F D RESEARCH" is "CFD RESEARCH".
 _SPACED_INITIALS = re.compile(r"\b(?:[a-z] )+[a-z]\b")
 _HAS_SPACED_INITIALS = r"(?:^|\s)[a-z]\s[a-z](?:\s|$)"
+_SPACED_LLC = re.compile(r"\bl l c$")
 # Business words that registries and award systems spell several ways; each maps to one form
 # (itself a member, so normalisation stays idempotent).
 CANONICAL_WORDS: dict[str, tuple[str, ...]] = {
@@ -69,9 +74,8 @@ CANONICAL_WORDS: dict[str, tuple[str, ...]] = {
 # spelling). A name differing from another only by such words ("acme" / "acme systems") is
 # plausibly the same company; two names differing by *other* words rarely are.
 DESCRIPTOR_WORDS: frozenset[str] = frozenset(CANONICAL_WORDS) | frozenset(
-    "aerospace analytics consulting devices dynamics electronics energy enterprises group holdings "
-    "industries innovations materials optics partners photonics products robotics sensors software "
-    "technical".split()
+    "aerospace analytics consulting devices dynamics electronics energy enterprises group industries "
+    "innovations materials optics photonics products robotics sensors software technical".split()
 )
 _CANONICAL_PATTERNS = [(rf"\b(?:{'|'.join(forms)})\b", target) for target, forms in CANONICAL_WORDS.items()]
 
@@ -104,18 +108,22 @@ def normalize_names(names: TextLike, workers: int | None = None) -> pa.Array:
 
 
 def _join_spaced_initials(arr: pa.Array) -> pa.Array:
+    """Only the few names with spaced initials go through Python; a spaced "l l c" designator
+    stays a designator ("a b c l l c" -> "abc llc", not "abcllc")."""
     has = pc.fill_null(pc.match_substring_regex(arr, _HAS_SPACED_INITIALS), False)
-    if not pc.any(has).as_py():
+    rows = np.flatnonzero(has.to_numpy(zero_copy_only=False))
+    if not len(rows):
         return arr
-    values, mask = arr.to_pylist(), has.to_pylist()
-    return pa.array([_SPACED_INITIALS.sub(lambda m: m.group(0).replace(" ", ""), v) if hit else v
-                     for v, hit in zip(values, mask)], type=pa.string())
+    fixed = [_SPACED_INITIALS.sub(lambda m: m.group(0).replace(" ", ""), _SPACED_LLC.sub("llc", v))
+             for v in arr.take(pa.array(rows)).to_pylist()]
+    return pc.replace_with_mask(arr, has, pa.array(fixed, type=pa.string()))
 
 
 def _normalize(arr: pa.Array) -> pa.Array:
     arr = _transliterate(arr)
     arr = pc.ascii_lower(arr)
     arr = pc.replace_substring_regex(arr, _PARENTHESISED_NUMBER, " ")
+    arr = pc.replace_substring_regex(arr, _INVERTED_THE, "")
     arr = pc.replace_substring(arr, "&", " and ")
     arr = pc.replace_substring(arr, "'", "")  # "o'brien" -> "obrien", "mac's" -> "macs"
     # Dotted single letters form one token: "l.l.c." -> "llc", "u.s.a" -> "usa".

@@ -47,6 +47,9 @@ def identifier_codes(identifiers: pa.Array) -> np.ndarray:
     arr = pc.fill_null(identifiers, "")
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    arr = arr.cast(pa.string())
+    if len(arr) and not pc.all(pc.string_is_ascii(arr)).as_py():
+        raise ValueError("identifier with a non-ASCII character: clean identifiers before indexing them")
     lengths = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
     if len(arr) and lengths.max() > CODE_WIDTH:
         raise ValueError(f"identifier longer than {CODE_WIDTH} characters: clean identifiers before indexing them")
@@ -196,7 +199,7 @@ class RecipientIndex:
             name_members=all_rows,
             rank=rank,
             blocking=blocking,
-            descriptor_variants=DescriptorVariants(encoded.dictionary),
+            descriptor_variants=DescriptorVariants(encoded.dictionary, blocking),
             stats=stats,
         )
 

@@ -92,6 +92,10 @@ def test_exact_name_in_the_same_city_of_another_state_needs_the_files_own_identi
     twin = dict(ACME, recipient_hash="h-acme-2", uei="AB12CD34EF57", duns="", state="NV", city="RENO", zip5="89501")
     both = enrich_frame(awards(identified, dict(identified, UEI="AB12CD34EF57"), moved), recipients(ACME, twin))
     assert both.match_method[2] == "name-fuzzy-candidate"
+    # An identifier several recipients share vouches for nothing.
+    shared = dict(twin, uei="KD6VWJ8MHRX5")
+    weak = enrich_frame(awards(identified, moved), recipients(ACME, shared))
+    assert (weak.match_confidence[0], weak.match_method[1]) == ("medium", "name-fuzzy-candidate")
     # A fuzzy name is not enough to overrule the state, even in the same city.
     fuzzy = enrich_frame(awards(identified, dict(moved, Company="Acme Widgts")), recipients(ACME))
     assert (fuzzy.match_method[1], fuzzy.candidate_recipient_hash[1]) == ("name-fuzzy-candidate", "h-acme")
@@ -119,6 +123,15 @@ def test_a_dropped_descriptor_is_ambiguous_when_two_companies_extend_the_name_ne
     # The same twin in another state is ruled out by the award's own location.
     far_twin = dict(twin, state="TX", city="AUSTIN", zip5="78701")
     assert one(award, QUORVEX, far_twin).usaspending_recipient_hash == "h-quorvex"
+
+
+def test_a_name_of_common_words_plus_a_descriptor_is_no_evidence():
+    # "applied" says nothing about identity when many names carry it.
+    common = [{"recipient_hash": f"h-{i:03d}", "legal_business_name": f"APPLIED {w} INC", "state": "MA", "city": "LOWELL"}
+              for i, w in enumerate(f"W{i}X" for i in range(60))]
+    ara = {"recipient_hash": "h-ara", "legal_business_name": "APPLIED RESEARCH ASSOCIATES", "state": "MA", "city": "LOWELL"}
+    row = one({"Company": "Applied Research LLC", "State": "MA", "City": "Lowell"}, ara, *common)
+    assert row.match_method != "name-fuzzy-auto" and pd.isna(row.usaspending_recipient_hash)
 
 
 def test_different_descriptors_are_different_companies():

@@ -218,3 +218,21 @@ def test_checkpoints_of_other_inputs_or_settings_are_not_reused(synthetic, tmp_p
     summary = enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "o.parquet",
                            EnrichmentConfig(chunk_size=1_000, fuzzy_margin=5.0), resume=True)
     assert summary.resumed_rows == 0 and summary.rows_out == 3_000
+
+
+@pytest.mark.parametrize("abstract", [b"fine", b"\xff broken"])
+def test_a_rejected_row_never_vouches_for_a_name(tmp_path, abstract):
+    """The identified-names pass sees exactly the rows the main pass keeps."""
+    (tmp_path / "a.csv").write_bytes(
+        b"Company,UEI,City,State,Abstract,Agency Tracking Number,Contract\n"
+        b"Acme Widgets Inc,KD6VWJ8MHRX5,Pasadena,CA," + abstract + b",A1,C1\n"
+        b"Acme Widgets,,Pasadena,WA,ok,A2,C2\n")
+    recipients({"recipient_hash": "h-acme", "legal_business_name": "ACME WIDGETS INC", "uei": "KD6VWJ8MHRX5",
+                "city": "PASADENA", "state": "CA"}).to_csv(tmp_path / "r.csv", index=False)
+    summary = enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.parquet")
+    out = pd.read_parquet(tmp_path / "out.parquet").set_index("Agency Tracking Number")
+    if abstract == b"fine":
+        assert (summary.rows_rejected, out.loc["A2", "match_method"]) == (0, "name-exact")
+    else:
+        assert (summary.rows_rejected, list(out.index)) == (1, ["A2"])
+        assert out.loc["A2", "match_method"] == "name-fuzzy-candidate"

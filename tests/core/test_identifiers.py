@@ -62,5 +62,7 @@ def test_identifier_codes_are_distinct_per_value_and_zero_for_null():
     codes = identifier_codes(pa.array(values, type=pa.string()))
     assert codes[-1] == 0 and len(set(codes[:-1].tolist())) == len(values) - 1 and (codes[:-1] > 0).all()
     assert identifier_codes(pa.array(values, type=pa.string()).slice(4, 2)).tolist() == codes[4:6].tolist()
-    with pytest.raises(ValueError, match="clean identifiers"):
-        identifier_codes(pa.array(["kd6vwj8mhrx5"]))
+    for unclean in (["kd6vwj8mhrx5"], ["KD6VWJ8MHRXÉ"], ["KD6VWJ8MHRX55"]):
+        with pytest.raises(ValueError, match="clean identifiers"):
+            identifier_codes(pa.array(unclean))
+    assert identifier_codes(pa.array(["123"], type=pa.large_string())).tolist() == codes[:1].tolist()

@@ -30,6 +30,11 @@ from sbir_etl.names import normalize_name
         ("DESIGN KNOWLEDGE COMPANY, THE", "design knowledge"),
         ("C F D RESEARCH CORP", "cfd research"),
         ("TIAX LIMITED LIABILITY COMPANY", "tiax"),
+        ("Acme Limited Liability Co", "acme"),
+        ("A B C L L C", "abc"),  # a spaced designator is not an initial
+        # Real words that look like fragments stay.
+        ("Sky's The Limit Inc", "skys the limit"),
+        ("Zhang Wang And Li", "zhang wang and li"),
         ("", None),
         ("...", None),
     ],

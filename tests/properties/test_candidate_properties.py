@@ -4,7 +4,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sbir_etl.fuzzy import DescriptorVariants
+from sbir_etl.fuzzy import BlockingIndex, DescriptorVariants
 from sbir_etl.recipients import identifier_codes
 
 # Distinctive words far from every descriptor (so none is read as a misspelt one), and descriptors.
@@ -16,7 +16,8 @@ names = st.lists(st.sampled_from(DISTINCT + DESCRIPTORS), min_size=1, max_size=4
 @given(st.lists(names, min_size=1, max_size=12, unique=True), st.lists(names, min_size=1, max_size=6, unique=True))
 @settings(max_examples=200, deadline=None)
 def test_descriptor_variants_differ_only_by_descriptors_and_none_is_missed(indexed, queries):
-    variants = DescriptorVariants(pa.array(indexed, type=pa.string()))
+    names_array = pa.array(indexed, type=pa.string())
+    variants = DescriptorVariants(names_array, BlockingIndex(names_array, max_key_share=0.005))
     found = variants.candidates(pa.array(queries, type=pa.string()))
     produced = {(queries[q], indexed[n]): s for q, n, s in zip(found.query, found.name, found.score)}
     expected = {}
