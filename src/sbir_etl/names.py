@@ -43,6 +43,7 @@ def _alternation(words: tuple[str, ...]) -> str:
 _TRAILING_DESIGNATORS = rf"(\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS)}))+$"
 # Lazy: the fewest leading words (at least three) that leave a tail of designators and fragments.
 _TRAILING_FRAGMENTS = rf"^(\S+(?:\s\S+){{2,}}?)(?:\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS + _SHORT_FRAGMENTS)}))+$"
+_ENDS_IN_SHORT_FRAGMENT = rf"\s(?:{_alternation(_SHORT_FRAGMENTS)})$"
 # A registry's inverted article: "DESIGN KNOWLEDGE COMPANY, THE" (only after a comma: "Sky's The Limit").
 _INVERTED_THE = r",\s*the\s*$"
 _LEADING_THE = r"^(?:the\s)+"
@@ -135,8 +136,13 @@ def _normalize(arr: pa.Array) -> pa.Array:
         arr = pc.replace_substring_regex(arr, pattern, target)
     # Designators only come off when something is left, so "the company" stays a name.
     stripped = pc.replace_substring_regex(arr, _TRAILING_DESIGNATORS, "")
-    stripped = pc.replace_substring_regex(stripped, _TRAILING_FRAGMENTS, r"\1")
-    stripped = pc.replace_substring_regex(stripped, _TRAILING_DESIGNATORS, "")
+    # With designators gone, only a name ending in a short fragment has more to lose; the
+    # fragment pattern is slow, so it runs on those few names only.
+    cut = pc.fill_null(pc.match_substring_regex(stripped, _ENDS_IN_SHORT_FRAGMENT), False)
+    if pc.any(cut).as_py():
+        cut_names = stripped.filter(cut)
+        cut_names = pc.replace_substring_regex(cut_names, _TRAILING_FRAGMENTS, r"\1")
+        stripped = pc.replace_with_mask(stripped, cut, pc.replace_substring_regex(cut_names, _TRAILING_DESIGNATORS, ""))
     stripped = pc.replace_substring_regex(stripped, _LEADING_THE, "")
     arr = pc.if_else(pc.equal(stripped, ""), arr, stripped)
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)

@@ -33,7 +33,8 @@ def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 CODE_WIDTH = 12  # a UEI's length; DUNS (9 digits) fit too
-_BASE36 = np.full(256, -1, dtype=np.int64)
+_NOT_BASE36 = 255
+_BASE36 = np.full(256, _NOT_BASE36, dtype=np.uint8)
 _BASE36[np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)] = np.arange(36)
 
 
@@ -56,13 +57,12 @@ def identifier_codes(identifiers: pa.Array) -> np.ndarray:
     padded = pc.utf8_lpad(arr, CODE_WIDTH, "0")
     offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset : padded.offset + len(padded) + 1]
     data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]] if len(padded) else np.empty(0, np.uint8)
-    chars = data.reshape(-1, CODE_WIDTH)
-    codes = np.zeros(len(chars), dtype=np.uint64)
-    for position in range(CODE_WIDTH):  # one column at a time: a (rows x 12) int64 table would be 300 MB at full scale
-        digit = _BASE36[chars[:, position]]
-        if (digit < 0).any():
-            raise ValueError("identifier with a character outside 0-9/A-Z: clean identifiers before indexing them")
-        codes = codes * np.uint64(36) + digit.astype(np.uint64)
+    digits = _BASE36[data].reshape(-1, CODE_WIDTH)  # uint8: 12 bytes per identifier
+    if (digits == _NOT_BASE36).any():
+        raise ValueError("identifier with a character outside 0-9/A-Z: clean identifiers before indexing them")
+    codes = np.zeros(len(digits), dtype=np.uint64)
+    for position in range(CODE_WIDTH):
+        codes = codes * np.uint64(36) + digits[:, position]
     codes += np.power(np.uint64(36), lengths.astype(np.uint64))
     codes[lengths == 0] = 0
     return codes
@@ -77,16 +77,16 @@ class ExactLookup:
     shared: np.ndarray  # bool per value: more than one recipient carried it
 
     @classmethod
-    def build(cls, identifiers: pa.Array, rank: np.ndarray, row_of_rank: np.ndarray) -> "ExactLookup":
-        """`rank` orders recipients for ties: the lowest rank (smallest recipient_hash) wins."""
-        codes = identifier_codes(identifiers)
-        valid = np.flatnonzero(codes != 0)
-        order = np.lexsort((rank[valid], codes[valid]))
-        code, by_rank = codes[valid][order], rank[valid][order]
+    def build(cls, identifiers: pa.Array, row_of_rank: np.ndarray) -> "ExactLookup":
+        """`row_of_rank` lists recipient rows in tie-break order: the first (smallest recipient_hash) wins."""
+        in_rank_order = identifier_codes(identifiers)[row_of_rank]
+        valid = np.flatnonzero(in_rank_order != 0)
+        by_code = valid[np.argsort(in_rank_order[valid], kind="stable")]  # ties stay in rank order
+        code = in_rank_order[by_code]
         first = np.ones(len(code), dtype=bool)
         first[1:] = code[1:] != code[:-1]
         per_value = np.diff(np.append(np.flatnonzero(first), len(code)))
-        return cls(codes=code[first], rows=row_of_rank[by_rank[first]].astype(np.int64), shared=per_value > 1)
+        return cls(codes=code[first], rows=row_of_rank[by_code[first]].astype(np.int64), shared=per_value > 1)
 
     def lookup(self, identifiers: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(recipient row or -1, shared flag) per identifier."""
@@ -179,7 +179,7 @@ class RecipientIndex:
         del pair
         offsets = np.zeros(len(encoded.dictionary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(name_ids, minlength=len(encoded.dictionary)), out=offsets[1:])
-        uei_lookup, duns_lookup = ExactLookup.build(uei.values, rank, by_hash), ExactLookup.build(duns.values, rank, by_hash)
+        uei_lookup, duns_lookup = ExactLookup.build(uei.values, by_hash), ExactLookup.build(duns.values, by_hash)
         stats = {
             "recipients": n,
             "recipients_without_name": int(without_name),
