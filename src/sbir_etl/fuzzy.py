@@ -171,6 +171,18 @@ class BlockingIndex:
         return merge_candidates([NameCandidates(q[keep], n[keep], score[keep])], top_k)
 
 
+MIN_SNAP_LEN = 6
+# Every spelling the normaliser knows for a descriptor, each pointing at the descriptor itself:
+# a misspelt "technology" is closest to "technology", which normalises to "technologies".
+_SNAP_PAIRS = sorted({(form, target) for target, forms in CANONICAL_WORDS.items() for form in forms if len(form) >= MIN_SNAP_LEN}
+                     | {(word, word) for word in DESCRIPTOR_WORDS})
+SNAP_FORMS = [form for form, _ in _SNAP_PAIRS]
+SNAP_TARGETS = [target for _, target in _SNAP_PAIRS]
+
+
+_DESCRIPTORS = pa.array(sorted(DESCRIPTOR_WORDS), type=pa.string())
+
+
 class DescriptorVariants:
     """Names that differ only by descriptor words: "acme" <-> "acme systems", found by their shared core.
 
@@ -248,15 +260,6 @@ class DescriptorVariants:
         return NameCandidates(np.array(q_out, dtype=np.int64), np.array(n_out, dtype=np.int64), np.array(s_out, dtype=np.float64))
 
 
-MIN_SNAP_LEN = 6
-# Every spelling the normaliser knows for a descriptor, each pointing at the descriptor itself:
-# a misspelt "technology" is closest to "technology", which normalises to "technologies".
-_SNAP_PAIRS = sorted({(form, target) for target, forms in CANONICAL_WORDS.items() for form in forms if len(form) >= MIN_SNAP_LEN}
-                     | {(word, word) for word in DESCRIPTOR_WORDS})
-SNAP_FORMS = [form for form, _ in _SNAP_PAIRS]
-SNAP_TARGETS = [target for _, target in _SNAP_PAIRS]
-
-
 def core_names(names: pa.Array) -> pa.Array:
     """Each normalised name's words other than descriptors, sorted (word order says nothing, as
     in the token-sorted scores); null when nothing else is left."""
@@ -269,9 +272,6 @@ def core_names(names: pa.Array) -> pa.Array:
     np.cumsum(counts, out=offsets[1:])
     cores = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), words["word"].combine_chunks()), " ")
     return pc.if_else(pa.array(counts > 0), cores, pa.scalar(None, pa.string()))
-
-
-_DESCRIPTORS = pa.array(sorted(DESCRIPTOR_WORDS), type=pa.string())
 
 
 def merge_candidates(parts: list[NameCandidates], top_k: int) -> NameCandidates:

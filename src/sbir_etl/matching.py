@@ -53,7 +53,6 @@ class ChunkStats:
 
 
 TOP_K = 4  # candidate names kept per award name: the best, and its rivals
-CANDIDATE_BATCH = 10**9  # distinct award names scored together
 
 
 class FuzzyCache:
@@ -64,8 +63,8 @@ class FuzzyCache:
 
     def get(self, names: list[str], index: RecipientIndex, config: EnrichmentConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         missing = sorted({n for n in names if n not in self._by_name})
-        for start in range(0, len(missing), CANDIDATE_BATCH):  # batches bound the scored pairs held at once
-            self._score(missing[start : start + CANDIDATE_BATCH], index, config)
+        if missing:
+            self._score(missing, index, config)
         return {n: self._by_name[n] for n in names}
 
     def _score(self, missing: list[str], index: RecipientIndex, config: EnrichmentConfig) -> None:
@@ -85,6 +84,11 @@ class FuzzyCache:
             self._by_name[name] = (found.name[lo:hi], found.score[lo:hi]) if hi > lo else empty
 
 
+def _text_column(table: pa.Table, name: str | None) -> pa.Array:
+    """A column as one array; all nulls when the file has no such column."""
+    return table.column(name).combine_chunks() if name else pa.nulls(len(table), pa.string())
+
+
 @dataclass(frozen=True)
 class AwardEvidence:
     """The cleaned identifiers, name and location of each award in a chunk."""
@@ -99,7 +103,7 @@ class AwardEvidence:
     @classmethod
     def from_table(cls, awards: pa.Table, columns: ResolvedAwardColumns, stats: ChunkStats) -> "AwardEvidence":
         def col(name: str | None) -> pa.Array:
-            return awards.column(name).combine_chunks() if name else pa.nulls(len(awards), pa.string())
+            return _text_column(awards, name)
 
         uei, duns = clean_uei(col(columns.uei)), clean_duns(col(columns.duns))
         stats.invalid_identifiers.update(uei.reason_counts("uei"))
@@ -132,16 +136,13 @@ class IdentifiedNames:
     def collect(cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, index: RecipientIndex) -> "IdentifiedNames":
         pairs = []
         for chunk in chunks:
-            def col(name: str | None) -> pa.Array:
-                return chunk.column(name).combine_chunks() if name else pa.nulls(len(chunk), pa.string())
-
-            uei_row, uei_shared = index.uei.lookup(clean_uei(col(columns.uei)).values)
-            duns_row, duns_shared = index.duns.lookup(clean_duns(col(columns.duns)).values)
+            uei_row, uei_shared = index.uei.lookup(clean_uei(_text_column(chunk, columns.uei)).values)
+            duns_row, duns_shared = index.duns.lookup(clean_duns(_text_column(chunk, columns.duns)).values)
             row = np.where(uei_row >= 0, uei_row, duns_row)
             disagree = (uei_row >= 0) & (duns_row >= 0) & (uei_row != duns_row)
             keep = np.flatnonzero((row >= 0) & ~uei_shared & ~duns_shared & ~disagree)
             # Only the names of identified rows are normalised: about half of a typical file.
-            names = normalize_names(col(columns.company).take(pa.array(keep, type=pa.int64())))
+            names = normalize_names(_text_column(chunk, columns.company).take(pa.array(keep, type=pa.int64())))
             valid = pc.is_valid(names).to_numpy(zero_copy_only=False)
             pairs.append(pd.DataFrame({"name": names.filter(pa.array(valid)).to_pandas(), "recipient": row[keep][valid]}).drop_duplicates())
         if not pairs:
