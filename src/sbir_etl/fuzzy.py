@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from sbir_etl.names import CANONICAL_WORDS, DESCRIPTOR_WORDS
+from sbir_etl.text_arrays import positions_in
 
 AFFIX_LEN = 4
 MIN_AFFIX_TOKEN_LEN = 5
@@ -107,7 +108,7 @@ class BlockingIndex:
 
     def informative(self, tokens: list[str]) -> np.ndarray:
         """Per token: is it rare enough to say something about identity (see `max_key_share`)?"""
-        pos = pc.fill_null(pc.index_in(pa.array(tokens, type=pa.string()), value_set=self.tokens), -1).to_numpy(zero_copy_only=False)
+        pos = positions_in(pa.array(tokens, type=pa.string()), self.tokens)
         return (pos < 0) | (self.key_df[np.maximum(pos, 0)] <= self.max_df)
 
     def query_keys(self, queries: pa.Array, budget: int) -> pd.DataFrame:
@@ -236,8 +237,7 @@ class DescriptorVariants:
     def candidates(self, queries: pa.Array) -> NameCandidates:
         """Indexed names whose words are a superset or subset of a query's, differing only by descriptors."""
         texts, snaps = self._snap([q or "" for q in queries.to_pylist()])
-        core_ids = pc.fill_null(pc.index_in(core_names(pa.array(texts, type=pa.string())), value_set=self.cores), -1)
-        core_ids = core_ids.to_numpy(zero_copy_only=False)
+        core_ids = positions_in(core_names(pa.array(texts, type=pa.string())), self.cores)
         hits = np.flatnonzero(core_ids >= 0)
         core_words = {qi: [w for w in texts[qi].split() if w not in DESCRIPTOR_WORDS] for qi in hits}
         vocabulary = sorted({w for words in core_words.values() for w in words})

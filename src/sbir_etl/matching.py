@@ -30,6 +30,7 @@ from sbir_etl.identifiers import clean_duns, clean_uei
 from sbir_etl.locations import clean_text_key, clean_zip5
 from sbir_etl.names import DESCRIPTOR_WORDS, normalize_names
 from sbir_etl.recipients import RecipientIndex
+from sbir_etl.text_arrays import positions_in
 
 UEI, DUNS, NAME_EXACT, FUZZY_AUTO, CANDIDATE, UNMATCHED = range(6)
 METHOD_NAMES = np.array(MATCH_METHODS, dtype=object)  # indexed by the codes above
@@ -153,8 +154,10 @@ class IdentifiedNames:
 
     def recipient_of(self, names: pa.Array) -> np.ndarray:
         """The recipient row each name is tied to, -1 where none."""
-        pos = pc.fill_null(pc.index_in(names, value_set=self.names), -1).to_numpy(zero_copy_only=False)
-        return np.where(pos >= 0, self.recipients[np.maximum(pos, 0)] if len(self.recipients) else -1, -1)
+        pos = positions_in(names, self.names)
+        if not len(self.recipients):
+            return pos
+        return np.where(pos >= 0, self.recipients[np.maximum(pos, 0)], -1)
 
 
 NO_IDENTIFIED_NAMES = IdentifiedNames(pa.array([], pa.string()), np.array([], dtype=np.int64))

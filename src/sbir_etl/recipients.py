@@ -17,6 +17,7 @@ from sbir_etl.fuzzy import BlockingIndex, DescriptorVariants
 from sbir_etl.identifiers import clean_duns, clean_uei
 from sbir_etl.locations import clean_text_key, clean_zip5
 from sbir_etl.names import normalize_names
+from sbir_etl.text_arrays import positions_in
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
 RECIPIENT_FIELDS = ("recipient_hash", "legal_business_name", "uei", "duns", "state", "city", "zip5", "parent_uei", "parent_duns")
@@ -91,10 +92,11 @@ class ExactLookup:
     def lookup(self, identifiers: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(recipient row or -1, shared flag) per identifier."""
         codes = identifier_codes(identifiers)
-        pos = np.minimum(np.searchsorted(self.codes, codes), max(len(self.codes) - 1, 0))
-        found = (codes != 0) & (self.codes[pos] == codes) if len(self.codes) else np.zeros(len(codes), dtype=bool)
-        rows = np.where(found, self.rows[pos] if len(self.rows) else -1, -1)
-        return rows.astype(np.int64), found & (self.shared[pos] if len(self.shared) else False)
+        if not len(self.codes):
+            return np.full(len(codes), -1, dtype=np.int64), np.zeros(len(codes), dtype=bool)
+        pos = np.minimum(np.searchsorted(self.codes, codes), len(self.codes) - 1)
+        found = (codes != 0) & (self.codes[pos] == codes)
+        return np.where(found, self.rows[pos], -1), found & self.shared[pos]
 
 
 def _drop_repeated_hashes(raw: pa.Table, hash_column: str) -> tuple[pa.Table, int]:
@@ -209,4 +211,4 @@ class RecipientIndex:
 
     def lookup_names(self, normalised: pa.Array) -> np.ndarray:
         """Distinct-name id per normalised award name, -1 where no recipient carries it."""
-        return pc.fill_null(pc.index_in(normalised, value_set=self.names), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return positions_in(normalised, self.names)
