@@ -36,7 +36,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -106,7 +106,7 @@ class FullScaleResult:
     quality: dict
     half_enrich: ProcessRun | None = None
     machine: str = field(default_factory=lambda: f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
-    date: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    date: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
     @property
     def naive_ratio(self) -> float:
@@ -131,6 +131,7 @@ class FullScaleResult:
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(what, measured, target, verdict) for every figure."""
+
         def verdict(name: str) -> str:
             value = self.measured()[name]
             if value is None:
@@ -145,20 +146,53 @@ class FullScaleResult:
         half = self.half_enrich
         rows = [
             ("data", f"{self.awards:,} awards x {self.recipients:,} recipients", "", ""),
-            ("`sbir-etl enrich` wall time (whole process)", f"{self.enrich.wall_s:.1f} s", target("wall_s", " s"), verdict("wall_s")),
-            ("`sbir-etl enrich` peak RSS (whole process)", f"{self.enrich.peak_rss_mib:,.0f} MiB", target("peak_rss_mib", " MiB"), verdict("peak_rss_mib")),
+            (
+                "`sbir-etl enrich` wall time (whole process)",
+                f"{self.enrich.wall_s:.1f} s",
+                target("wall_s", " s"),
+                verdict("wall_s"),
+            ),
+            (
+                "`sbir-etl enrich` peak RSS (whole process)",
+                f"{self.enrich.peak_rss_mib:,.0f} MiB",
+                target("peak_rss_mib", " MiB"),
+                verdict("peak_rss_mib"),
+            ),
             ("throughput", f"{self.awards / self.enrich.wall_s:,.0f} awards/s" if self.enrich.wall_s else "-", "", ""),
             ("awards reaching name matching", f"{self.naive.name_awards:,}", "", ""),
-            ("naive: per award (token_set_ratio over all recipients)",
-             f"{self.naive.per_award_s * 1000:,.1f} ms (sample of {self.naive.sample})", "", ""),
-            ("naive: extrapolated to all name-matching awards", f"{self.naive.extrapolated_s:,.0f} s ({self.naive.extrapolated_s / 3600:,.2f} h)", "", ""),
+            (
+                "naive: per award (token_set_ratio over all recipients)",
+                f"{self.naive.per_award_s * 1000:,.1f} ms (sample of {self.naive.sample})",
+                "",
+                "",
+            ),
+            (
+                "naive: extrapolated to all name-matching awards",
+                f"{self.naive.extrapolated_s:,.0f} s ({self.naive.extrapolated_s / 3600:,.2f} h)",
+                "",
+                "",
+            ),
             ("naive / ours", f"{self.naive_ratio:,.0f}x", target("naive_ratio", "x"), verdict("naive_ratio")),
             ("recipients halved: wall time", f"{half.wall_s:.1f} s" if half else "not run (--doubling)", "", ""),
-            ("doubling recipients costs", f"{self.doubling_ratio:.2f}x" if half else "not run (--doubling)",
-             target("doubling_ratio", "x"), verdict("doubling_ratio")),
+            (
+                "doubling recipients costs",
+                f"{self.doubling_ratio:.2f}x" if half else "not run (--doubling)",
+                target("doubling_ratio", "x"),
+                verdict("doubling_ratio"),
+            ),
             ("precision / recall (all joins)", f"{q['precision']:.4f} / {q['recall']:.4f}", "", ""),
-            ("name matching (exact + fuzzy-auto) precision", f"{q['name_precision']:.4f}", target("name_precision"), verdict("name_precision")),
-            ("name matching (exact + fuzzy-auto) recall", f"{q['name_recall']:.4f}", target("name_recall"), verdict("name_recall")),
+            (
+                "name matching (exact + fuzzy-auto) precision",
+                f"{q['name_precision']:.4f}",
+                target("name_precision"),
+                verdict("name_precision"),
+            ),
+            (
+                "name matching (exact + fuzzy-auto) recall",
+                f"{q['name_recall']:.4f}",
+                target("name_recall"),
+                verdict("name_recall"),
+            ),
             ("false-join rate", f"{q['false_join_rate']:.4%}", "", ""),
             ("match rate", f"{match_rate(self.counts_by_method):.2%}", "", ""),
         ]
@@ -200,12 +234,15 @@ def render_text(result: FullScaleResult) -> str:
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)
     lines = [f"full-scale run, {result.date}, {result.machine}"]
-    lines += [f"  {what.replace('`', ''):<{width}}  {value:>{value_width}}  {target:<12} {verdict}".rstrip()
-              for what, value, target, verdict in rows]
+    lines += [
+        f"  {what.replace('`', ''):<{width}}  {value:>{value_width}}  {target:<12} {verdict}".rstrip()
+        for what, value, target, verdict in rows
+    ]
     return "\n".join(lines)
 
 
 # -- the edges: subprocesses and files -----------------------------------------------------------
+
 
 def sbir_etl_command(*args: str) -> list[str]:
     """The `sbir-etl` CLI of this interpreter's environment."""
@@ -233,7 +270,9 @@ def run_measured(command: Sequence[str]) -> ProcessRun:
 
 def checked(run: ProcessRun, what: str) -> ProcessRun:
     if run.returncode != 0:
-        raise StepFailed(f"{what} failed (exit {run.returncode}): {' '.join(run.command)}\n{run.stderr.strip()[-2000:]}")
+        raise StepFailed(
+            f"{what} failed (exit {run.returncode}): {' '.join(run.command)}\n{run.stderr.strip()[-2000:]}"
+        )
     return run
 
 
@@ -241,16 +280,24 @@ def dataset_paths(directory: Path) -> dict[str, Path]:
     paths = {name: directory / f"{name}.csv" for name in ("awards", "recipients", "truth")}
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"dataset directory {directory} lacks {missing}; generate it with "
-                                "`sbir-etl generate --out DIR` or omit --data to generate one")
+        raise FileNotFoundError(
+            f"dataset directory {directory} lacks {missing}; generate it with "
+            "`sbir-etl generate --out DIR` or omit --data to generate one"
+        )
     return paths
 
 
 def read_column(path: Path, column: str) -> list[str]:
     """One text column of a CSV, as Python strings (empty for missing values)."""
-    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-        include_columns=[column], column_types={column: pa.string()},
-        strings_can_be_null=False, quoted_strings_can_be_null=False))
+    table = pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            include_columns=[column],
+            column_types={column: pa.string()},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
     return table.column(column).to_pylist()
 
 
@@ -259,9 +306,15 @@ def write_half_recipients(recipients: Path, out: Path) -> int:
     from sbir_etl.tables import read_header
 
     header = read_header(recipients)
-    table = pacsv.read_csv(recipients, convert_options=pacsv.ConvertOptions(  # all text: DUNS keep leading zeros
-        column_types={name: pa.string() for name in header}, strings_can_be_null=False, quoted_strings_can_be_null=False),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True))
+    table = pacsv.read_csv(
+        recipients,
+        convert_options=pacsv.ConvertOptions(  # all text: DUNS keep leading zeros
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+    )
     half = table.slice(0, table.num_rows // 2)
     pacsv.write_csv(half, out)
     return half.num_rows
@@ -270,8 +323,11 @@ def write_half_recipients(recipients: Path, out: Path) -> int:
 def name_matching_sample(enriched: Path, company_column: str, size: int, seed: int) -> tuple[list[str], int]:
     """A seeded random sample of award names that reached name matching, and how many awards did."""
     table = pq.read_table(enriched, columns=[company_column, "match_method"])
-    names = [name for name, method in zip(table.column(company_column).to_pylist(), table.column("match_method").to_pylist())
-             if method not in IDENTIFIER_METHODS]
+    names = [
+        name
+        for name, method in zip(table.column(company_column).to_pylist(), table.column("match_method").to_pylist())
+        if method not in IDENTIFIER_METHODS
+    ]
     sample = random.Random(seed).sample(names, min(size, len(names)))
     return [n or "" for n in sample], len(names)
 
@@ -283,7 +339,9 @@ def time_naive(award_names: Sequence[str], recipient_names: Sequence[str]) -> fl
 
     started = time.perf_counter()
     for name in award_names:
-        process.extract(name, recipient_names, scorer=fuzz.token_set_ratio, processor=default_process, limit=NAIVE_LIMIT)
+        process.extract(
+            name, recipient_names, scorer=fuzz.token_set_ratio, processor=default_process, limit=NAIVE_LIMIT
+        )
     return time.perf_counter() - started
 
 
@@ -296,14 +354,38 @@ def run(args: argparse.Namespace, log=print) -> FullScaleResult:
     else:
         data_dir = work / f"data-{args.awards}x{args.recipients}-seed{args.seed}"
         log(f"generating {args.awards:,} awards x {args.recipients:,} recipients into {data_dir} ...")
-        gen = checked(run_measured(sbir_etl_command("generate", "--awards", str(args.awards), "--recipients",
-                                                    str(args.recipients), "--seed", str(args.seed), "--out", str(data_dir))), "generate")
+        gen = checked(
+            run_measured(
+                sbir_etl_command(
+                    "generate",
+                    "--awards",
+                    str(args.awards),
+                    "--recipients",
+                    str(args.recipients),
+                    "--seed",
+                    str(args.seed),
+                    "--out",
+                    str(data_dir),
+                )
+            ),
+            "generate",
+        )
         log(f"  generated in {gen.wall_s:.1f} s")
     paths = dataset_paths(data_dir)
     enriched = work / "enriched.parquet"
     summary_json = work / "enrich-summary.json"
-    enrich_args = ["enrich", "--awards", str(paths["awards"]), "--recipients", str(paths["recipients"]),
-                   "--out", str(enriched), "--summary-json", str(summary_json), "--quiet"]
+    enrich_args = [
+        "enrich",
+        "--awards",
+        str(paths["awards"]),
+        "--recipients",
+        str(paths["recipients"]),
+        "--out",
+        str(enriched),
+        "--summary-json",
+        str(summary_json),
+        "--quiet",
+    ]
     if args.chunk_size:
         enrich_args += ["--chunk-size", str(args.chunk_size)]
     log("sbir-etl enrich (whole process) ...")
@@ -312,7 +394,12 @@ def run(args: argparse.Namespace, log=print) -> FullScaleResult:
     log(f"  {enrich.wall_s:.1f} s wall, {enrich.peak_rss_mib:,.0f} MiB peak RSS")
 
     log("sbir-etl evaluate ...")
-    evaluation = checked(run_measured(sbir_etl_command("evaluate", "--truth", str(paths["truth"]), "--enriched", str(enriched), "--json")), "sbir-etl evaluate")
+    evaluation = checked(
+        run_measured(
+            sbir_etl_command("evaluate", "--truth", str(paths["truth"]), "--enriched", str(enriched), "--json")
+        ),
+        "sbir-etl evaluate",
+    )
     quality = json.loads(evaluation.stdout)
 
     half = None
@@ -336,20 +423,36 @@ def run(args: argparse.Namespace, log=print) -> FullScaleResult:
     naive = NaiveEstimate(len(sample), time_naive(sample, recipient_names), name_awards, len(recipient_names))
     del recipient_names
     return FullScaleResult(
-        awards=summary["rows_in"], recipients=summary["recipients"], data_dir=str(data_dir), enrich=enrich,
-        counts_by_method=summary["counts_by_method"], naive=naive, quality=quality, half_enrich=half,
+        awards=summary["rows_in"],
+        recipients=summary["recipients"],
+        data_dir=str(data_dir),
+        enrich=enrich,
+        counts_by_method=summary["counts_by_method"],
+        naive=naive,
+        quality=quality,
+        half_enrich=half,
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--awards", type=int, default=FULL_AWARDS, help=f"awards to generate (default {FULL_AWARDS:,})")
-    parser.add_argument("--recipients", type=int, default=FULL_RECIPIENTS, help=f"recipients to generate (default {FULL_RECIPIENTS:,})")
+    parser.add_argument(
+        "--recipients", type=int, default=FULL_RECIPIENTS, help=f"recipients to generate (default {FULL_RECIPIENTS:,})"
+    )
     parser.add_argument("--seed", type=int, default=0, help="generator seed; also seeds the naive sample")
-    parser.add_argument("--data", help="reuse a generated directory (awards.csv, recipients.csv, truth.csv) instead of generating")
-    parser.add_argument("--work", default="out/full_scale", help="where generated data and outputs go (default out/full_scale)")
-    parser.add_argument("--naive-sample", type=int, default=20, help="awards the naive algorithm is timed on (default 20)")
-    parser.add_argument("--doubling", action="store_true", help="also run with half the recipients and print the doubling ratio")
+    parser.add_argument(
+        "--data", help="reuse a generated directory (awards.csv, recipients.csv, truth.csv) instead of generating"
+    )
+    parser.add_argument(
+        "--work", default="out/full_scale", help="where generated data and outputs go (default out/full_scale)"
+    )
+    parser.add_argument(
+        "--naive-sample", type=int, default=20, help="awards the naive algorithm is timed on (default 20)"
+    )
+    parser.add_argument(
+        "--doubling", action="store_true", help="also run with half the recipients and print the doubling ratio"
+    )
     parser.add_argument("--chunk-size", type=int, help="passed to sbir-etl enrich")
     parser.add_argument("--markdown", help="also write the table as Markdown to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")

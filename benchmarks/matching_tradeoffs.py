@@ -45,9 +45,14 @@ class NoDescriptorVariants:
 # Rules that are not settings, removed one at a time: (label, index, identified names).
 def ablations(index: RecipientIndex, identified: IdentifiedNames) -> dict[str, tuple[RecipientIndex, IdentifiedNames]]:
     return {
-        "without descriptor variants ('acme' / 'acme systems', misspelt descriptors)":
-            (dataclasses.replace(index, descriptor_variants=NoDescriptorVariants()), identified),
-        "without the file's identified names (same-city joins across states stay candidates)": (index, NO_IDENTIFIED_NAMES),
+        "without descriptor variants ('acme' / 'acme systems', misspelt descriptors)": (
+            dataclasses.replace(index, descriptor_variants=NoDescriptorVariants()),
+            identified,
+        ),
+        "without the file's identified names (same-city joins across states stay candidates)": (
+            index,
+            NO_IDENTIFIED_NAMES,
+        ),
     }
 
 
@@ -67,24 +72,30 @@ def main() -> None:
     truth = data.truth.to_pandas()
     cache = FuzzyCache()
     identified = IdentifiedNames.collect([data.awards], columns, index)
-    runs = [(label, dataclasses.replace(base, **changes), index, identified, cache) for label, changes in SETTINGS.items()]
-    runs += [(label, base, variant_index, variant_identified, FuzzyCache())
-             for label, (variant_index, variant_identified) in ablations(index, identified).items()]
+    runs = [
+        (label, dataclasses.replace(base, **changes), index, identified, cache) for label, changes in SETTINGS.items()
+    ]
+    runs += [
+        (label, base, variant_index, variant_identified, FuzzyCache())
+        for label, (variant_index, variant_identified) in ablations(index, identified).items()
+    ]
     rows = []
     for label, config, run_index, run_identified, run_cache in runs:
         table, _ = enrich_table(data.awards, columns, run_index, config, run_cache, run_identified)
         result = evaluate(table.to_pandas(), truth, KEY)
         fuzzy = result["by_method"]["name-fuzzy-auto"]
-        rows.append({
-            "setting": label,
-            "name precision": f"{result['name_precision']:.4f}",
-            "name recall": f"{result['name_recall']:.4f}",
-            "fuzzy-auto joins": fuzzy["joined"],
-            "fuzzy-auto precision": f"{fuzzy['precision']:.4f}",
-            "overall precision": f"{result['precision']:.4f}",
-            "overall recall": f"{result['recall']:.4f}",
-            "candidates": result["candidates"],
-        })
+        rows.append(
+            {
+                "setting": label,
+                "name precision": f"{result['name_precision']:.4f}",
+                "name recall": f"{result['name_recall']:.4f}",
+                "fuzzy-auto joins": fuzzy["joined"],
+                "fuzzy-auto precision": f"{fuzzy['precision']:.4f}",
+                "overall precision": f"{result['precision']:.4f}",
+                "overall recall": f"{result['recall']:.4f}",
+                "candidates": result["candidates"],
+            }
+        )
     frame = pd.DataFrame(rows)
     print(frame.to_string(index=False))
     if args.markdown:

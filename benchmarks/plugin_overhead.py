@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-TIMER_PLUGIN = '''
+TIMER_PLUGIN = """
 import os
 import time
 
@@ -46,7 +46,7 @@ def pytest_runtestloop(session):
     finally:
         with open(os.environ["OVERHEAD_TIMER_OUT"], "w") as out:
             out.write(repr(time.perf_counter() - start))
-'''
+"""
 
 DECORATORS = {
     "plain": "",
@@ -103,7 +103,9 @@ def main() -> None:
             for name, (flavour, extra) in VARIANTS.items():
                 loop_s, process_s = run_once(suites[flavour], extra, timer_dir)
                 previous = best.get(name)
-                best[name] = (min(loop_s, previous[0]), min(process_s, previous[1])) if previous else (loop_s, process_s)
+                best[name] = (
+                    (min(loop_s, previous[0]), min(process_s, previous[1])) if previous else (loop_s, process_s)
+                )
 
     n = args.tests
     base_loop = best["baseline"][0]

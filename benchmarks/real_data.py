@@ -22,7 +22,7 @@ import argparse
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -89,24 +89,26 @@ def _holdout_section(fpds: pd.DataFrame, examples: int) -> tuple[list[str], dict
         outcomes = holdout_outcomes(enriched, truth, recipients)
         outcomes_by_run[label] = outcomes
         counts = outcomes["outcome"].value_counts()
-        rows.append({
-            "run": label,
-            "precision": _pct(ev["precision"]),
-            "recall": _pct(ev["recall"]),
-            "false-join rate": _pct(ev["false_join_rate"]),
-            "name-exact (correct/joined)": f"{ev['by_method']['name-exact']['correct']}/{ev['by_method']['name-exact']['joined']}",
-            "fuzzy-auto (correct/joined)": f"{ev['by_method']['name-fuzzy-auto']['correct']}/{ev['by_method']['name-fuzzy-auto']['joined']}",
-            "candidates (at truth)": f"{ev['candidates']} ({int(counts.get('candidate-right', 0))})",
-            "unmatched": int(counts.get("unmatched", 0)),
-            "wall s": f"{wall:.2f}",
-        })
+        rows.append(
+            {
+                "run": label,
+                "precision": _pct(ev["precision"]),
+                "recall": _pct(ev["recall"]),
+                "false-join rate": _pct(ev["false_join_rate"]),
+                "name-exact (correct/joined)": f"{ev['by_method']['name-exact']['correct']}/{ev['by_method']['name-exact']['joined']}",
+                "fuzzy-auto (correct/joined)": f"{ev['by_method']['name-fuzzy-auto']['correct']}/{ev['by_method']['name-fuzzy-auto']['joined']}",
+                "candidates (at truth)": f"{ev['candidates']} ({int(counts.get('candidate-right', 0))})",
+                "unmatched": int(counts.get("unmatched", 0)),
+                "wall s": f"{wall:.2f}",
+            }
+        )
     out += _table(pd.DataFrame(rows))
 
     base = outcomes_by_run["with city/state"]
     kinds = pd.Series("different name, no shared word (rename/acquisition?)", index=base.index)
     kinds[base["shares_word"]] = "different normalised name, shares a word"
     kinds[base["same_normalised"]] = "same normalised name"
-    breakdown = (base.assign(kind=kinds).groupby(["kind", "outcome"]).size().unstack(fill_value=0))
+    breakdown = base.assign(kind=kinds).groupby(["kind", "outcome"]).size().unstack(fill_value=0)
     breakdown.insert(0, "held out", breakdown.sum(axis=1))
     breakdown["recall"] = (breakdown.get("correct", 0) / breakdown["held out"]).map(_pct)
     out += ["By kind of spelling difference (run with city/state):", ""]
@@ -116,8 +118,10 @@ def _holdout_section(fpds: pd.DataFrame, examples: int) -> tuple[list[str], dict
     changed = base["outcome"] != name_only["outcome"]
     if changed.any():
         diff = base.loc[changed, ["award_name", "award_state", "true_name", "true_state"]].assign(
-            with_location=base.loc[changed, "outcome"], name_only=name_only.loc[changed, "outcome"],
-            name_only_matched=name_only.loc[changed, "matched_name"])
+            with_location=base.loc[changed, "outcome"],
+            name_only=name_only.loc[changed, "outcome"],
+            name_only_matched=name_only.loc[changed, "matched_name"],
+        )
         out += ["What location changes (awards whose outcome differs between the two runs):", ""]
         out += _table(diff)
 
@@ -128,8 +132,13 @@ def _holdout_section(fpds: pd.DataFrame, examples: int) -> tuple[list[str], dict
         if len(wrong):
             out += _table(wrong[cols])
     misses = base[base["outcome"] != "correct"].sort_values(["outcome", "score"], ascending=[True, False])
-    out += [f"Misses (with city/state): {len(misses)}; the first {min(examples, len(misses))} by outcome and score:", ""]
-    out += _table(misses[cols].head(examples).assign(score=lambda f: f["score"].map(lambda s: "" if pd.isna(s) else f"{s:.1f}")))
+    out += [
+        f"Misses (with city/state): {len(misses)}; the first {min(examples, len(misses))} by outcome and score:",
+        "",
+    ]
+    out += _table(
+        misses[cols].head(examples).assign(score=lambda f: f["score"].map(lambda s: "" if pd.isna(s) else f"{s:.1f}"))
+    )
     return out, times
 
 
@@ -147,11 +156,23 @@ def _sbir_section(fpds: pd.DataFrame, sbir: pd.DataFrame, examples: int) -> tupl
         "the match rate measures coverage of this recipient table, not recall.",
         "",
     ]
-    out += _table(pd.DataFrame([{**counts, "match rate": _pct(metrics["match_rate"]),
-                                 "candidate rate": _pct(metrics["candidate_rate"]), "wall s": f"{wall:.2f}"}]))
+    out += _table(
+        pd.DataFrame(
+            [
+                {
+                    **counts,
+                    "match rate": _pct(metrics["match_rate"]),
+                    "candidate rate": _pct(metrics["candidate_rate"]),
+                    "wall s": f"{wall:.2f}",
+                }
+            ]
+        )
+    )
 
     overlap = overlap_outcomes(enriched, recipients)
-    per_name = overlap.groupby("norm").agg(consistent=("consistent", "any"), ambiguous=("owners", lambda o: bool((o > 1).any())))
+    per_name = overlap.groupby("norm").agg(
+        consistent=("consistent", "any"), ambiguous=("owners", lambda o: bool((o > 1).any()))
+    )
     not_joined = overlap[~overlap["consistent"]].drop_duplicates("norm")
     out += [
         f"Names both files share (normalised): {len(per_name)} names on {len(overlap):,} awards. "
@@ -164,45 +185,80 @@ def _sbir_section(fpds: pd.DataFrame, sbir: pd.DataFrame, examples: int) -> tupl
     ]
     if len(not_joined):
         out += ["Shared names left unjoined (one award each):", ""]
-        out += _table(not_joined.merge(enriched[["Company", "State"]], left_index=True, right_index=True)[["Company", "State", "norm", "owners", "method"]])
+        out += _table(
+            not_joined.merge(enriched[["Company", "State"]], left_index=True, right_index=True)[
+                ["Company", "State", "norm", "owners", "method"]
+            ]
+        )
 
     # Identifier truth: DUNS that legacy FPDS descriptions link to exactly one UEI.
     links = legacy_duns_links(fpds)
     linked = enriched[sbir["DUNS"].str.strip().isin(links.index)].reset_index(drop=True)
     linked["_row"] = range(len(linked))
-    truth = pd.DataFrame({"_row": linked["_row"], "recipient_hash": linked["DUNS"].str.strip().map(links).map(uei_recipient_hash)})
-    out += [f"DUNS-linked subset: {len(linked)} awards ({linked['DUNS'].nunique()} DUNS) whose DUNS a legacy FPDS "
-            "description links to exactly one UEI - an identifier truth independent of names (the matcher never sees the link):", ""]
+    truth = pd.DataFrame(
+        {"_row": linked["_row"], "recipient_hash": linked["DUNS"].str.strip().map(links).map(uei_recipient_hash)}
+    )
+    out += [
+        f"DUNS-linked subset: {len(linked)} awards ({linked['DUNS'].nunique()} DUNS) whose DUNS a legacy FPDS "
+        "description links to exactly one UEI - an identifier truth independent of names (the matcher never sees the link):",
+        "",
+    ]
     if len(linked):
         ev = evaluate(linked, truth, ["_row"])
         got = linked["usaspending_recipient_hash"].astype("string").fillna("")
         wrong = linked[linked["match_method"].isin(NAME_METHODS) & (got != truth["recipient_hash"])]
-        out += _table(pd.DataFrame([{
-            "precision": _pct(ev["precision"]), "recall": _pct(ev["recall"]), "false-join rate": _pct(ev["false_join_rate"]),
-            **{m: int((linked["match_method"] == m).sum()) for m in ("name-exact", "name-fuzzy-auto", "name-fuzzy-candidate", "unmatched")},
-            "candidate precision": _pct(ev["candidate_precision"]),
-        }]))
+        out += _table(
+            pd.DataFrame(
+                [
+                    {
+                        "precision": _pct(ev["precision"]),
+                        "recall": _pct(ev["recall"]),
+                        "false-join rate": _pct(ev["false_join_rate"]),
+                        **{
+                            m: int((linked["match_method"] == m).sum())
+                            for m in ("name-exact", "name-fuzzy-auto", "name-fuzzy-candidate", "unmatched")
+                        },
+                        "candidate precision": _pct(ev["candidate_precision"]),
+                    }
+                ]
+            )
+        )
         if len(wrong):
-            true_name = truth.loc[wrong.index, "recipient_hash"].map(recipients.set_index("recipient_hash")["legal_business_name"])
+            true_name = truth.loc[wrong.index, "recipient_hash"].map(
+                recipients.set_index("recipient_hash")["legal_business_name"]
+            )
             out += ["Wrong joins in the DUNS-linked subset (distinct names):", ""]
-            out += _table(wrong.assign(true_name=true_name)[["Company", "State", "usaspending_legal_business_name", "true_name", "match_method"]]
-                          .drop_duplicates("Company"))
+            out += _table(
+                wrong.assign(true_name=true_name)[
+                    ["Company", "State", "usaspending_legal_business_name", "true_name", "match_method"]
+                ].drop_duplicates("Company")
+            )
 
     fuzzy = enriched[enriched["match_method"] == "name-fuzzy-auto"].drop_duplicates("Company")
     out += [f"Fuzzy auto-joins (all {len(fuzzy)} distinct names; no truth - judge by eye):", ""]
     out += _table(fuzzy[["Company", "State", "usaspending_legal_business_name", "match_score", "match_confidence"]])
     cands = enriched[enriched["match_method"] == "name-fuzzy-candidate"].drop_duplicates("Company")
     cand_name = cands["candidate_recipient_hash"].map(recipients.set_index("recipient_hash")["legal_business_name"])
-    out += [f"Candidates, highest scores first ({len(cands)} distinct names; the first {min(examples, len(cands))}):", ""]
-    out += _table(cands.assign(candidate=cand_name)[["Company", "State", "candidate", "match_score"]]
-                  .sort_values("match_score", ascending=False).head(examples))
+    out += [
+        f"Candidates, highest scores first ({len(cands)} distinct names; the first {min(examples, len(cands))}):",
+        "",
+    ]
+    out += _table(
+        cands.assign(candidate=cand_name)[["Company", "State", "candidate", "match_score"]]
+        .sort_values("match_score", ascending=False)
+        .head(examples)
+    )
     return out, {"SBIR.gov vs FPDS": wall}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real",
-                        help="directory holding the real FPDS and SBIR.gov files (default: ../shared/data/real from the repo root)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=REPO.parent / "shared" / "data" / "real",
+        help="directory holding the real FPDS and SBIR.gov files (default: ../shared/data/real from the repo root)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the report to this markdown file")
     parser.add_argument("--examples", type=int, default=15, help="example rows per list (default 15)")
     args = parser.parse_args(argv)
@@ -216,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Enrichment core on real data",
         "",
-        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} ({platform.machine()}, "
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({platform.machine()}, "
         f"Python {platform.python_version()}); data: {args.data} ({len(fpds):,} FPDS rows, {len(sbir):,} SBIR.gov awards). "
         "Default EnrichmentConfig.",
         "",

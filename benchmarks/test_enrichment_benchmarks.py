@@ -121,7 +121,9 @@ def _run(benchmark, data: Dataset, out_dir: Path) -> EnrichmentSummary:
         recall=round(quality["recall"], 4),
         name_precision=round(quality["name_precision"], 4),
         name_recall=round(quality["name_recall"], 4),
-        peak_rss_mib=round(max(s.peak_rss_mib for s in summaries), 1),  # the process peak, what it already held included
+        peak_rss_mib=round(
+            max(s.peak_rss_mib for s in summaries), 1
+        ),  # the process peak, what it already held included
         peak_rss_growth_mib=round(max(s.peak_rss_growth_mib for s in summaries), 1),
         index_build_s=round(min(s.index_build_s for s in summaries), 3),
         seed=SEED,
@@ -146,7 +148,9 @@ def doubling_medians() -> dict[int, float]:
 
 
 @pytest.mark.benchmark(group="doubling-recipients")
-@pytest.mark.parametrize("n_recipients", DOUBLING_RECIPIENTS, ids=[f"{r // 1000}K-recipients" for r in DOUBLING_RECIPIENTS])
+@pytest.mark.parametrize(
+    "n_recipients", DOUBLING_RECIPIENTS, ids=[f"{r // 1000}K-recipients" for r in DOUBLING_RECIPIENTS]
+)
 def test_enrich_files_doubling_recipients(
     benchmark, dataset, tmp_path: Path, doubling_medians: dict[int, float], n_recipients: int
 ) -> None:

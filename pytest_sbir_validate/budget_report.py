@@ -130,7 +130,8 @@ def summary_lines(records: Sequence[BudgetRecord], *, max_rows: int | None) -> l
     rows = [
         (
             f"{record.percent:.0f}%",
-            ("OVER" if record.exceeded else "ok") + ("" if record.outcome in ("passed", "") else f" ({record.outcome})"),
+            ("OVER" if record.exceeded else "ok")
+            + ("" if record.outcome in ("passed", "") else f" ({record.outcome})"),
             format_duration(record.wall_s),
             format_duration(record.cpu_s),
             f"+{format_size(record.peak_rss_growth_bytes)}",
@@ -142,7 +143,9 @@ def summary_lines(records: Sequence[BudgetRecord], *, max_rows: int | None) -> l
     ]
     shown = rows if max_rows is None else rows[:max_rows]
     widths = [max(len(row[i]) for row in [header, *shown]) for i in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in [header, *shown]]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in [header, *shown]
+    ]
     if len(shown) < len(rows):
         lines.append(f"... {len(rows) - len(shown)} more budgeted tests (-v shows all, --budget-report writes all)")
     return lines

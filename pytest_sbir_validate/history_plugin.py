@@ -56,17 +56,55 @@ class _ThresholdOption:
 
 
 _THRESHOLD_OPTIONS = (
-    _ThresholdOption("baseline_runs", "--sbir-baseline-runs", "number of previous runs whose median is the baseline (default 5)"),
-    _ThresholdOption("time_warn_pct", "--sbir-gate-time-warn", "warn when time grows by this many percent (default 10; 'off' disables)"),
-    _ThresholdOption("time_fail_pct", "--sbir-gate-time-fail", "fail when time grows by this many percent (default 25; 'off' disables)"),
-    _ThresholdOption("memory_warn_pct", "--sbir-gate-memory-warn", "warn when peak RSS growth rises by this many percent (default 20)"),
-    _ThresholdOption("memory_fail_pct", "--sbir-gate-memory-fail", "fail when peak RSS growth rises by this many percent (default 50)"),
-    _ThresholdOption("match_rate_warn_points", "--sbir-gate-match-rate-warn", "warn when the match rate drops by this many points (default off)"),
-    _ThresholdOption("match_rate_fail_points", "--sbir-gate-match-rate-fail", "fail when the match rate drops by this many points (default 5)"),
-    _ThresholdOption("time_noise_floor_s", "--sbir-gate-time-noise-floor", "seconds; time changes of tests faster than this are noise unless the change exceeds the noise delta (default 0.05)"),
-    _ThresholdOption("time_noise_delta_s", "--sbir-gate-time-noise-delta", "seconds; see the time noise floor (default 0.02)"),
-    _ThresholdOption("memory_noise_floor_mib", "--sbir-gate-memory-noise-floor", "MiB; memory changes of tests below this are noise unless the change exceeds the noise delta (default 16)"),
-    _ThresholdOption("memory_noise_delta_mib", "--sbir-gate-memory-noise-delta", "MiB; see the memory noise floor (default 8)"),
+    _ThresholdOption(
+        "baseline_runs", "--sbir-baseline-runs", "number of previous runs whose median is the baseline (default 5)"
+    ),
+    _ThresholdOption(
+        "time_warn_pct",
+        "--sbir-gate-time-warn",
+        "warn when time grows by this many percent (default 10; 'off' disables)",
+    ),
+    _ThresholdOption(
+        "time_fail_pct",
+        "--sbir-gate-time-fail",
+        "fail when time grows by this many percent (default 25; 'off' disables)",
+    ),
+    _ThresholdOption(
+        "memory_warn_pct",
+        "--sbir-gate-memory-warn",
+        "warn when peak RSS growth rises by this many percent (default 20)",
+    ),
+    _ThresholdOption(
+        "memory_fail_pct",
+        "--sbir-gate-memory-fail",
+        "fail when peak RSS growth rises by this many percent (default 50)",
+    ),
+    _ThresholdOption(
+        "match_rate_warn_points",
+        "--sbir-gate-match-rate-warn",
+        "warn when the match rate drops by this many points (default off)",
+    ),
+    _ThresholdOption(
+        "match_rate_fail_points",
+        "--sbir-gate-match-rate-fail",
+        "fail when the match rate drops by this many points (default 5)",
+    ),
+    _ThresholdOption(
+        "time_noise_floor_s",
+        "--sbir-gate-time-noise-floor",
+        "seconds; time changes of tests faster than this are noise unless the change exceeds the noise delta (default 0.05)",
+    ),
+    _ThresholdOption(
+        "time_noise_delta_s", "--sbir-gate-time-noise-delta", "seconds; see the time noise floor (default 0.02)"
+    ),
+    _ThresholdOption(
+        "memory_noise_floor_mib",
+        "--sbir-gate-memory-noise-floor",
+        "MiB; memory changes of tests below this are noise unless the change exceeds the noise delta (default 16)",
+    ),
+    _ThresholdOption(
+        "memory_noise_delta_mib", "--sbir-gate-memory-noise-delta", "MiB; see the memory noise floor (default 8)"
+    ),
 )
 
 
@@ -97,8 +135,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("sbir_dataset", "KEY=VALUE labels recorded with every run", type="linelist")
     parser.addini(
         "sbir_alert_webhook",
-        "Slack-compatible webhook URL to POST failed regression gates to "
-        "($SBIR_ALERT_WEBHOOK wins over this)",
+        "Slack-compatible webhook URL to POST failed regression gates to ($SBIR_ALERT_WEBHOOK wins over this)",
     )
     for option in _THRESHOLD_OPTIONS:
         group.addoption(option.flag, metavar="N", help=option.help)
@@ -243,16 +280,28 @@ class HistoryRecorder:
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None:
             # The controller owns the run: its id and machine class, and the alert.
-            recorder = cls(path=path, thresholds=thresholds, run=None, run_id=workerinput[_WORKER_RUN_ID],
-                           machine_class=workerinput[_WORKER_MACHINE_CLASS], webhook=None)
+            recorder = cls(
+                path=path,
+                thresholds=thresholds,
+                run=None,
+                run_id=workerinput[_WORKER_RUN_ID],
+                machine_class=workerinput[_WORKER_MACHINE_CLASS],
+                webhook=None,
+            )
         else:
             machine_class = config.getoption("sbir_machine_class") or config.getini("sbir_machine_class") or None
             dataset = _parse_labels(config.getini("sbir_dataset"), "ini sbir_dataset")
             dataset.update(_parse_labels(config.getoption("sbir_dataset"), "--sbir-dataset"))
             run = RunInfo.collect(machine_class=machine_class, dataset=dataset, cwd=config.rootpath)
             webhook = webhook_url(config.getini("sbir_alert_webhook") or None)
-            recorder = cls(path=path, thresholds=thresholds, run=run, run_id=run.run_id,
-                           machine_class=run.machine_class, webhook=webhook)
+            recorder = cls(
+                path=path,
+                thresholds=thresholds,
+                run=run,
+                run_id=run.run_id,
+                machine_class=run.machine_class,
+                webhook=webhook,
+            )
         try:
             recorder._store = HistoryStore(path)
             if recorder.run is not None:
@@ -327,19 +376,21 @@ class HistoryRecorder:
             message = f"could not record this test in the metrics store: {error}"
             if report.passed:
                 report.outcome = "failed"
-                report.longrepr = (
-                    f"{message}\n(the test itself passed; fix the store or drop --sbir-history)"
-                )
+                report.longrepr = f"{message}\n(the test itself passed; fix the store or drop --sbir-history)"
             else:
                 report.sections.append(("sbir-validate history", message))
             setattr(report, _REPORT_ATTR, {"status": "error", "messages": [message]})
             return report
         if verdict is not None:
-            setattr(report, _REPORT_ATTR, {
-                "status": verdict.status.value,
-                "messages": verdict.messages(GateStatus.WARN),
-                "summary": verdict.summary,
-            })
+            setattr(
+                report,
+                _REPORT_ATTR,
+                {
+                    "status": verdict.status.value,
+                    "messages": verdict.messages(GateStatus.WARN),
+                    "summary": verdict.summary,
+                },
+            )
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -387,8 +438,7 @@ class HistoryRecorder:
         if established:
             tr.write_line(
                 f"baseline established for {len(established)} test(s) with no earlier run on "
-                f"this machine class: {', '.join(established[:10])}"
-                + (" …" if len(established) > 10 else "")
+                f"this machine class: {', '.join(established[:10])}" + (" …" if len(established) > 10 else "")
             )
         if self.delivery is not None:
             tr.write_line(self.delivery.describe(), **({} if self.delivery.ok else {"red": True}))

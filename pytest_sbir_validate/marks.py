@@ -15,8 +15,8 @@ import pytest
 from pytest_sbir_validate.budgets import (
     DURATION_FORMS,
     SIZE_FORMS,
-    BudgetValueError,
     Budgets,
+    BudgetValueError,
     MemoryBudget,
     TimeBudget,
     parse_duration,

@@ -23,8 +23,12 @@ if TYPE_CHECKING:
     from sbir_etl.dagster_defs import JobRun
 
 ALL_ASSETS = (
-    "raw_sbir_awards", "validated_sbir_awards", "raw_usaspending_recipients",
-    "recipient_lookup", "enriched_sbir_awards", "enrichment_quality_report",
+    "raw_sbir_awards",
+    "validated_sbir_awards",
+    "raw_usaspending_recipients",
+    "recipient_lookup",
+    "enriched_sbir_awards",
+    "enrichment_quality_report",
 )
 RAW_AWARDS, ENRICHED, REPORT = "raw_sbir_awards", "enriched_sbir_awards", "enrichment_quality_report"
 BLOCKING_GATES = ("match_rate", "completeness")
@@ -44,8 +48,15 @@ def materialize(
 
     if isinstance(source, Scenario):
         merged = {**source.expected.config, **(overrides or {})}
-        return run_job(source.awards_path, source.recipients_path, out_dir, config_path,
-                       overrides=merged, use_environment=False, quiet=quiet)
+        return run_job(
+            source.awards_path,
+            source.recipients_path,
+            out_dir,
+            config_path,
+            overrides=merged,
+            use_environment=False,
+            quiet=quiet,
+        )
     if recipients_path is None:
         raise TypeError("materialize(awards_path, recipients_path, ...): pass the recipients file too, or a Scenario")
     return run_job(source, recipients_path, out_dir, config_path, overrides=overrides, quiet=quiet)
@@ -62,7 +73,10 @@ def job_outcome(scenario: Scenario, run: "JobRun") -> ScenarioOutcome:
         return outcome
     if ENRICHED in run.asset_values:
         meta = run.asset_metadata[ENRICHED]
-        outcome.summary = {key: meta.get(key) for key in ("rows_in", "rows_out", "rows_rejected", "match_rate", "counts_by_method", "invalid_identifiers")}
+        outcome.summary = {
+            key: meta.get(key)
+            for key in ("rows_in", "rows_out", "rows_rejected", "match_rate", "counts_by_method", "invalid_identifiers")
+        }
         # Unreadable award rows are rejected by the raw_sbir_awards copy, before enrichment sees
         # them; count them as the core does (rows in = out + rejected over the user's file).
         copy_rejected = run.asset_metadata[RAW_AWARDS]["rows_rejected"]
@@ -82,7 +96,9 @@ def job_mismatches(scenario: Scenario, run: "JobRun") -> list[str]:
         if check is None:
             problems.append(f"gate {gate}: expected {'pass' if should_pass else 'fail'}, but it was not evaluated")
         elif check.passed != should_pass:
-            problems.append(f"gate {gate}: expected {'pass' if should_pass else 'fail'}, got {'pass' if check.passed else 'fail'}: {check.description}")
+            problems.append(
+                f"gate {gate}: expected {'pass' if should_pass else 'fail'}, got {'pass' if check.passed else 'fail'}: {check.description}"
+            )
     blocked = expected.error is not None or any(not expected.gates.get(g, True) for g in BLOCKING_GATES)
     if blocked:
         if REPORT in run.materialized:
@@ -104,7 +120,9 @@ def assert_job_as_expected(scenario: Scenario, run: "JobRun") -> None:
     if problems:
         raise ScenarioMismatch(
             f"sbir_etl_job on scenario {scenario.name!r} differs from {scenario.expected_path}:\n"
-            + "\n".join(problems) + "\n" + run.describe()
+            + "\n".join(problems)
+            + "\n"
+            + run.describe()
         )
 
 

@@ -32,7 +32,6 @@ import pytest
 
 from sbir_etl import performance
 
-
 SAMPLING_INTERVAL_S = 0.002
 """How often the fallback sampler reads RSS; shorter spikes are only seen through ``ru_maxrss``."""
 

@@ -6,8 +6,7 @@ its own module and is registered here so that `pytest -p no:sbir_validate` turns
 
 import pytest
 
-from pytest_sbir_validate import budget_plugin, history_plugin, scaling
-from pytest_sbir_validate import materialize, scenarios
+from pytest_sbir_validate import budget_plugin, history_plugin, materialize, scaling, scenarios
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

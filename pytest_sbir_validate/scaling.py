@@ -66,8 +66,7 @@ class ScalingResult:
         verdict = (
             f"time grows as size^{self.exponent:.2f}, within max_exponent={self.max_exponent:g}"
             if self.passed
-            else f"time grows as size^{self.exponent:.2f}, worse than the declared "
-            f"max_exponent={self.max_exponent:g}"
+            else f"time grows as size^{self.exponent:.2f}, worse than the declared max_exponent={self.max_exponent:g}"
         )
         lines = [verdict, f"  {'size':>10}  {self.clock} time (median of {self.repeats})"]
         previous: tuple[int, float] | None = None

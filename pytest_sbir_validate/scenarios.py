@@ -149,16 +149,25 @@ def parse_expectations(data: Any, where: str) -> Expectations:
             raise ScenarioFormatError(f"{where}: match_rate: min and max must be numbers, got {raw!r}")
         match_rate = (float(raw["min"]), float(raw["max"]))
     rows = data.get("rows")
-    if rows is not None and (not isinstance(rows, dict) or not set(rows) <= {"in", "out", "rejected"}
-                             or not all(_is_count(v) for v in rows.values())):
-        raise ScenarioFormatError(f"{where}: rows: expected a mapping with keys in, out, rejected and whole-number counts; got {rows!r}")
+    if rows is not None and (
+        not isinstance(rows, dict)
+        or not set(rows) <= {"in", "out", "rejected"}
+        or not all(_is_count(v) for v in rows.values())
+    ):
+        raise ScenarioFormatError(
+            f"{where}: rows: expected a mapping with keys in, out, rejected and whole-number counts; got {rows!r}"
+        )
     invalid = data.get("invalid_identifiers")
     if invalid is not None and (not isinstance(invalid, dict) or not all(_is_count(v) for v in invalid.values())):
-        raise ScenarioFormatError(f"{where}: invalid_identifiers: expected counts by reason, e.g. {{uei:wrong-length: 3}}; got {invalid!r}")
+        raise ScenarioFormatError(
+            f"{where}: invalid_identifiers: expected counts by reason, e.g. {{uei:wrong-length: 3}}; got {invalid!r}"
+        )
     gates: dict[str, bool] = {}
     for gate, outcome in (data.get("gates") or {}).items():
         if gate not in GATES or outcome not in GATE_OUTCOMES:
-            raise ScenarioFormatError(f"{where}: gates: {gate}: {outcome!r}; gates are {list(GATES)}, each 'pass' or 'fail'")
+            raise ScenarioFormatError(
+                f"{where}: gates: {gate}: {outcome!r}; gates are {list(GATES)}, each 'pass' or 'fail'"
+            )
         gates[gate] = GATE_OUTCOMES[outcome]
     awards = {str(key): _parse_award(str(key), raw, where) for key, raw in (data.get("awards") or {}).items()}
     config = data.get("config") or {}
@@ -166,7 +175,9 @@ def parse_expectations(data: Any, where: str) -> Expectations:
         raise ScenarioFormatError(f"{where}: config: expected a mapping of EnrichmentConfig options")
     unknown = set(config) - set(SCALAR_FIELDS)
     if unknown:
-        raise ScenarioFormatError(f"{where}: config: unknown option(s) {sorted(unknown)}; known: {sorted(SCALAR_FIELDS)}")
+        raise ScenarioFormatError(
+            f"{where}: config: unknown option(s) {sorted(unknown)}; known: {sorted(SCALAR_FIELDS)}"
+        )
     return Expectations(
         description=str(data.get("description") or "").strip(),
         config=config,
@@ -196,7 +207,9 @@ def discover_scenarios(root: str | Path) -> list[Scenario]:
     """Every scenario directory directly under `root`, sorted by name."""
     root = Path(root)
     if not root.is_dir():
-        raise ScenarioFormatError(f"{root}: scenario directory not found; set the ini option {FIXTURES_INI} to a directory of scenarios")
+        raise ScenarioFormatError(
+            f"{root}: scenario directory not found; set the ini option {FIXTURES_INI} to a directory of scenarios"
+        )
     return [load_scenario(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))]
 
 
@@ -296,7 +309,9 @@ def _describe_got(row: Mapping[str, Any]) -> str:
     return text
 
 
-def award_mismatches(expected: Mapping[str, AwardExpectation], enriched: "pd.DataFrame", config: EnrichmentConfig) -> list[tuple[str, str, str]]:
+def award_mismatches(
+    expected: Mapping[str, AwardExpectation], enriched: "pd.DataFrame", config: EnrichmentConfig
+) -> list[tuple[str, str, str]]:
     """(award key, expected, got) for every award whose outcome differs, is missing or is unexpected."""
     keys = award_keys(enriched, config)
     wanted = ["match_method", "usaspending_recipient_hash", "candidate_recipient_hash", "match_score"]
@@ -337,7 +352,11 @@ def _error_mismatches(expected: ExpectedError | None, error_type: str | None, me
     problems = []
     if error_type != expected.type:
         problems.append(f"expected {expected.type}, got {error_type}: {message}")
-    problems += [f"error message lacks {fragment!r}: {message}" for fragment in expected.message_contains if fragment not in message]
+    problems += [
+        f"error message lacks {fragment!r}: {message}"
+        for fragment in expected.message_contains
+        if fragment not in message
+    ]
     return problems
 
 
@@ -349,7 +368,11 @@ def compare(outcome: ScenarioOutcome) -> list[str]:
         return problems
     summary = outcome.summary or {}
     if exp.rows is not None:
-        got_rows = {"in": summary.get("rows_in"), "out": summary.get("rows_out"), "rejected": summary.get("rows_rejected")}
+        got_rows = {
+            "in": summary.get("rows_in"),
+            "out": summary.get("rows_out"),
+            "rejected": summary.get("rows_rejected"),
+        }
         for name, value in exp.rows.items():
             if got_rows[name] != value:
                 problems.append(f"rows {name}: expected {value}, got {got_rows[name]}")
@@ -357,9 +380,15 @@ def compare(outcome: ScenarioOutcome) -> list[str]:
         low, high = exp.match_rate
         rate = summary.get("match_rate")
         if rate is None or not low <= rate <= high:
-            problems.append(f"match rate {rate} outside expected [{low}, {high}] (counts by method: {summary.get('counts_by_method')})")
-    if exp.invalid_identifiers is not None and dict(summary.get("invalid_identifiers") or {}) != dict(exp.invalid_identifiers):
-        problems.append(f"invalid identifiers: expected {dict(exp.invalid_identifiers)}, got {summary.get('invalid_identifiers')}")
+            problems.append(
+                f"match rate {rate} outside expected [{low}, {high}] (counts by method: {summary.get('counts_by_method')})"
+            )
+    if exp.invalid_identifiers is not None and dict(summary.get("invalid_identifiers") or {}) != dict(
+        exp.invalid_identifiers
+    ):
+        problems.append(
+            f"invalid identifiers: expected {dict(exp.invalid_identifiers)}, got {summary.get('invalid_identifiers')}"
+        )
     if outcome.enriched is not None:
         diffs = award_mismatches(exp.awards, outcome.enriched, outcome.config or outcome.scenario.enrichment_config())
         if diffs:
@@ -381,7 +410,8 @@ def assert_outcome(outcome: ScenarioOutcome) -> None:
     if problems:
         scenario = outcome.scenario
         raise ScenarioMismatch(
-            f"scenario {scenario.name!r} differs from {scenario.expected_path}:\n" + "\n".join(problems)
+            f"scenario {scenario.name!r} differs from {scenario.expected_path}:\n"
+            + "\n".join(problems)
             + "\nIf the expectation is wrong, fix expected.yaml; otherwise the enrichment core regressed."
         )
 

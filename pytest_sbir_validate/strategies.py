@@ -23,7 +23,11 @@ from hypothesis import strategies as st
 
 SBIR_CI_PROFILE = "sbir-ci"
 settings.register_profile(
-    SBIR_CI_PROFILE, derandomize=True, deadline=None, max_examples=30, print_blob=True,
+    SBIR_CI_PROFILE,
+    derandomize=True,
+    deadline=None,
+    max_examples=30,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -36,31 +40,86 @@ RECIPIENT_COLUMNS = ("recipient_hash", "legal_business_name", "uei", "duns", "ci
 
 # Distinctive words so that two generated companies rarely look alike to a fuzzy matcher.
 NAME_WORDS = (
-    "Aurora", "Basalt", "Cobalt", "Dynamo", "Ember", "Fulcrum", "Gossamer", "Halcyon", "Indigo", "Juniper",
-    "Kestrel", "Lodestar", "Meridian", "Nebula", "Obsidian", "Paragon", "Quasar", "Rampart", "Sextant", "Tundra",
-    "Umbra", "Vanguard", "Wavelength", "Xenon", "Yarrow", "Zenith", "Anvil", "Bastion", "Cipher", "Dervish",
+    "Aurora",
+    "Basalt",
+    "Cobalt",
+    "Dynamo",
+    "Ember",
+    "Fulcrum",
+    "Gossamer",
+    "Halcyon",
+    "Indigo",
+    "Juniper",
+    "Kestrel",
+    "Lodestar",
+    "Meridian",
+    "Nebula",
+    "Obsidian",
+    "Paragon",
+    "Quasar",
+    "Rampart",
+    "Sextant",
+    "Tundra",
+    "Umbra",
+    "Vanguard",
+    "Wavelength",
+    "Xenon",
+    "Yarrow",
+    "Zenith",
+    "Anvil",
+    "Bastion",
+    "Cipher",
+    "Dervish",
 )
 INDUSTRY_WORDS = (
-    "Photonics", "Robotics", "Analytics", "Aerospace", "Biosciences", "Microsystems", "Materials", "Energy",
-    "Acoustics", "Cybernetics", "Propulsion", "Genomics", "Instruments", "Telemetry", "Composites", "Optics",
+    "Photonics",
+    "Robotics",
+    "Analytics",
+    "Aerospace",
+    "Biosciences",
+    "Microsystems",
+    "Materials",
+    "Energy",
+    "Acoustics",
+    "Cybernetics",
+    "Propulsion",
+    "Genomics",
+    "Instruments",
+    "Telemetry",
+    "Composites",
+    "Optics",
 )
 DESIGNATORS = ("Inc", "Inc.", "Incorporated", "LLC", "L.L.C.", "Corp", "Corporation", "Co", "Ltd")
-PLACES = (("AUSTIN", "TX", "78701"), ("DAYTON", "OH", "45402"), ("BOULDER", "CO", "80302"), ("TUCSON", "AZ", "85701"),
-          ("HUNTSVILLE", "AL", "35801"), ("ROANOKE", "VA", "24011"), ("MADISON", "WI", "53703"), ("ERIE", "PA", "16501"))
+PLACES = (
+    ("AUSTIN", "TX", "78701"),
+    ("DAYTON", "OH", "45402"),
+    ("BOULDER", "CO", "80302"),
+    ("TUCSON", "AZ", "85701"),
+    ("HUNTSVILLE", "AL", "35801"),
+    ("ROANOKE", "VA", "24011"),
+    ("MADISON", "WI", "53703"),
+    ("ERIE", "PA", "16501"),
+)
 
 
 # --- identifiers ------------------------------------------------------------------------------
 
+
 def valid_ueis() -> st.SearchStrategy[str]:
     """Well-formed SAM UEIs."""
-    return st.builds(lambda first, rest: first + rest, st.sampled_from(UEI_FIRST), st.text(UEI_REST, min_size=11, max_size=11))
+    return st.builds(
+        lambda first, rest: first + rest, st.sampled_from(UEI_FIRST), st.text(UEI_REST, min_size=11, max_size=11)
+    )
 
 
 def invalid_ueis() -> st.SearchStrategy[str]:
     """Values that stay invalid after the core's cleaning (trim, uppercase, drop spaces and hyphens)."""
-    wrong_length = st.one_of(st.integers(1, 11), st.integers(13, 16)).flatmap(lambda n: st.text(UEI_REST, min_size=n, max_size=n))
+    wrong_length = st.one_of(st.integers(1, 11), st.integers(13, 16)).flatmap(
+        lambda n: st.text(UEI_REST, min_size=n, max_size=n)
+    )
     with_bad_char = st.tuples(valid_ueis(), st.integers(0, 11), st.sampled_from("IOio#*./_+")).map(
-        lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1 :])
+        lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1 :]
+    )
     starts_with_zero = valid_ueis().map(lambda u: "0" + u[1:])
     return st.one_of(wrong_length, with_bad_char, starts_with_zero)
 
@@ -81,7 +140,9 @@ def duns_spellings(duns: str) -> st.SearchStrategy[str]:
 def invalid_duns() -> st.SearchStrategy[str]:
     """Values that stay invalid after the core's repair: letters, more than 9 digits, all zeros, real decimals."""
     return st.one_of(
-        st.tuples(valid_duns(), st.integers(0, 8), st.sampled_from("ABXZ#")).map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1 :]),
+        st.tuples(valid_duns(), st.integers(0, 8), st.sampled_from("ABXZ#")).map(
+            lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1 :]
+        ),
         st.text(DIGITS, min_size=10, max_size=12).filter(lambda d: d.lstrip("0") and len(d.lstrip("0")) > 9),
         st.integers(1, 9).map(lambda n: "0" * n),
         valid_duns().map(lambda d: d + ".5"),
@@ -89,6 +150,7 @@ def invalid_duns() -> st.SearchStrategy[str]:
 
 
 # --- names ------------------------------------------------------------------------------------
+
 
 def company_names() -> st.SearchStrategy[str]:
     """Plausible company names: one or two distinctive words, an industry word, a designator."""
@@ -117,7 +179,9 @@ def name_variants(name: str) -> st.SearchStrategy[str]:
         lambda case, designator, comma, the, spaces: _apply_variant(base, case, designator, comma, the, spaces),
         st.sampled_from(("as-is", "upper", "lower", "title")),
         st.one_of(st.none(), st.sampled_from(DESIGNATORS)),
-        st.booleans(), st.booleans(), st.booleans(),
+        st.booleans(),
+        st.booleans(),
+        st.booleans(),
     )
 
 
@@ -131,6 +195,7 @@ def _apply_variant(base: str, case: str, designator: str | None, comma: bool, th
 
 # --- tables -----------------------------------------------------------------------------------
 
+
 @st.composite
 def recipient_tables(draw: Any, min_size: int = 1, max_size: int = 8) -> pd.DataFrame:
     """USAspending-like recipients: unique hashes, UEIs, DUNS and normalised names; some lack a DUNS."""
@@ -139,19 +204,26 @@ def recipient_tables(draw: Any, min_size: int = 1, max_size: int = 8) -> pd.Data
     n = draw(st.integers(min_size, max_size))
     # Distinct normalised names, and distinct first words to keep companies apart for the fuzzy
     # matcher too. Drawn unique (not filtered afterwards), so the table has exactly n rows.
-    names = draw(st.lists(company_names(), min_size=n, max_size=n,
-                          unique_by=(lambda s: normalize_name(s), lambda s: s.split()[0])))
+    names = draw(
+        st.lists(
+            company_names(), min_size=n, max_size=n, unique_by=(lambda s: normalize_name(s), lambda s: s.split()[0])
+        )
+    )
     ueis = draw(st.lists(valid_ueis(), min_size=n, max_size=n, unique=True))
     duns = draw(st.lists(valid_duns(), min_size=n, max_size=n, unique=True))
     has_duns = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     places = draw(st.lists(st.sampled_from(PLACES), min_size=n, max_size=n))
-    return pd.DataFrame({
-        "recipient_hash": [f"r-{i:04d}" for i in range(n)],
-        "legal_business_name": [nm.upper() for nm in names],
-        "uei": ueis,
-        "duns": [d if keep else "" for d, keep in zip(duns, has_duns)],
-        "city": [p[0] for p in places], "state": [p[1] for p in places], "zip5": [p[2] for p in places],
-    })
+    return pd.DataFrame(
+        {
+            "recipient_hash": [f"r-{i:04d}" for i in range(n)],
+            "legal_business_name": [nm.upper() for nm in names],
+            "uei": ueis,
+            "duns": [d if keep else "" for d, keep in zip(duns, has_duns)],
+            "city": [p[0] for p in places],
+            "state": [p[1] for p in places],
+            "zip5": [p[2] for p in places],
+        }
+    )
 
 
 EVIDENCE = ("uei", "duns", "name", "uei-vs-name", "invalid-ids", "absent")
@@ -183,7 +255,9 @@ def awards_with_truth(draw: Any, recipients: pd.DataFrame, min_size: int = 1, ma
     """
     n = draw(st.integers(min_size, max_size))
     rows, truth = [], []
-    absent_words = [w for w in NAME_WORDS if all(not nm.upper().startswith(w.upper()) for nm in recipients["legal_business_name"])]
+    absent_words = [
+        w for w in NAME_WORDS if all(not nm.upper().startswith(w.upper()) for nm in recipients["legal_business_name"])
+    ]
     for i in range(n):
         kind = draw(st.sampled_from(EVIDENCE))
         r = recipients.iloc[draw(st.integers(0, len(recipients) - 1))]
@@ -201,13 +275,23 @@ def awards_with_truth(draw: Any, recipients: pd.DataFrame, min_size: int = 1, ma
             row.update(Company=draw(name_variants(r["legal_business_name"])), Duns=draw(duns_spellings(r["duns"])))
             named = r["recipient_hash"]
         elif kind == "name":
-            row.update(Company=draw(name_variants(r["legal_business_name"])), City=r["city"].title(), State=r["state"], Zip=r["zip5"])
+            row.update(
+                Company=draw(name_variants(r["legal_business_name"])),
+                City=r["city"].title(),
+                State=r["state"],
+                Zip=r["zip5"],
+            )
             named = r["recipient_hash"]
         elif kind == "uei-vs-name":
             others = recipients[recipients["recipient_hash"] != r["recipient_hash"]]
             other = others.iloc[draw(st.integers(0, len(others) - 1))]
-            row.update(Company=draw(name_variants(other["legal_business_name"])), UEI=r["uei"],
-                       City=other["city"].title(), State=other["state"], Zip=other["zip5"])
+            row.update(
+                Company=draw(name_variants(other["legal_business_name"])),
+                UEI=r["uei"],
+                City=other["city"].title(),
+                State=other["state"],
+                Zip=other["zip5"],
+            )
             named = other["recipient_hash"]
         else:  # invalid-ids or absent: a company the table does not hold
             target = None
@@ -221,11 +305,16 @@ def awards_with_truth(draw: Any, recipients: pd.DataFrame, min_size: int = 1, ma
     if any(t["evidence"] == "invalid-ids" for t in truth):
         # Plant the awards' invalid identifiers in the recipient table: they must still never match.
         planted = awards.loc[[t["evidence"] == "invalid-ids" for t in truth], ["UEI", "Duns"]]
-        extra = pd.DataFrame({
-            "recipient_hash": [f"r-trap-{j:03d}" for j in range(len(planted))],
-            "legal_business_name": [f"TRAP {w} HOLDINGS" for w in range(len(planted))],
-            "uei": planted["UEI"].tolist(), "duns": planted["Duns"].tolist(),
-            "city": "", "state": "", "zip5": "",
-        })
+        extra = pd.DataFrame(
+            {
+                "recipient_hash": [f"r-trap-{j:03d}" for j in range(len(planted))],
+                "legal_business_name": [f"TRAP {w} HOLDINGS" for w in range(len(planted))],
+                "uei": planted["UEI"].tolist(),
+                "duns": planted["Duns"].tolist(),
+                "city": "",
+                "state": "",
+                "zip5": "",
+            }
+        )
         recipients = pd.concat([recipients, extra], ignore_index=True)
     return AwardsWithTruth(recipients, awards, pd.DataFrame(truth))

@@ -72,14 +72,11 @@ def build_payload(
     ``run_label`` identifies the run for the reader, e.g. ``"main@1a2b3c4 on linux-x86_64-2cpu"``.
     """
     title = (
-        f":rotating_light: {len(failures)} regression gate failure"
-        f"{'s' if len(failures) != 1 else ''} in {run_label}"
+        f":rotating_light: {len(failures)} regression gate failure{'s' if len(failures) != 1 else ''} in {run_label}"
     )
     if warnings:
         title += f" ({warnings} more warning{'s' if warnings != 1 else ''})"
-    lines = [
-        f"• `{failure.test_id}`: {'; '.join(failure.messages)}" for failure in failures
-    ]
+    lines = [f"• `{failure.test_id}`: {'; '.join(failure.messages)}" for failure in failures]
     body = "\n".join(lines)
     if len(body) > _MAX_BLOCK_TEXT:
         body = body[: _MAX_BLOCK_TEXT - 20].rsplit("\n", 1)[0] + "\n… (truncated)"
@@ -92,15 +89,11 @@ def build_payload(
     }
 
 
-def send_alert(
-    url: str, payload: Mapping[str, Any], *, timeout_s: float = DEFAULT_TIMEOUT_S
-) -> DeliveryResult:
+def send_alert(url: str, payload: Mapping[str, Any], *, timeout_s: float = DEFAULT_TIMEOUT_S) -> DeliveryResult:
     """POST ``payload`` as JSON to ``url``; never raises for delivery problems, never waits longer
     than about ``timeout_s`` per network operation."""
     if not url.startswith(("https://", "http://")):
-        return DeliveryResult(
-            ok=False, url=url, error="the webhook URL must start with https:// or http://"
-        )
+        return DeliveryResult(ok=False, url=url, error="the webhook URL must start with https:// or http://")
     request = urllib.request.Request(
         url,
         data=json.dumps(payload).encode("utf-8"),
@@ -117,7 +110,7 @@ def send_alert(
         if isinstance(reason, (TimeoutError, socket.timeout)):
             return DeliveryResult(ok=False, url=url, error=f"no answer within {timeout_s:g} s")
         return DeliveryResult(ok=False, url=url, error=f"cannot connect: {reason}")
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return DeliveryResult(ok=False, url=url, error=f"no answer within {timeout_s:g} s")
     except OSError as exc:  # connection reset while reading, etc.
         return DeliveryResult(ok=False, url=url, error=f"delivery failed: {exc}")

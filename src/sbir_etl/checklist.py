@@ -89,7 +89,9 @@ class ChecklistReport:
         if self.ready:
             skipped = [i.name for i in self.items if i.status is Status.SKIP]
             return "READY: every critical item passed" + (f" (skipped: {', '.join(skipped)})" if skipped else "")
-        return f"NOT READY: {len(self.blocking)} critical item(s) not passing: {', '.join(i.name for i in self.blocking)}"
+        return (
+            f"NOT READY: {len(self.blocking)} critical item(s) not passing: {', '.join(i.name for i in self.blocking)}"
+        )
 
     def render_text(self) -> str:
         width = max((len(i.name) for i in self.items), default=0)
@@ -112,6 +114,7 @@ class ChecklistReport:
 
 # -- smoke tests ---------------------------------------------------------------------------------
 
+
 def smoke_command(tests_dir: Path) -> list[str]:
     """``pytest -m smoke`` over ``tests_dir`` with this interpreter; no cache writes into the checkout."""
     return [sys.executable, "-m", "pytest", "-m", "smoke", "-q", "-p", "no:cacheprovider", str(tests_dir)]
@@ -126,7 +129,9 @@ def judge_smoke(returncode: int, output: str) -> ItemResult:
     if returncode == 0:
         return ItemResult(name, Status.PASS, True, summary)
     if returncode == 5:
-        return ItemResult(name, Status.FAIL, True, "no smoke tests were collected; run from a checkout with tests/smoke")
+        return ItemResult(
+            name, Status.FAIL, True, "no smoke tests were collected; run from a checkout with tests/smoke"
+        )
     hint = "; rerun them with `pytest -m smoke` to see the failures"
     return ItemResult(name, Status.FAIL, True, f"pytest exited {returncode}: {summary}{hint}", failed[:20])
 
@@ -134,16 +139,23 @@ def judge_smoke(returncode: int, output: str) -> ItemResult:
 def run_smoke(tests_dir: Path, timeout_s: float = SMOKE_TIMEOUT_S) -> ItemResult:
     """Run the smoke tests in a subprocess (cwd: the directory above ``tests_dir``)."""
     if not tests_dir.is_dir():
-        return ItemResult(SMOKE_ITEM, Status.FAIL, True,
-                          f"test directory {tests_dir} not found; pass --tests DIR of a checkout with the smoke tests")
+        return ItemResult(
+            SMOKE_ITEM,
+            Status.FAIL,
+            True,
+            f"test directory {tests_dir} not found; pass --tests DIR of a checkout with the smoke tests",
+        )
     try:
-        done = subprocess.run(smoke_command(tests_dir), cwd=tests_dir.parent, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(
+            smoke_command(tests_dir), cwd=tests_dir.parent, capture_output=True, text=True, timeout=timeout_s
+        )
     except subprocess.TimeoutExpired:
         return ItemResult(SMOKE_ITEM, Status.FAIL, True, f"did not finish within {timeout_s:.0f} s")
     return judge_smoke(done.returncode, done.stdout + done.stderr)
 
 
 # -- quality gates -------------------------------------------------------------------------------
+
 
 def judge_job(run: JobRun) -> list[ItemResult]:
     """Items from a `sbir_etl.dagster_defs.JobRun`: the job itself, then one per asset check.
@@ -153,18 +165,24 @@ def judge_job(run: JobRun) -> list[ItemResult]:
     """
     where = f"on {run.out_dir}"
     if run.success:
-        job = ItemResult(JOB_ITEM, Status.PASS, True,
-                         f"{len(run.materialized)} assets materialized {where}")
+        job = ItemResult(JOB_ITEM, Status.PASS, True, f"{len(run.materialized)} assets materialized {where}")
     else:
         details = tuple(f"step {f.step}: {f.error_type}: {f.message}" for f in run.failed_steps.values())
         details += (f"not run: {', '.join(run.untouched_steps)}",) if run.untouched_steps else ()
-        job = ItemResult(JOB_ITEM, Status.FAIL, True,
-                         f"the job failed {where}; fix the input or the failing gate below", details)
+        job = ItemResult(
+            JOB_ITEM, Status.FAIL, True, f"the job failed {where}; fix the input or the failing gate below", details
+        )
     items = [job]
     for check in sorted(run.checks.values(), key=lambda c: c.name):
         critical = check.severity == "ERROR"
-        items.append(ItemResult(f"gate {check.name} ({check.asset})", Status.PASS if check.passed else Status.FAIL,
-                                critical, check.description))
+        items.append(
+            ItemResult(
+                f"gate {check.name} ({check.asset})",
+                Status.PASS if check.passed else Status.FAIL,
+                critical,
+                check.description,
+            )
+        )
     return items
 
 
@@ -174,19 +192,27 @@ def run_quality_gates(awards: Path, recipients: Path, out_dir: Path, config: Pat
 
     missing = [str(p) for p in (awards, recipients) if not p.is_file()]
     if missing:
-        return [ItemResult(JOB_ITEM, Status.FAIL, True,
-                           f"input file(s) not found: {', '.join(missing)}; pass --awards/--recipients")]
+        return [
+            ItemResult(
+                JOB_ITEM,
+                Status.FAIL,
+                True,
+                f"input file(s) not found: {', '.join(missing)}; pass --awards/--recipients",
+            )
+        ]
     return judge_job(run_job(awards, recipients, out_dir, config_path=config))
 
 
 # -- baseline comparison -------------------------------------------------------------------------
 
+
 def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdict], source: str) -> ItemResult:
     """FAIL when a test of the latest recorded run failed, or any regression gate fails against its baseline."""
     name = BASELINE_ITEM
     if not latest:
-        return ItemResult(name, Status.FAIL, True,
-                          f"{source} holds no recorded run; run `pytest --sbir-history {source}` first")
+        return ItemResult(
+            name, Status.FAIL, True, f"{source} holds no recorded run; run `pytest --sbir-history {source}` first"
+        )
     run = latest[0].run
     where = f"latest run {run.started_at} (commit {(run.commit or 'unknown')[:10]}, {run.machine_class})"
     failed_tests = [s.result for s in latest if s.result.outcome not in ("passed", "skipped", "xfailed")]
@@ -198,7 +224,9 @@ def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdic
     details += tuple(f"test {r.test_id} {r.outcome}" for r in failed_tests[:20])
     counts = f"{len(verdicts)} tests gated: {len(failing)} fail, {len(warning)} warn, {new} without a baseline yet"
     if failing or failed_tests:
-        problems = ([f"{len(failing)} regression(s)"] if failing else []) + ([f"{len(failed_tests)} failed test(s)"] if failed_tests else [])
+        problems = ([f"{len(failing)} regression(s)"] if failing else []) + (
+            [f"{len(failed_tests)} failed test(s)"] if failed_tests else []
+        )
         return ItemResult(name, Status.FAIL, True, f"{where}: {' and '.join(problems)}; {counts}", details)
     return ItemResult(name, Status.PASS, True, f"{where}: {counts}", details)
 
@@ -207,7 +235,9 @@ def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
     """Gate every passed test of the store's latest run against its earlier runs on the same machine class."""
     name = BASELINE_ITEM
     if not history.is_file():
-        return ItemResult(name, Status.FAIL, True, f"history store {history} not found; run `pytest --sbir-history {history}` first")
+        return ItemResult(
+            name, Status.FAIL, True, f"history store {history} not found; run `pytest --sbir-history {history}` first"
+        )
     try:
         with HistoryStore(history) as store:
             runs = store.runs()
@@ -216,21 +246,33 @@ def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
             for stored in latest:
                 if stored.result.outcome != "passed":
                     continue
-                previous = store.previous_results(stored.result.test_id, machine_class=stored.run.machine_class,
-                                                  limit=thresholds.baseline_runs, exclude_run_id=stored.run.run_id)
-                verdicts.append(evaluate(stored.result.test_id, Sample.of(stored.result),
-                                         [Sample.of(r) for r in previous], thresholds))
+                previous = store.previous_results(
+                    stored.result.test_id,
+                    machine_class=stored.run.machine_class,
+                    limit=thresholds.baseline_runs,
+                    exclude_run_id=stored.run.run_id,
+                )
+                verdicts.append(
+                    evaluate(
+                        stored.result.test_id, Sample.of(stored.result), [Sample.of(r) for r in previous], thresholds
+                    )
+                )
     except HistoryError as error:
         return ItemResult(name, Status.FAIL, True, f"cannot read {history}: {error}")
     return judge_baseline(latest, verdicts, str(history))
 
 
 def skipped_baseline() -> ItemResult:
-    return ItemResult(BASELINE_ITEM, Status.SKIP, False,
-                      "no --history given; pass --history PATH (a pytest --sbir-history store) to compare with the baseline")
+    return ItemResult(
+        BASELINE_ITEM,
+        Status.SKIP,
+        False,
+        "no --history given; pass --history PATH (a pytest --sbir-history store) to compare with the baseline",
+    )
 
 
 # -- the whole checklist -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ChecklistOptions:
@@ -275,16 +317,24 @@ def run_checklist(
 
 def add_checklist_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of `sbir-etl checklist`."""
-    parser.add_argument("--awards", default=str(DEFAULT_SCENARIO / "awards.csv"),
-                        help="awards of the quality-gate scenario (default: the bundled real sample)")
-    parser.add_argument("--recipients", default=str(DEFAULT_SCENARIO / "recipients.csv"),
-                        help="recipients of the quality-gate scenario")
+    parser.add_argument(
+        "--awards",
+        default=str(DEFAULT_SCENARIO / "awards.csv"),
+        help="awards of the quality-gate scenario (default: the bundled real sample)",
+    )
+    parser.add_argument(
+        "--recipients", default=str(DEFAULT_SCENARIO / "recipients.csv"), help="recipients of the quality-gate scenario"
+    )
     parser.add_argument("--config", help="YAML/TOML configuration for the quality-gate run (thresholds)")
     parser.add_argument("--out", default="out/checklist", help="directory for the quality-gate run's tables")
     parser.add_argument("--tests", default=str(DEFAULT_TESTS_DIR), help="test directory holding the smoke tests")
     parser.add_argument("--history", help="pytest --sbir-history store to compare the latest run with its baseline")
-    parser.add_argument("--baseline-runs", type=int, default=GateThresholds().baseline_runs,
-                        help="baseline = median of this many earlier runs (default 5)")
+    parser.add_argument(
+        "--baseline-runs",
+        type=int,
+        default=GateThresholds().baseline_runs,
+        help="baseline = median of this many earlier runs (default 5)",
+    )
     parser.add_argument("--markdown", help="also write the report as Markdown here (e.g. $GITHUB_STEP_SUMMARY)")
 
 
@@ -295,8 +345,11 @@ def cmd_checklist(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise ConfigError(f"--baseline-runs: {error}") from error
     options = ChecklistOptions(
-        awards=Path(args.awards), recipients=Path(args.recipients), out_dir=Path(args.out),
-        config=Path(args.config) if args.config else None, tests_dir=Path(args.tests),
+        awards=Path(args.awards),
+        recipients=Path(args.recipients),
+        out_dir=Path(args.out),
+        config=Path(args.config) if args.config else None,
+        tests_dir=Path(args.tests),
         history=Path(args.history) if args.history else None,
         thresholds=thresholds,
     )

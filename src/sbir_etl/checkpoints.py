@@ -54,7 +54,9 @@ class CheckpointStore:
         manifest = self.dir / MANIFEST
         if manifest.exists():
             data = json.loads(manifest.read_text())
-            if data.get("fingerprint") == self.fingerprint and all((self.dir / p["file"]).exists() for p in data["parts"]):
+            if data.get("fingerprint") == self.fingerprint and all(
+                (self.dir / p["file"]).exists() for p in data["parts"]
+            ):
                 self.parts = [PartRecord(**p) for p in data["parts"]]
                 return list(self.parts)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -19,8 +19,11 @@ BAD_INPUT = (InputSchemaError, InputFormatError, ConfigError, FileNotFoundError,
 
 def _print_summary(summary, config_sources: dict[str, str] | None = None) -> None:
     out = sys.stdout
-    print(f"awards: {summary.rows_in} in, {summary.rows_out} out, {summary.rows_rejected} rejected"
-          + (f" (see {summary.rejects_path})" if summary.rejects_path else ""), file=out)
+    print(
+        f"awards: {summary.rows_in} in, {summary.rows_out} out, {summary.rows_rejected} rejected"
+        + (f" (see {summary.rejects_path})" if summary.rejects_path else ""),
+        file=out,
+    )
     if summary.resumed_rows:
         print(f"resumed: {summary.resumed_rows} awards were already enriched by the interrupted run", file=out)
     print(f"recipients: {summary.recipients} indexed in {summary.index_build_s:.1f} s", file=out)
@@ -45,10 +48,19 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     from sbir_etl.enrichment import enrich_files
 
     config, sources = load_config(args.config, overrides={"chunk_size": args.chunk_size})
-    logging.getLogger("sbir_etl").debug("effective config: %s", {k: (getattr(config, k), v) for k, v in sources.items()})
+    logging.getLogger("sbir_etl").debug(
+        "effective config: %s", {k: (getattr(config, k), v) for k, v in sources.items()}
+    )
     with tqdm(desc="enriching", unit=" awards", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr) as bar:
-        summary = enrich_files(args.awards, args.recipients, args.out, config=config,
-                               rejects_path=args.rejects, progress=bar.update, resume=args.resume)
+        summary = enrich_files(
+            args.awards,
+            args.recipients,
+            args.out,
+            config=config,
+            rejects_path=args.rejects,
+            progress=bar.update,
+            resume=args.resume,
+        )
     _print_summary(summary)
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=2))
@@ -61,8 +73,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     data = generate(args.awards, args.recipients, args.seed)
     paths = write(data, args.out)
-    print(f"wrote {args.awards} awards, {args.recipients} recipients and truth to {args.out} "
-          f"in {time.perf_counter() - started:.1f} s: " + ", ".join(str(p) for p in paths.values()))
+    print(
+        f"wrote {args.awards} awards, {args.recipients} recipients and truth to {args.out} "
+        f"in {time.perf_counter() - started:.1f} s: " + ", ".join(str(p) for p in paths.values())
+    )
     return 0
 
 
@@ -82,12 +96,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"awards: {result['awards']} ({result['with_true_recipient']} with a true recipient)")
-    print(f"precision {result['precision']:.4f}  recall {result['recall']:.4f}  false-join rate {result['false_join_rate']:.4%}")
-    print(f"name matching (exact + fuzzy-auto): precision {result['name_precision']:.4f}  recall {result['name_recall']:.4f}"
-          f"  (recall if every candidate pointing at the truth were accepted: {result['name_recall_with_review']:.4f})")
+    print(
+        f"precision {result['precision']:.4f}  recall {result['recall']:.4f}  false-join rate {result['false_join_rate']:.4%}"
+    )
+    print(
+        f"name matching (exact + fuzzy-auto): precision {result['name_precision']:.4f}  recall {result['name_recall']:.4f}"
+        f"  (recall if every candidate pointing at the truth were accepted: {result['name_recall_with_review']:.4f})"
+    )
     print(f"candidates: {result['candidates']} (pointing at the true recipient: {result['candidate_precision']:.1%})")
     for method, row in result["by_method"].items():
-        print(f"  {method:<16} joined {row['joined']:>8}  correct {row['correct']:>8}  precision {row['precision']:.4f}")
+        print(
+            f"  {method:<16} joined {row['joined']:>8}  correct {row['correct']:>8}  precision {row['precision']:.4f}"
+        )
     return 0
 
 
@@ -115,8 +135,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     scenario = Path(args.scenario)
     if not (scenario / "awards.csv").exists():
         raise FileNotFoundError(f"bundled scenario not found at {scenario}; run from a checkout of the project")
-    ns = argparse.Namespace(awards=str(scenario / "awards.csv"), recipients=str(scenario / "recipients.csv"),
-                            out=args.out, config=None)
+    ns = argparse.Namespace(
+        awards=str(scenario / "awards.csv"), recipients=str(scenario / "recipients.csv"), out=args.out, config=None
+    )
     return cmd_run(ns)
 
 
@@ -139,7 +160,10 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "run": (cmd_run, "materialize the Dagster sbir_etl_job (enrichment with blocking quality gates)"),
     "demo": (cmd_demo, "materialize sbir_etl_job on the bundled real-data sample"),
     "report": (cmd_report, "trends, match rate and scores from a pytest --sbir-history store (md/json/html)"),
-    "checklist": (cmd_checklist, "deployment readiness: smoke tests, quality gates, baseline comparison; exit 1 until all critical items pass"),
+    "checklist": (
+        cmd_checklist,
+        "deployment readiness: smoke tests, quality gates, baseline comparison; exit 1 until all critical items pass",
+    ),
 }
 
 
@@ -159,8 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--config", help="YAML/TOML configuration file")
             p.add_argument("--summary-json", help="also write the run summary as JSON here")
             p.add_argument("--quiet", action="store_true", help="no progress bar")
-            p.add_argument("--resume", action="store_true",
-                           help="checkpoint each chunk; rerunning the same command after a crash continues where it stopped")
+            p.add_argument(
+                "--resume",
+                action="store_true",
+                help="checkpoint each chunk; rerunning the same command after a crash continues where it stopped",
+            )
         elif name == "generate":
             p.add_argument("--awards", type=int, default=533_000)
             p.add_argument("--recipients", type=int, default=3_300_000)
@@ -175,12 +202,22 @@ def build_parser() -> argparse.ArgumentParser:
 
             add_report_arguments(p)
         elif name == "run":
-            p.add_argument("--awards", default=str(DEFAULT_SCENARIO / "awards.csv"), help="SBIR.gov award export (.csv or .parquet)")
-            p.add_argument("--recipients", default=str(DEFAULT_SCENARIO / "recipients.csv"), help="USAspending recipient lookup")
+            p.add_argument(
+                "--awards",
+                default=str(DEFAULT_SCENARIO / "awards.csv"),
+                help="SBIR.gov award export (.csv or .parquet)",
+            )
+            p.add_argument(
+                "--recipients", default=str(DEFAULT_SCENARIO / "recipients.csv"), help="USAspending recipient lookup"
+            )
             p.add_argument("--out", default="out/run", help="directory for the job's tables and its Dagster instance")
             p.add_argument("--config", help="YAML/TOML configuration file")
         elif name == "demo":
-            p.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="scenario directory with awards.csv and recipients.csv")
+            p.add_argument(
+                "--scenario",
+                default=str(DEFAULT_SCENARIO),
+                help="scenario directory with awards.csv and recipients.csv",
+            )
             p.add_argument("--out", default="out/demo", help="output directory")
         elif name == "checklist":
             from sbir_etl.checklist import add_checklist_arguments
@@ -191,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.func(args)
     except BAD_INPUT as exc:

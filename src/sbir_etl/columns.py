@@ -63,7 +63,9 @@ class AwardColumns:
         key = [by_canonical.get(_canonical(k)) for k in self.key]
         missing += [k for k, h in zip(self.key, key) if h is None]
         if missing:
-            raise InputSchemaError(path, missing, headers, hint="Rename the column or set award column names in the config file")
+            raise InputSchemaError(
+                path, missing, headers, hint="Rename the column or set award column names in the config file"
+            )
         return ResolvedAwardColumns(key=tuple(h for h in key if h is not None), **found)  # type: ignore[arg-type]
 
 
@@ -104,5 +106,10 @@ class RecipientColumns:
         present = set(headers)
         missing = [getattr(self, role) for role in self.REQUIRED if getattr(self, role) not in present]
         if missing:
-            raise InputSchemaError(path, missing, headers, hint="Rename the column or set recipient column names in the config file")
-        return {role: (getattr(self, role) if getattr(self, role) in present else None) for role in self.REQUIRED + self.OPTIONAL}
+            raise InputSchemaError(
+                path, missing, headers, hint="Rename the column or set recipient column names in the config file"
+            )
+        return {
+            role: (getattr(self, role) if getattr(self, role) in present else None)
+            for role in self.REQUIRED + self.OPTIONAL
+        }

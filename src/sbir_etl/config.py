@@ -55,7 +55,12 @@ class EnrichmentConfig:
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
             raise ConfigError(f"chunk_size must be >= 1, got {self.chunk_size}")
-        for name in ("fuzzy_auto_threshold", "fuzzy_candidate_threshold", "fuzzy_uncorroborated_threshold", "prefilter_cutoff"):
+        for name in (
+            "fuzzy_auto_threshold",
+            "fuzzy_candidate_threshold",
+            "fuzzy_uncorroborated_threshold",
+            "prefilter_cutoff",
+        ):
             value = getattr(self, name)
             if not 0 <= value <= 100:
                 raise ConfigError(f"{name} must be within 0..100, got {value}")
@@ -122,7 +127,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     data = data.get("sbir_etl", data)  # allow a [sbir_etl] table in a shared TOML file
     unknown = set(data) - set(SCALAR_FIELDS) - {"award_columns", "recipient_columns"}
     if unknown:
-        raise ConfigError(f"{path}: unknown option(s) {sorted(unknown)}; known: {sorted(SCALAR_FIELDS)} + award_columns, recipient_columns")
+        raise ConfigError(
+            f"{path}: unknown option(s) {sorted(unknown)}; known: {sorted(SCALAR_FIELDS)} + award_columns, recipient_columns"
+        )
     return data
 
 

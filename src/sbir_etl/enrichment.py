@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -28,7 +27,15 @@ from sbir_etl.matching import NO_IDENTIFIED_NAMES, ChunkStats, FuzzyCache, Ident
 from sbir_etl.performance import current_rss_bytes, measure
 from sbir_etl.quality import match_rate
 from sbir_etl.recipients import RecipientIndex
-from sbir_etl.tables import RejectSink, TableWriter, atomic_path, iter_text_chunks, read_header, read_text_table, table_format
+from sbir_etl.tables import (
+    RejectSink,
+    TableWriter,
+    atomic_path,
+    iter_text_chunks,
+    read_header,
+    read_text_table,
+    table_format,
+)
 
 log = logging.getLogger("sbir_etl.enrichment")
 MIN_CHUNK = 1_000
@@ -82,8 +89,11 @@ def build_recipient_index(recipients_path: str | Path, config: EnrichmentConfig,
     resolved = config.recipient_columns.resolve(header, recipients_path)
     wanted = [name for name in resolved.values() if name is not None]
     # The raw table is handed over, not kept here, so the index build can free it column by column.
-    index = RecipientIndex.build(read_text_table(recipients_path, rejects, columns=wanted),
-                                 config.recipient_columns, config.blocking_max_key_share)
+    index = RecipientIndex.build(
+        read_text_table(recipients_path, rejects, columns=wanted),
+        config.recipient_columns,
+        config.blocking_max_key_share,
+    )
     pa.default_memory_pool().release_unused()  # hand freed pages back before awards stream in
     return index
 
@@ -91,12 +101,18 @@ def build_recipient_index(recipients_path: str | Path, config: EnrichmentConfig,
 def _resolve_awards(header: list[str], path: str | Path, config: EnrichmentConfig) -> ResolvedAwardColumns:
     clash = [c for c in OUTPUT_COLUMNS if c in header]
     if clash:
-        raise InputSchemaError(path, [], header, hint=f"it already has enrichment output column(s) {clash}; pass the raw awards file")
+        raise InputSchemaError(
+            path, [], header, hint=f"it already has enrichment output column(s) {clash}; pass the raw awards file"
+        )
     return config.award_columns.resolve(header, path)
 
 
 def enrich_table(
-    awards: pa.Table, columns: ResolvedAwardColumns, index: RecipientIndex, config: EnrichmentConfig, cache: FuzzyCache,
+    awards: pa.Table,
+    columns: ResolvedAwardColumns,
+    index: RecipientIndex,
+    config: EnrichmentConfig,
+    cache: FuzzyCache,
     identified: IdentifiedNames = NO_IDENTIFIED_NAMES,
 ) -> tuple[pa.Table, ChunkStats]:
     """One chunk: the award columns unchanged, followed by the added match columns."""
@@ -106,7 +122,9 @@ def enrich_table(
     return awards, stats
 
 
-def enrich_frame(awards: pd.DataFrame, recipients: pd.DataFrame, config: EnrichmentConfig | None = None) -> pd.DataFrame:
+def enrich_frame(
+    awards: pd.DataFrame, recipients: pd.DataFrame, config: EnrichmentConfig | None = None
+) -> pd.DataFrame:
     """Enrich in memory. Every column is treated as text, as `enrich_files` reads it."""
     config = config or EnrichmentConfig()
     as_text = lambda df: pa.table({c: pa.array(df[c].astype("string"), type=pa.string()) for c in df.columns})  # noqa: E731
@@ -133,11 +151,19 @@ def _read_back_keys(path: Path, fmt: str, key: tuple[str, ...]) -> tuple[int, in
             return pq.ParquetFile(path).metadata.num_rows, 0
         return _key_fingerprint(pq.read_table(path, columns=list(key)), key)
     if not key:
-        return sum(b.num_rows for b in pacsv.open_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True))), 0
-    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-        include_columns=list(key), column_types={k: pa.string() for k in key},
-        strings_can_be_null=False, quoted_strings_can_be_null=False,
-    ), parse_options=pacsv.ParseOptions(newlines_in_values=True))
+        return sum(
+            b.num_rows for b in pacsv.open_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True))
+        ), 0
+    table = pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            include_columns=list(key),
+            column_types={k: pa.string() for k in key},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+    )
     return _key_fingerprint(table, key)
 
 
@@ -172,19 +198,28 @@ def enrich_files(
         summary.recipients = len(index.table)
         summary.recipients_rejected = rejects.count(recipients_path)
         summary.recipient_stats = dict(index.stats)
-        log.info("recipient index: %d recipients, %d distinct names, built in %.1f s",
-                 summary.recipients, len(index.names), summary.index_build_s)
+        log.info(
+            "recipient index: %d recipients, %d distinct names, built in %.1f s",
+            summary.recipients,
+            len(index.names),
+            summary.index_build_s,
+        )
         cache = FuzzyCache()
         # A first, read-only pass: which recipient the file's identified awards give each name.
         # It reads every column, so it rejects exactly the rows the main pass rejects (an
         # undecodable byte in any column); the main pass counts them.
         identified = IdentifiedNames.collect(
-            iter_text_chunks(awards_path, config.chunk_size, RejectSink()) if columns else (), columns, index)
+            iter_text_chunks(awards_path, config.chunk_size, RejectSink()) if columns else (), columns, index
+        )
         totals = ChunkStats()
         methods: Counter = Counter()
         in_print = (0, 0)
         chunk_rows = config.chunk_size
-        store = CheckpointStore(out_path, run_fingerprint(awards_path, recipients_path, settings=config.as_dict())) if resume else None
+        store = (
+            CheckpointStore(out_path, run_fingerprint(awards_path, recipients_path, settings=config.as_dict()))
+            if resume
+            else None
+        )
         for part in store.resume() if store else ():
             methods.update(part.methods)
             totals.invalid_identifiers.update(part.invalid_identifiers)
@@ -193,12 +228,14 @@ def enrich_files(
         summary.resumed_rows = skip = in_print[0]
         if skip:
             log.info("resuming after %d awards already enriched by an earlier run", skip)
-        schema = pa.schema([(c, pa.string()) for c in header] + [
-            (c, pa.float64() if c == "match_score" else pa.string()) for c in OUTPUT_COLUMNS])
+        schema = pa.schema(
+            [(c, pa.string()) for c in header]
+            + [(c, pa.float64() if c == "match_score" else pa.string()) for c in OUTPUT_COLUMNS]
+        )
         with atomic_path(out_path) as tmp:
             writer = TableWriter(tmp, out_format)
             done = skip
-            for chunk in (iter_text_chunks(awards_path, config.chunk_size, rejects) if columns else ()):
+            for chunk in iter_text_chunks(awards_path, config.chunk_size, rejects) if columns else ():
                 if skip >= chunk.num_rows:  # enriched by the run being resumed; still read for its rejects
                     skip -= chunk.num_rows
                     continue
@@ -222,9 +259,17 @@ def enrich_files(
                         progress(part.num_rows)
                     elapsed = time.perf_counter() - started
                     log.info("enriched %d awards (%.0f/s)", done, done / elapsed if elapsed else 0.0)
-                    if config.memory_ceiling_mib and current_rss_bytes() > config.memory_ceiling_mib << 20 and chunk_rows > MIN_CHUNK:
+                    if (
+                        config.memory_ceiling_mib
+                        and current_rss_bytes() > config.memory_ceiling_mib << 20
+                        and chunk_rows > MIN_CHUNK
+                    ):
                         chunk_rows = max(MIN_CHUNK, chunk_rows // 2)
-                        log.warning("RSS above memory_ceiling_mib=%d: chunk size lowered to %d", config.memory_ceiling_mib, chunk_rows)
+                        log.warning(
+                            "RSS above memory_ceiling_mib=%d: chunk size lowered to %d",
+                            config.memory_ceiling_mib,
+                            chunk_rows,
+                        )
                         totals.events["chunk-size-lowered"] += 1
             for table in store.tables() if store else ():
                 writer.write(table)
@@ -249,9 +294,14 @@ def enrich_files(
     return summary
 
 
-def _check_invariant(summary: EnrichmentSummary, in_print: tuple[int, int], out_print: tuple[int, int], path: Path) -> None:
+def _check_invariant(
+    summary: EnrichmentSummary, in_print: tuple[int, int], out_print: tuple[int, int], path: Path
+) -> None:
     if summary.rows_in != summary.rows_out + summary.rows_rejected:
         raise InvariantError(
-            f"{path}: {summary.rows_in} rows in != {summary.rows_out} out + {summary.rows_rejected} rejected")
+            f"{path}: {summary.rows_in} rows in != {summary.rows_out} out + {summary.rows_rejected} rejected"
+        )
     if in_print[1] != out_print[1] or sum(summary.counts_by_method.values()) != summary.rows_out:
-        raise InvariantError(f"{path}: the award keys written differ from the award keys read (lost or duplicated awards)")
+        raise InvariantError(
+            f"{path}: the award keys written differ from the award keys read (lost or duplicated awards)"
+        )

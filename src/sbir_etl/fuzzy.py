@@ -115,8 +115,12 @@ class BlockingIndex:
         """The informative keys of each query name, rarest first, within the candidate budget."""
         owner, flat = _tokens(queries)
         tok = pc.index_in(flat, value_set=self.tokens).to_numpy(zero_copy_only=False)
-        pre = pc.index_in(pc.utf8_slice_codeunits(flat, 0, AFFIX_LEN), value_set=self.prefixes).to_numpy(zero_copy_only=False)
-        suf = pc.index_in(pc.utf8_slice_codeunits(flat, -AFFIX_LEN), value_set=self.suffixes).to_numpy(zero_copy_only=False)
+        pre = pc.index_in(pc.utf8_slice_codeunits(flat, 0, AFFIX_LEN), value_set=self.prefixes).to_numpy(
+            zero_copy_only=False
+        )
+        suf = pc.index_in(pc.utf8_slice_codeunits(flat, -AFFIX_LEN), value_set=self.suffixes).to_numpy(
+            zero_copy_only=False
+        )
         long_token = pc.greater_equal(pc.utf8_length(flat), MIN_AFFIX_TOKEN_LEN).to_numpy(zero_copy_only=False)
         frames = [
             pd.DataFrame({"query": owner, "key": tok}),
@@ -148,8 +152,12 @@ class BlockingIndex:
             key, qs = block
             members = self.members[self.offsets[key] : self.offsets[key + 1]]
             scores = process.cdist(
-                query_objects[qs], self.sorted_names[members],
-                scorer=fuzz.ratio, score_cutoff=prefilter_cutoff, dtype=np.uint8, workers=1,
+                query_objects[qs],
+                self.sorted_names[members],
+                scorer=fuzz.ratio,
+                score_cutoff=prefilter_cutoff,
+                dtype=np.uint8,
+                workers=1,
             )
             qi, mi = np.nonzero(scores)
             return qs[qi], members[mi], scores[qi, mi]
@@ -175,8 +183,10 @@ class BlockingIndex:
 MIN_SNAP_LEN = 6
 # Every spelling the normaliser knows for a descriptor, each pointing at the descriptor itself:
 # a misspelt "technology" is closest to "technology", which normalises to "technologies".
-_SNAP_PAIRS = sorted({(form, target) for target, forms in CANONICAL_WORDS.items() for form in forms if len(form) >= MIN_SNAP_LEN}
-                     | {(word, word) for word in DESCRIPTOR_WORDS})
+_SNAP_PAIRS = sorted(
+    {(form, target) for target, forms in CANONICAL_WORDS.items() for form in forms if len(form) >= MIN_SNAP_LEN}
+    | {(word, word) for word in DESCRIPTOR_WORDS}
+)
 SNAP_FORMS = [form for form, _ in _SNAP_PAIRS]
 SNAP_TARGETS = [target for _, target in _SNAP_PAIRS]
 
@@ -199,15 +209,23 @@ class DescriptorVariants:
     proposed, but the cascade's subset guard sees the raw word and keeps it a candidate.
     """
 
-    def __init__(self, names: pa.Array, blocking: BlockingIndex, penalty: float = 5.0, max_differences: int = 2,
-                 snap_cutoff: float = 85.0) -> None:
+    def __init__(
+        self,
+        names: pa.Array,
+        blocking: BlockingIndex,
+        penalty: float = 5.0,
+        max_differences: int = 2,
+        snap_cutoff: float = 85.0,
+    ) -> None:
         self.names = names
         self.blocking = blocking
         self.penalty = penalty
         self.max_differences = max_differences
         self.snap_cutoff = snap_cutoff
         step = 250_000  # slices bound the transient word tables of `core_names`
-        cores = pa.concat_arrays([core_names(names.slice(i, step)) for i in range(0, len(names), step)] or [pa.array([], pa.string())])
+        cores = pa.concat_arrays(
+            [core_names(names.slice(i, step)) for i in range(0, len(names), step)] or [pa.array([], pa.string())]
+        )
         encoded = pc.dictionary_encode(cores)
         del cores
         self.cores: pa.Array = encoded.dictionary
@@ -257,7 +275,9 @@ class DescriptorVariants:
                     q_out.append(int(qi))
                     n_out.append(int(name_id))
                     s_out.append(100.0 - self.penalty * differences)
-        return NameCandidates(np.array(q_out, dtype=np.int64), np.array(n_out, dtype=np.int64), np.array(s_out, dtype=np.float64))
+        return NameCandidates(
+            np.array(q_out, dtype=np.int64), np.array(n_out, dtype=np.int64), np.array(s_out, dtype=np.float64)
+        )
 
 
 def core_names(names: pa.Array) -> pa.Array:
@@ -276,8 +296,14 @@ def core_names(names: pa.Array) -> pa.Array:
 
 def merge_candidates(parts: list[NameCandidates], top_k: int) -> NameCandidates:
     """The best `top_k` names per query over several candidate sources (a name's highest score counts)."""
-    frame = pd.concat([pd.DataFrame({"query": p.query, "name": p.name, "score": p.score}) for p in parts], ignore_index=True)
+    frame = pd.concat(
+        [pd.DataFrame({"query": p.query, "name": p.name, "score": p.score}) for p in parts], ignore_index=True
+    )
     frame = frame.sort_values(["query", "score", "name"], ascending=[True, False, True], kind="stable")
     frame = frame.drop_duplicates(["query", "name"])
     frame = frame[frame.groupby("query").cumcount() < top_k]
-    return NameCandidates(frame["query"].to_numpy(dtype=np.int64), frame["name"].to_numpy(dtype=np.int64), frame["score"].to_numpy(dtype=np.float64))
+    return NameCandidates(
+        frame["query"].to_numpy(dtype=np.int64),
+        frame["name"].to_numpy(dtype=np.int64),
+        frame["score"].to_numpy(dtype=np.float64),
+    )

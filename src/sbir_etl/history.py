@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
@@ -211,9 +211,7 @@ class HistoryStore:
             )
         try:
             # isolation_level=None: this class issues BEGIN/COMMIT itself.
-            self._conn = sqlite3.connect(
-                self.path, timeout=lock_timeout_s, isolation_level=None
-            )
+            self._conn = sqlite3.connect(self.path, timeout=lock_timeout_s, isolation_level=None)
         except sqlite3.Error as exc:
             raise HistoryError(f"cannot open the metrics store {self.path}: {exc}") from exc
         self._conn.row_factory = sqlite3.Row
@@ -264,9 +262,7 @@ class HistoryStore:
     def record_result(self, result: TestResult) -> None:
         """Store one test result of a run already stored with :meth:`record_run`."""
         with self._write() as conn:
-            known = conn.execute(
-                "SELECT 1 FROM runs WHERE run_id = ?", (result.run_id,)
-            ).fetchone()
+            known = conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (result.run_id,)).fetchone()
             if known is None:
                 raise HistoryError(
                     f"cannot record {result.test_id!r}: run {result.run_id} is not in "
@@ -299,9 +295,7 @@ class HistoryStore:
         """All runs, oldest first."""
         return [_run_from_row(row) for row in self._fetch_all("SELECT * FROM runs ORDER BY started_at, seq")]
 
-    def results(
-        self, *, run_id: str | None = None, test_id: str | None = None
-    ) -> list[StoredResult]:
+    def results(self, *, run_id: str | None = None, test_id: str | None = None) -> list[StoredResult]:
         """Results with their runs, oldest run first, optionally of one run and/or one test."""
         where, params = [], []
         if run_id is not None:
@@ -468,9 +462,7 @@ def git_state(cwd: Path | None = None) -> tuple[str | None, str | None, bool | N
 
     def git(*args: str) -> str | None:
         try:
-            completed = subprocess.run(
-                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-            )
+            completed = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return completed.stdout.strip() if completed.returncode == 0 else None
@@ -505,7 +497,7 @@ def package_versions(names: Sequence[str]) -> dict[str, str]:
 
 def _utc_now() -> str:
     # Microseconds keep runs started within the same second in order.
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 __all__ = [

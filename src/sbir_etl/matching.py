@@ -62,7 +62,9 @@ class FuzzyCache:
     def __init__(self) -> None:
         self._by_name: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    def get(self, names: list[str], index: RecipientIndex, config: EnrichmentConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def get(
+        self, names: list[str], index: RecipientIndex, config: EnrichmentConfig
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         missing = sorted({n for n in names if n not in self._by_name})
         if missing:
             self._score(missing, index, config)
@@ -134,7 +136,9 @@ class IdentifiedNames:
     recipients: np.ndarray
 
     @classmethod
-    def collect(cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, index: RecipientIndex) -> "IdentifiedNames":
+    def collect(
+        cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, index: RecipientIndex
+    ) -> "IdentifiedNames":
         pairs = []
         for chunk in chunks:
             uei_row, uei_shared = index.uei.lookup(clean_uei(_text_column(chunk, columns.uei)).values)
@@ -145,7 +149,11 @@ class IdentifiedNames:
             # Only the names of identified rows are normalised: about half of a typical file.
             names = normalize_names(_text_column(chunk, columns.company).take(pa.array(keep, type=pa.int64())))
             valid = pc.is_valid(names).to_numpy(zero_copy_only=False)
-            pairs.append(pd.DataFrame({"name": names.filter(pa.array(valid)).to_pandas(), "recipient": row[keep][valid]}).drop_duplicates())
+            pairs.append(
+                pd.DataFrame(
+                    {"name": names.filter(pa.array(valid)).to_pandas(), "recipient": row[keep][valid]}
+                ).drop_duplicates()
+            )
         if not pairs:
             return cls(pa.array([], pa.string()), np.array([], dtype=np.int64))
         frame = pd.concat(pairs, ignore_index=True).drop_duplicates()
@@ -167,7 +175,9 @@ def _equal(a: pa.Array, b: pa.Array) -> np.ndarray:
     return pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
 
 
-def corroboration_levels(index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, recipients: np.ndarray) -> np.ndarray:
+def corroboration_levels(
+    index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, recipients: np.ndarray
+) -> np.ndarray:
     """How well each award row's identifiers and location support each paired recipient.
 
     PARENT (the award's UEI/DUNS is the recipient's parent) > ZIP > CITY (with state) > STATE >
@@ -182,7 +192,9 @@ def corroboration_levels(index: RecipientIndex, ev: AwardEvidence, rows: np.ndar
     a_state, r_state = ev.state.take(at), t.column("state").take(rt)
     same_state = _equal(a_state, r_state)
     conflict = pc.and_(pc.is_valid(a_state), pc.is_valid(r_state)).to_numpy(zero_copy_only=False) & ~same_state
-    parent = _equal(ev.uei.take(at), t.column("parent_uei").take(rt)) | _equal(ev.duns.take(at), t.column("parent_duns").take(rt))
+    parent = _equal(ev.uei.take(at), t.column("parent_uei").take(rt)) | _equal(
+        ev.duns.take(at), t.column("parent_duns").take(rt)
+    )
     same_zip = _equal(ev.zip5.take(at), t.column("zip5").take(rt))
     city = _equal(ev.city.take(at), t.column("city").take(rt))
     return np.select(
@@ -220,7 +232,7 @@ def choose_recipients(index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray
 
 
 def _one_name_extends_the_other(a: str, b: str) -> bool:
-    """"bio instruments" vs "bio raar instruments": every word of one name inside the other, and
+    """ "bio instruments" vs "bio raar instruments": every word of one name inside the other, and
     an extra word that is not a descriptor. Different companies are named this way far more
     often than one company drops a distinctive word, so such pairs are never auto-joined however
     high they score. Dropping a descriptor ("acme" / "acme systems") is common and not caught here."""
@@ -229,8 +241,12 @@ def _one_name_extends_the_other(a: str, b: str) -> bool:
 
 
 def _rival_scores(
-    index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, names: list[str],
-    found: dict[str, tuple[np.ndarray, np.ndarray]], choice: Choice,
+    index: RecipientIndex,
+    ev: AwardEvidence,
+    rows: np.ndarray,
+    names: list[str],
+    found: dict[str, tuple[np.ndarray, np.ndarray]],
+    choice: Choice,
 ) -> np.ndarray:
     """Per row, the best score of another company's name that the award's evidence supports at
     least as well as the chosen recipient (0 when none). A near-identical name registered in
@@ -257,7 +273,11 @@ def _rival_scores(
 
 
 def match_chunk(
-    awards: pa.Table, columns: ResolvedAwardColumns, index: RecipientIndex, config: EnrichmentConfig, cache: FuzzyCache,
+    awards: pa.Table,
+    columns: ResolvedAwardColumns,
+    index: RecipientIndex,
+    config: EnrichmentConfig,
+    cache: FuzzyCache,
     identified: IdentifiedNames = NO_IDENTIFIED_NAMES,
 ) -> tuple[pa.Table, ChunkStats]:
     """The columns the cascade adds for each award of `awards` (same order), and what it decided.
@@ -350,13 +370,15 @@ def _output_columns(
             return pa.nulls(len(method), pa.string())
         return pc.if_else(where, index.table.column(name).combine_chunks().take(take), no_value)
 
-    return pa.table({
-        "match_method": pa.array(METHOD_NAMES[method], type=pa.string()),
-        "match_score": pa.array(score, type=pa.float64(), from_pandas=True),
-        "match_confidence": pa.array(CONFIDENCE_NAMES[confidence], type=pa.string()),
-        "usaspending_recipient_hash": recipient_field("recipient_hash", joined),
-        "usaspending_uei": recipient_field("uei", joined),
-        "usaspending_duns": recipient_field("duns", joined),
-        "usaspending_legal_business_name": recipient_field("legal_business_name", joined),
-        "candidate_recipient_hash": recipient_field("recipient_hash", candidate),
-    })
+    return pa.table(
+        {
+            "match_method": pa.array(METHOD_NAMES[method], type=pa.string()),
+            "match_score": pa.array(score, type=pa.float64(), from_pandas=True),
+            "match_confidence": pa.array(CONFIDENCE_NAMES[confidence], type=pa.string()),
+            "usaspending_recipient_hash": recipient_field("recipient_hash", joined),
+            "usaspending_uei": recipient_field("uei", joined),
+            "usaspending_duns": recipient_field("duns", joined),
+            "usaspending_legal_business_name": recipient_field("legal_business_name", joined),
+            "candidate_recipient_hash": recipient_field("recipient_hash", candidate),
+        }
+    )

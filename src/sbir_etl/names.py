@@ -3,7 +3,8 @@
 `normalize_names` is idempotent (normalising a normalised name changes nothing) so names can be
 normalised at any layer without drifting. Steps: Unicode -> ASCII transliteration, case folding,
 `&` -> "and", dotted designators ("l.l.c." -> "llc"), punctuation -> space, common business
-words to one spelling ("technology"/"tech" -> "technologies"), trailing legal designators removed (repeatedly: "acme co., inc." -> "acme"), whitespace collapsed.
+words to one spelling ("technology"/"tech" -> "technologies"), trailing legal designators removed
+(repeatedly: "acme co., inc." -> "acme"), whitespace collapsed.
 
 The pipeline runs in Arrow compute kernels, so 3.3M names normalise in about a second; only the
 few non-ASCII names go through Python (unidecode).
@@ -21,18 +22,48 @@ from unidecode import unidecode
 from sbir_etl.text_arrays import TextLike, as_string_array
 
 LEGAL_DESIGNATORS: tuple[str, ...] = (
-    "inc", "incorporated", "corp", "corporation", "co", "company", "cos", "companies",
-    "llc", "l l c", "ltd", "limited", "lp", "llp", "lllp", "pllc", "plc", "pc", "pa",
-    "limited liability company", "limited liability co", "limited liability partnership", "limited partnership",
-    "gmbh", "ag", "sa", "bv", "nv", "pty", "srl",
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "cos",
+    "companies",
+    "llc",
+    "l l c",
+    "ltd",
+    "limited",
+    "lp",
+    "llp",
+    "lllp",
+    "pllc",
+    "plc",
+    "pc",
+    "pa",
+    "limited liability company",
+    "limited liability co",
+    "limited liability partnership",
+    "limited partnership",
+    "gmbh",
+    "ag",
+    "sa",
+    "bv",
+    "nv",
+    "pty",
+    "srl",
 )
 # Registries cut long names at a fixed width (FPDS: 30 characters), leaving part of the
 # designator: "NAVMAR APPLIED SCIENCES CORPOR", "GLOBAL EMBEDDED TECHNOLOGIES I". Fragments of three
 # or more letters always come off; one- and two-letter ones only after three or more words.
 _TRUNCATED_DESIGNATORS = ("incorporated", "corporation", "company", "limited")
 # Prefixes that are words of their own ("limit", "comp") or designators already are left out.
-_LONG_FRAGMENTS = tuple(sorted({d[:k] for d in _TRUNCATED_DESIGNATORS for k in range(3, len(d))}
-                               - {"inc", "com", "comp", "lim", "limit", "corp"}))
+_LONG_FRAGMENTS = tuple(
+    sorted(
+        {d[:k] for d in _TRUNCATED_DESIGNATORS for k in range(3, len(d))}
+        - {"inc", "com", "comp", "lim", "limit", "corp"}
+    )
+)
 _SHORT_FRAGMENTS = ("c", "i", "in")
 
 
@@ -42,7 +73,9 @@ def _alternation(words: tuple[str, ...]) -> str:
 
 _TRAILING_DESIGNATORS = rf"(\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS)}))+$"
 # Lazy: the fewest leading words (at least three) that leave a tail of designators and fragments.
-_TRAILING_FRAGMENTS = rf"^(\S+(?:\s\S+){{2,}}?)(?:\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS + _SHORT_FRAGMENTS)}))+$"
+_TRAILING_FRAGMENTS = (
+    rf"^(\S+(?:\s\S+){{2,}}?)(?:\s(?:{_alternation(LEGAL_DESIGNATORS + _LONG_FRAGMENTS + _SHORT_FRAGMENTS)}))+$"
+)
 _ENDS_IN_SHORT_FRAGMENT = rf"\s(?:{_alternation(_SHORT_FRAGMENTS)})$"
 # A registry's inverted article: "DESIGN KNOWLEDGE COMPANY, THE" (only after a comma: "Sky's The Limit").
 _INVERTED_THE = r",\s*the\s*$"
@@ -75,8 +108,27 @@ CANONICAL_WORDS: dict[str, tuple[str, ...]] = {
 # spelling). A name differing from another only by such words ("acme" / "acme systems") is
 # plausibly the same company; two names differing by *other* words rarely are.
 DESCRIPTOR_WORDS: frozenset[str] = frozenset(CANONICAL_WORDS) | frozenset(
-    "aerospace analytics consulting devices dynamics electronics energy enterprises group industries "
-    "innovations materials optics photonics products robotics sensors software technical".split()
+    [
+        "aerospace",
+        "analytics",
+        "consulting",
+        "devices",
+        "dynamics",
+        "electronics",
+        "energy",
+        "enterprises",
+        "group",
+        "industries",
+        "innovations",
+        "materials",
+        "optics",
+        "photonics",
+        "products",
+        "robotics",
+        "sensors",
+        "software",
+        "technical",
+    ]
 )
 _CANONICAL_PATTERNS = [(rf"\b(?:{'|'.join(forms)})\b", target) for target, forms in CANONICAL_WORDS.items()]
 
@@ -115,8 +167,10 @@ def _join_spaced_initials(arr: pa.Array) -> pa.Array:
     rows = np.flatnonzero(has.to_numpy(zero_copy_only=False))
     if not len(rows):
         return arr
-    fixed = [_SPACED_INITIALS.sub(lambda m: m.group(0).replace(" ", ""), _SPACED_LLC.sub("llc", v))
-             for v in arr.take(pa.array(rows)).to_pylist()]
+    fixed = [
+        _SPACED_INITIALS.sub(lambda m: m.group(0).replace(" ", ""), _SPACED_LLC.sub("llc", v))
+        for v in arr.take(pa.array(rows)).to_pylist()
+    ]
     return pc.replace_with_mask(arr, has, pa.array(fixed, type=pa.string()))
 
 

@@ -58,7 +58,9 @@ def evaluate(enriched: pd.DataFrame, truth: pd.DataFrame, key: Sequence[str]) ->
     - false-join rate: wrongly joined awards / all awards
     - candidate precision: candidates pointing at the true recipient / candidates
     """
-    merged = enriched.merge(truth.rename(columns={"recipient_hash": "_truth"}), on=list(key), how="left", validate="one_to_one")
+    merged = enriched.merge(
+        truth.rename(columns={"recipient_hash": "_truth"}), on=list(key), how="left", validate="one_to_one"
+    )
     truth_hash = merged["_truth"].fillna("").astype(str)
     got = merged["usaspending_recipient_hash"].fillna("").astype(str)
     method = merged["match_method"].astype(str)
@@ -87,7 +89,8 @@ def evaluate(enriched: pd.DataFrame, truth: pd.DataFrame, key: Sequence[str]) ->
         # Recall if a reviewer accepted every candidate that points at the true recipient: what
         # the precision-first rules leave to a human rather than lose.
         "name_recall_with_review": float(((name_joined & correct) | (cand_ok & name_truth)).sum() / name_truth.sum())
-        if name_truth.sum() else 1.0,
+        if name_truth.sum()
+        else 1.0,
         "candidates": int(cand.sum()),
         "candidate_precision": float(cand_ok.sum() / cand.sum()) if cand.sum() else 1.0,
         "by_method": by_method,

@@ -31,7 +31,15 @@ HOLDOUT_AWARD_COLUMNS: tuple[str, ...] = ("Company", *AWARD_KEY, "City", "State"
 # Legacy FPDS descriptions carry "...!<start>!<end>!<vendor DUNS>!<parent DUNS>!<global DUNS>!...".
 LEGACY_DUNS = re.compile(r"!\d{8}!\d{8}!(\d{9})!\d{9}!\d{9}!")
 # Words too common to say two names belong to one company.
-GENERIC_WORDS: frozenset[str] = frozenset(CANONICAL_WORDS) | {"and", "of", "the", "group", "advanced", "applied", "defense"}
+GENERIC_WORDS: frozenset[str] = frozenset(CANONICAL_WORDS) | {
+    "and",
+    "of",
+    "the",
+    "group",
+    "advanced",
+    "applied",
+    "defense",
+}
 
 
 def uei_recipient_hash(uei: str) -> str:
@@ -42,8 +50,10 @@ def uei_recipient_hash(uei: str) -> str:
 def _clean_fpds(fpds: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in FPDS_COLUMNS if c not in fpds.columns]
     if missing:
-        raise ValueError(f"FPDS table lacks column(s) {missing}; found {list(fpds.columns)}. "
-                         "Pass the FPDS Phase III transactions file (or a sample with these columns).")
+        raise ValueError(
+            f"FPDS table lacks column(s) {missing}; found {list(fpds.columns)}. "
+            "Pass the FPDS Phase III transactions file (or a sample with these columns)."
+        )
     out = fpds.loc[:, list(FPDS_COLUMNS)].fillna("").astype(str)
     for c in FPDS_COLUMNS:
         out[c] = out[c].str.strip()
@@ -53,7 +63,9 @@ def _clean_fpds(fpds: pd.DataFrame) -> pd.DataFrame:
 def _most_frequent(frame: pd.DataFrame, group: list[str], value: list[str]) -> pd.DataFrame:
     """Per group, the most frequent combination of `value` columns; ties go to the alphabetically first."""
     counts = frame.groupby(group + value, sort=False).size().rename("_n").reset_index()
-    counts = counts.sort_values(group + ["_n"] + value, ascending=[True] * len(group) + [False] + [True] * len(value), kind="stable")
+    counts = counts.sort_values(
+        group + ["_n"] + value, ascending=[True] * len(group) + [False] + [True] * len(value), kind="stable"
+    )
     return counts.drop_duplicates(group).drop(columns="_n").reset_index(drop=True)
 
 
@@ -62,7 +74,9 @@ def spellings_by_uei(fpds: pd.DataFrame) -> pd.DataFrame:
     (the UEI's most frequent spelling, ties alphabetical) and `spelling_index` (0 = primary)."""
     fpds = _clean_fpds(fpds)
     per = fpds.groupby(["uei", "legal_business_name"], sort=True).size().rename("rows").reset_index()
-    per = per.merge(_most_frequent(fpds, ["uei", "legal_business_name"], ["city", "state"]), on=["uei", "legal_business_name"])
+    per = per.merge(
+        _most_frequent(fpds, ["uei", "legal_business_name"], ["city", "state"]), on=["uei", "legal_business_name"]
+    )
     per = per.sort_values(["uei", "rows", "legal_business_name"], ascending=[True, False, True], kind="stable")
     per["spelling_index"] = per.groupby("uei").cumcount()
     per["primary"] = per["spelling_index"] == 0
@@ -83,16 +97,18 @@ def fpds_recipients(fpds: pd.DataFrame, with_alternates: bool = False) -> pd.Dat
         alternates = primary["uei"].map(others).fillna("")
     else:
         alternates = pd.Series("", index=primary.index)
-    return pd.DataFrame({
-        "recipient_hash": primary["uei"].map(uei_recipient_hash),
-        "legal_business_name": primary["legal_business_name"],
-        "uei": primary["uei"],
-        "duns": "",
-        "city": primary["city"],
-        "state": primary["state"],
-        "zip5": "",
-        "alternate_names": alternates,
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "recipient_hash": primary["uei"].map(uei_recipient_hash),
+            "legal_business_name": primary["legal_business_name"],
+            "uei": primary["uei"],
+            "duns": "",
+            "city": primary["city"],
+            "state": primary["state"],
+            "zip5": "",
+            "alternate_names": alternates,
+        }
+    ).reset_index(drop=True)
 
 
 def spelling_holdout(fpds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -105,18 +121,22 @@ def spelling_holdout(fpds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd
     """
     spellings = spellings_by_uei(fpds)
     held = spellings[~spellings["primary"]]
-    awards = pd.DataFrame({
-        "Company": held["legal_business_name"],
-        "Agency Tracking Number": held["uei"],
-        "Contract": "spelling-" + held["spelling_index"].astype(str),
-        "City": held["city"],
-        "State": held["state"],
-    }).reset_index(drop=True)
-    truth = pd.DataFrame({
-        "Agency Tracking Number": awards["Agency Tracking Number"],
-        "Contract": awards["Contract"],
-        "recipient_hash": awards["Agency Tracking Number"].map(uei_recipient_hash),
-    })
+    awards = pd.DataFrame(
+        {
+            "Company": held["legal_business_name"],
+            "Agency Tracking Number": held["uei"],
+            "Contract": "spelling-" + held["spelling_index"].astype(str),
+            "City": held["city"],
+            "State": held["state"],
+        }
+    ).reset_index(drop=True)
+    truth = pd.DataFrame(
+        {
+            "Agency Tracking Number": awards["Agency Tracking Number"],
+            "Contract": awards["Contract"],
+            "recipient_hash": awards["Agency Tracking Number"].map(uei_recipient_hash),
+        }
+    )
     return awards, fpds_recipients(fpds, with_alternates=False), truth
 
 
@@ -132,7 +152,9 @@ def holdout_outcomes(enriched: pd.DataFrame, truth: pd.DataFrame, recipients: pd
     (a candidate, pointing at the truth or not) or `unmatched`; `same_normalised` says whether the
     spelling normalises to the true legal name (then name-exact should get it)."""
     names = recipients.set_index("recipient_hash")[["legal_business_name", "city", "state"]]
-    merged = enriched.merge(truth.rename(columns={"recipient_hash": "truth"}), on=list(AWARD_KEY), how="left", validate="one_to_one")
+    merged = enriched.merge(
+        truth.rename(columns={"recipient_hash": "truth"}), on=list(AWARD_KEY), how="left", validate="one_to_one"
+    )
     method = merged["match_method"].astype(str)
     got = merged["usaspending_recipient_hash"].astype("string").fillna("")
     cand = merged["candidate_recipient_hash"].astype("string").fillna("")
@@ -148,19 +170,21 @@ def holdout_outcomes(enriched: pd.DataFrame, truth: pd.DataFrame, recipients: pd
     truth_name = merged["truth"].map(names["legal_business_name"])
     truth_norm = pd.Series(normalize_names(truth_name.astype(str)).to_pylist(), index=merged.index)
     shared = [bool(_words(a) & _words(t)) for a, t in zip(award_norm, truth_norm)]
-    return pd.DataFrame({
-        "award_name": merged["Company"].astype(str),
-        "award_city": merged["City"].astype("string").fillna(""),
-        "award_state": merged["State"].astype("string").fillna(""),
-        "true_name": truth_name,
-        "true_state": merged["truth"].map(names["state"]),
-        "method": method,
-        "score": pd.to_numeric(merged["match_score"], errors="coerce").astype(float),
-        "outcome": outcome,
-        "matched_name": other.map(names["legal_business_name"]).fillna(""),
-        "same_normalised": award_norm == truth_norm,
-        "shares_word": shared,
-    })
+    return pd.DataFrame(
+        {
+            "award_name": merged["Company"].astype(str),
+            "award_city": merged["City"].astype("string").fillna(""),
+            "award_state": merged["State"].astype("string").fillna(""),
+            "true_name": truth_name,
+            "true_state": merged["truth"].map(names["state"]),
+            "method": method,
+            "score": pd.to_numeric(merged["match_score"], errors="coerce").astype(float),
+            "outcome": outcome,
+            "matched_name": other.map(names["legal_business_name"]).fillna(""),
+            "same_normalised": award_norm == truth_norm,
+            "shares_word": shared,
+        }
+    )
 
 
 def _words(normalised: str | None) -> set[str]:
@@ -201,9 +225,12 @@ def overlap_outcomes(enriched: pd.DataFrame, recipients: pd.DataFrame, company: 
     carriers = norm[hit].map(owners)
     got = sub["usaspending_recipient_hash"].astype("string").fillna("")
     method = sub["match_method"].astype(str)
-    return pd.DataFrame({
-        "norm": norm[hit],
-        "owners": carriers.map(len),
-        "method": method,
-        "consistent": method.isin(JOINED_METHODS) & pd.Series([g in c for g, c in zip(got, carriers)], index=sub.index, dtype=bool),
-    })
+    return pd.DataFrame(
+        {
+            "norm": norm[hit],
+            "owners": carriers.map(len),
+            "method": method,
+            "consistent": method.isin(JOINED_METHODS)
+            & pd.Series([g in c for g, c in zip(got, carriers)], index=sub.index, dtype=bool),
+        }
+    )

@@ -20,7 +20,17 @@ from sbir_etl.names import normalize_names
 from sbir_etl.text_arrays import positions_in
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
-RECIPIENT_FIELDS = ("recipient_hash", "legal_business_name", "uei", "duns", "state", "city", "zip5", "parent_uei", "parent_duns")
+RECIPIENT_FIELDS = (
+    "recipient_hash",
+    "legal_business_name",
+    "uei",
+    "duns",
+    "state",
+    "city",
+    "zip5",
+    "parent_uei",
+    "parent_duns",
+)
 
 
 def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +67,11 @@ def identifier_codes(identifiers: pa.Array) -> np.ndarray:
         raise ValueError(f"identifier longer than {CODE_WIDTH} characters: clean identifiers before indexing them")
     padded = pc.utf8_lpad(arr, CODE_WIDTH, "0")
     offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset : padded.offset + len(padded) + 1]
-    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]] if len(padded) else np.empty(0, np.uint8)
+    data = (
+        np.frombuffer(padded.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+        if len(padded)
+        else np.empty(0, np.uint8)
+    )
     digits = _BASE36[data].reshape(-1, CODE_WIDTH)  # uint8: 12 bytes per identifier
     if (digits == _NOT_BASE36).any():
         raise ValueError("identifier with a character outside 0-9/A-Z: clean identifiers before indexing them")
@@ -128,9 +142,11 @@ class RecipientIndex:
     stats: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, raw: pa.Table, columns: RecipientColumns = RecipientColumns(), max_key_share: float = 0.005) -> "RecipientIndex":
-        """Index a recipient table whose columns are text (see `tables.read_recipients`)."""
-        resolved = columns.resolve(raw.column_names, "recipients")
+    def build(
+        cls, raw: pa.Table, columns: RecipientColumns | None = None, max_key_share: float = 0.005
+    ) -> "RecipientIndex":
+        """Index a recipient table whose columns are text (see `tables.read_text_table`)."""
+        resolved = (columns or RecipientColumns()).resolve(raw.column_names, "recipients")
         raw, repeated_rows = _drop_repeated_hashes(raw, resolved["recipient_hash"])
         n = len(raw)
         source = {role: raw.column(name) for role, name in resolved.items() if name}
@@ -148,17 +164,19 @@ class RecipientIndex:
             by_hash = sorting.result().to_numpy().astype(np.int32)
         rank = np.empty(n, dtype=np.int32)
         rank[by_hash] = np.arange(n, dtype=np.int32)
-        table = pa.table({
-            "recipient_hash": hashes,
-            "legal_business_name": legal_names,
-            "uei": uei.values,
-            "duns": duns.values,
-            "state": clean_text_key(take("state")),
-            "city": clean_text_key(take("city")),
-            "zip5": clean_zip5(take("zip5")),
-            "parent_uei": clean_uei(take("parent_uei")).values,
-            "parent_duns": clean_duns(take("parent_duns")).values,
-        })
+        table = pa.table(
+            {
+                "recipient_hash": hashes,
+                "legal_business_name": legal_names,
+                "uei": uei.values,
+                "duns": duns.values,
+                "state": clean_text_key(take("state")),
+                "city": clean_text_key(take("city")),
+                "zip5": clean_zip5(take("zip5")),
+                "parent_uei": clean_uei(take("parent_uei")).values,
+                "parent_duns": clean_duns(take("parent_duns")).values,
+            }
+        )
         rows = np.arange(n, dtype=np.int32)
         name_parts, row_parts = [legal], [rows]
         alternates = take("alternate_names")

@@ -251,10 +251,7 @@ def _relative_gate(
     status = _classify(change, warn_pct, fail_pct)
     label, limit_text = _wording(metric, status, warn_pct, fail_pct, lambda limit: f"+{limit:g} %")
     change_text = "from zero" if math.isinf(change) else f"{change:+.0f} %"
-    message = (
-        f"{label}: {fmt(current)} vs baseline {fmt(baseline)}{window_text}: "
-        f"{change_text}{limit_text}"
-    )
+    message = f"{label}: {fmt(current)} vs baseline {fmt(baseline)}{window_text}: {change_text}{limit_text}"
     return GateVerdict(metric, status, message, current, baseline, change)
 
 
@@ -269,18 +266,11 @@ def _match_rate_gate(
     if current is None:
         return None
     if baseline is None:
-        return GateVerdict(
-            "match_rate", GateStatus.BASELINE, "match rate: baseline established", current
-        )
+        return GateVerdict("match_rate", GateStatus.BASELINE, "match rate: baseline established", current)
     drop_points = (baseline - current) * 100
     status = _classify(drop_points, warn_points, fail_points)
-    label, limit_text = _wording(
-        "match rate", status, warn_points, fail_points, lambda limit: f"-{limit:g} points"
-    )
-    message = (
-        f"{label}: {current:.1%} vs baseline {baseline:.1%}{window_text}: "
-        f"{-drop_points:+.1f} points{limit_text}"
-    )
+    label, limit_text = _wording("match rate", status, warn_points, fail_points, lambda limit: f"-{limit:g} points")
+    message = f"{label}: {current:.1%} vs baseline {baseline:.1%}{window_text}: {-drop_points:+.1f} points{limit_text}"
     return GateVerdict("match_rate", status, message, current, baseline, -drop_points)
 
 

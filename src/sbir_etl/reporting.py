@@ -19,7 +19,7 @@ import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sbir_etl.history import HistoryError, HistoryStore, RunInfo, StoredResult
@@ -121,30 +121,35 @@ def build_report(
     trends = []
     for (test_id, machine_class), series in sorted(by_test.items()):
         recent = series[-window:]
-        trends.append(_trend(test_id, machine_class, "time",
-                             [s.result.wall_s for s in recent], stable_pct, lower_is_better=True))
-        trends.append(_trend(test_id, machine_class, "memory",
-                             [s.result.peak_rss_growth_mib for s in recent], stable_pct, lower_is_better=True))
+        trends.append(
+            _trend(test_id, machine_class, "time", [s.result.wall_s for s in recent], stable_pct, lower_is_better=True)
+        )
+        trends.append(
+            _trend(
+                test_id,
+                machine_class,
+                "memory",
+                [s.result.peak_rss_growth_mib for s in recent],
+                stable_pct,
+                lower_is_better=True,
+            )
+        )
         rates = [s.result.quality.match_rate if s.result.quality else None for s in recent]
         if any(rate is not None for rate in rates):
-            trends.append(_trend(test_id, machine_class, "match_rate", rates, stable_points,
-                                 lower_is_better=False))
+            trends.append(_trend(test_id, machine_class, "match_rate", rates, stable_points, lower_is_better=False))
 
     match_rates = [
-        MatchRatePoint(s.result.test_id, s.run.run_id, s.run.started_at, s.run.commit,
-                       s.result.quality.match_rate)
+        MatchRatePoint(s.result.test_id, s.run.run_id, s.run.started_at, s.run.commit, s.result.quality.match_rate)
         for s in results
         if s.result.quality is not None and s.result.quality.match_rate is not None
     ]
     time_series: dict[str, list[tuple[str, float]]] = {}
     for stored in results:
         if stored.result.wall_s is not None and stored.result.outcome == "passed":
-            time_series.setdefault(stored.result.test_id, []).append(
-                (stored.run.started_at, stored.result.wall_s)
-            )
+            time_series.setdefault(stored.result.test_id, []).append((stored.run.started_at, stored.result.wall_s))
     return HistoryReport(
         source=source,
-        generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         run_count=len(runs),
         latest_run=latest_run,
         latest_results=[
@@ -175,9 +180,7 @@ def load_report(path: str | Path, *, window: int = DEFAULT_WINDOW) -> HistoryRep
     """Read the store at ``path`` and build its report; refuses a path that does not exist."""
     path = Path(path)
     if not path.is_file():
-        raise HistoryError(
-            f"no metrics store at {path}; run the tests with --sbir-history {path} first"
-        )
+        raise HistoryError(f"no metrics store at {path}; run the tests with --sbir-history {path} first")
     with HistoryStore(path) as store:
         return build_report(store.runs(), store.results(), source=str(path), window=window)
 
@@ -193,8 +196,16 @@ def _trend(
 ) -> Trend:
     present = [v for v in values if v is not None]
     if len(present) < 2:
-        return Trend(test_id, machine_class, metric, len(present), None,
-                     present[-1] if present else None, None, "insufficient data")
+        return Trend(
+            test_id,
+            machine_class,
+            metric,
+            len(present),
+            None,
+            present[-1] if present else None,
+            None,
+            "insufficient data",
+        )
     half = len(present) // 2
     before = statistics.median(present[:half])
     after = statistics.median(present[half:] if len(present) % 2 == 0 else present[half + 1 :])
@@ -267,9 +278,12 @@ def render_markdown(report: HistoryReport) -> str:
     """GitHub-flavoured Markdown, for ``$GITHUB_STEP_SUMMARY`` or a PR comment."""
     lines = ["## SBIR enrichment regression report", "", _run_line(report), ""]
     if report.latest_results:
-        lines += ["### Latest run", "",
-                  "| test | outcome | gate | time | peak RSS growth | match rate |",
-                  "|---|---|---|---:|---:|---:|"]
+        lines += [
+            "### Latest run",
+            "",
+            "| test | outcome | gate | time | peak RSS growth | match rate |",
+            "|---|---|---|---:|---:|---:|",
+        ]
         for r in report.latest_results:
             gate = r.gate_status or "–"
             if r.gate_status in ("fail", "warn") and r.gate_message:
@@ -294,8 +308,7 @@ def render_markdown(report: HistoryReport) -> str:
     short = sum(t.direction == "insufficient data" for t in report.trends)
     lines += ["", f"{stable} stable, {short} with too few runs for a trend.", ""]
     if report.match_rates:
-        lines += ["### Match rate over time", "", "| run started | commit | test | match rate |",
-                  "|---|---|---|---:|"]
+        lines += ["### Match rate over time", "", "| run started | commit | test | match rate |", "|---|---|---|---:|"]
         for point in report.match_rates[-20:]:
             lines.append(
                 f"| {point.started_at} | `{(point.commit or 'unknown')[:10]}` | `{point.test_id}` "
@@ -348,15 +361,23 @@ def render_html(report: HistoryReport) -> str:
             f"<th>peak RSS growth</th><th>match rate</th></tr>{rows}</table>"
         )
     sections.append("<h2>Match rate over time</h2>")
-    sections.append(_figure(_plot_match_rates(report), "Match rate of each test over the recorded runs")
-                    if report.match_rates else "<p>No test has reported a match rate yet "
-                    "(use the <code>record_quality</code> fixture).</p>")
+    sections.append(
+        _figure(_plot_match_rates(report), "Match rate of each test over the recorded runs")
+        if report.match_rates
+        else "<p>No test has reported a match rate yet (use the <code>record_quality</code> fixture).</p>"
+    )
     sections.append("<h2>Score distribution (latest run)</h2>")
-    sections.append(_figure(_plot_histograms(report), "Score histogram of the latest run")
-                    if report.score_histograms else "<p>The latest run reported no score histogram.</p>")
+    sections.append(
+        _figure(_plot_histograms(report), "Score histogram of the latest run")
+        if report.score_histograms
+        else "<p>The latest run reported no score histogram.</p>"
+    )
     sections.append("<h2>Time per test</h2>")
-    sections.append(_figure(_plot_times(report), "Wall time of the slowest tests over the recorded runs")
-                    if report.time_series else "<p>No timings recorded yet.</p>")
+    sections.append(
+        _figure(_plot_times(report), "Wall time of the slowest tests over the recorded runs")
+        if report.time_series
+        else "<p>No timings recorded yet.</p>"
+    )
     trend_rows = "".join(
         f"<tr class='{t.direction.replace(' ', '-')}'><td><code>{html.escape(t.test_id)}</code></td>"
         f"<td>{t.metric}</td><td>{t.direction}</td><td>{html.escape(_change(t))}</td>"
@@ -367,9 +388,7 @@ def render_html(report: HistoryReport) -> str:
         f"<h2>Trends (latest {report.window} passed runs per test)</h2><table><tr><th>test</th>"
         f"<th>metric</th><th>trend</th><th>change</th><th>before → after</th></tr>{trend_rows}</table>"
     )
-    return _HTML_PAGE.format(
-        generated=html.escape(report.generated_at), body="\n".join(sections)
-    )
+    return _HTML_PAGE.format(generated=html.escape(report.generated_at), body="\n".join(sections))
 
 
 _HTML_PAGE = """<!DOCTYPE html>
@@ -444,8 +463,12 @@ def _plot_match_rates(report: HistoryReport) -> bytes:
     position = {started: i for i, started in enumerate(runs)}
     for test_id in sorted({p.test_id for p in report.match_rates}):
         points = [p for p in report.match_rates if p.test_id == test_id]
-        axes.plot([position[p.started_at] for p in points], [p.match_rate * 100 for p in points],
-                  marker="o", label=_short(test_id))
+        axes.plot(
+            [position[p.started_at] for p in points],
+            [p.match_rate * 100 for p in points],
+            marker="o",
+            label=_short(test_id),
+        )
     _label_runs(axes)
     axes.set_ylabel("match rate (%)")
     axes.grid(alpha=0.3)
@@ -456,8 +479,7 @@ def _plot_match_rates(report: HistoryReport) -> bytes:
 def _plot_histograms(report: HistoryReport) -> bytes:
     figure, axes = _new_axes()
     tests = list(report.score_histograms)
-    buckets = sorted({b for h in report.score_histograms.values() for b in h},
-                     key=lambda b: _bucket_order((b, 0)))
+    buckets = sorted({b for h in report.score_histograms.values() for b in h}, key=lambda b: _bucket_order((b, 0)))
     width = 0.8 / len(tests)
     for i, test_id in enumerate(tests):
         counts = [report.score_histograms[test_id].get(b, 0) for b in buckets]
@@ -494,15 +516,21 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", required=True, help="metrics store written by pytest --sbir-history")
     parser.add_argument("--format", choices=FORMATS, default="md", help="output format (default md)")
     parser.add_argument("--out", help="write here instead of standard output (required for html)")
-    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW,
-                        help=f"passed runs per test that trends look at (default {DEFAULT_WINDOW})")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=DEFAULT_WINDOW,
+        help=f"passed runs per test that trends look at (default {DEFAULT_WINDOW})",
+    )
 
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the report; 0 on success, 2 when the store cannot be read or the arguments are wrong."""
     if args.format == "html" and not args.out:
-        print("sbir-etl report: --format html needs --out FILE (an HTML page is not meant for a "
-              "terminal)", file=sys.stderr)
+        print(
+            "sbir-etl report: --format html needs --out FILE (an HTML page is not meant for a terminal)",
+            file=sys.stderr,
+        )
         return 2
     try:
         report = load_report(args.history, window=args.window)

@@ -18,36 +18,337 @@ import pyarrow.csv as pacsv
 
 UEI_FIRST = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ123456789"))
 UEI_REST = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"))
-ONSETS = "b c d f g h j k l m n p r s t v w z br cr dr fr gr kr pr tr st sk sp bl cl fl gl pl sl ch sh th qu x zy".split()
-VOWELS = "a e i o u ai ea io ou y".split()
-CODAS = "n r s x l m t k nt rk st ss ll ne re on ar or ix ex ax is us ia ium ics yn".split()
-COMMON_WORDS = (
-    "advanced applied quantum apex summit pioneer frontier vector vertex nova stellar orbital aero bio "
-    "photon nano micro digital global american national pacific atlantic northern southern western eastern "
-    "blue red green silver golden eagle falcon hawk phoenix titan atlas delta sigma omega alpha beta gamma "
-    "precision integrated intelligent autonomous adaptive coherent dynamic kinetic thermal optical acoustic "
-    "cyber secure mission tactical strategic innovative creative rapid agile smart clear bright true prime"
-).split()
-SURNAMES = (
-    "smith johnson williams brown jones miller davis garcia rodriguez wilson martinez anderson taylor thomas "
-    "hernandez moore martin jackson thompson white lopez lee gonzalez harris clark lewis robinson walker perez "
-    "hall young allen sanchez wright king scott green baker adams nelson hill ramirez campbell mitchell roberts "
-    "carter phillips evans turner torres parker collins edwards stewart flores morris nguyen murphy rivera cook"
-).split()
-INDUSTRY = (
-    "systems technologies technology labs laboratories research solutions engineering sciences dynamics "
-    "innovations devices materials photonics robotics analytics software instruments aerospace energy"
-).split()
+ONSETS = [
+    "b",
+    "c",
+    "d",
+    "f",
+    "g",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "w",
+    "z",
+    "br",
+    "cr",
+    "dr",
+    "fr",
+    "gr",
+    "kr",
+    "pr",
+    "tr",
+    "st",
+    "sk",
+    "sp",
+    "bl",
+    "cl",
+    "fl",
+    "gl",
+    "pl",
+    "sl",
+    "ch",
+    "sh",
+    "th",
+    "qu",
+    "x",
+    "zy",
+]
+VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "io", "ou", "y"]
+CODAS = [
+    "n",
+    "r",
+    "s",
+    "x",
+    "l",
+    "m",
+    "t",
+    "k",
+    "nt",
+    "rk",
+    "st",
+    "ss",
+    "ll",
+    "ne",
+    "re",
+    "on",
+    "ar",
+    "or",
+    "ix",
+    "ex",
+    "ax",
+    "is",
+    "us",
+    "ia",
+    "ium",
+    "ics",
+    "yn",
+]
+COMMON_WORDS = [
+    "advanced",
+    "applied",
+    "quantum",
+    "apex",
+    "summit",
+    "pioneer",
+    "frontier",
+    "vector",
+    "vertex",
+    "nova",
+    "stellar",
+    "orbital",
+    "aero",
+    "bio",
+    "photon",
+    "nano",
+    "micro",
+    "digital",
+    "global",
+    "american",
+    "national",
+    "pacific",
+    "atlantic",
+    "northern",
+    "southern",
+    "western",
+    "eastern",
+    "blue",
+    "red",
+    "green",
+    "silver",
+    "golden",
+    "eagle",
+    "falcon",
+    "hawk",
+    "phoenix",
+    "titan",
+    "atlas",
+    "delta",
+    "sigma",
+    "omega",
+    "alpha",
+    "beta",
+    "gamma",
+    "precision",
+    "integrated",
+    "intelligent",
+    "autonomous",
+    "adaptive",
+    "coherent",
+    "dynamic",
+    "kinetic",
+    "thermal",
+    "optical",
+    "acoustic",
+    "cyber",
+    "secure",
+    "mission",
+    "tactical",
+    "strategic",
+    "innovative",
+    "creative",
+    "rapid",
+    "agile",
+    "smart",
+    "clear",
+    "bright",
+    "true",
+    "prime",
+]
+SURNAMES = [
+    "smith",
+    "johnson",
+    "williams",
+    "brown",
+    "jones",
+    "miller",
+    "davis",
+    "garcia",
+    "rodriguez",
+    "wilson",
+    "martinez",
+    "anderson",
+    "taylor",
+    "thomas",
+    "hernandez",
+    "moore",
+    "martin",
+    "jackson",
+    "thompson",
+    "white",
+    "lopez",
+    "lee",
+    "gonzalez",
+    "harris",
+    "clark",
+    "lewis",
+    "robinson",
+    "walker",
+    "perez",
+    "hall",
+    "young",
+    "allen",
+    "sanchez",
+    "wright",
+    "king",
+    "scott",
+    "green",
+    "baker",
+    "adams",
+    "nelson",
+    "hill",
+    "ramirez",
+    "campbell",
+    "mitchell",
+    "roberts",
+    "carter",
+    "phillips",
+    "evans",
+    "turner",
+    "torres",
+    "parker",
+    "collins",
+    "edwards",
+    "stewart",
+    "flores",
+    "morris",
+    "nguyen",
+    "murphy",
+    "rivera",
+    "cook",
+]
+INDUSTRY = [
+    "systems",
+    "technologies",
+    "technology",
+    "labs",
+    "laboratories",
+    "research",
+    "solutions",
+    "engineering",
+    "sciences",
+    "dynamics",
+    "innovations",
+    "devices",
+    "materials",
+    "photonics",
+    "robotics",
+    "analytics",
+    "software",
+    "instruments",
+    "aerospace",
+    "energy",
+]
 SUFFIXES = ["INC", "LLC", "CORP", "CORPORATION", "INCORPORATED", "CO", "COMPANY", "LTD", "LP", ""]
-ABBREVIATIONS = {"technologies": "tech", "technology": "tech", "laboratories": "labs", "systems": "sys",
-                 "engineering": "eng", "international": "intl", "research": "rsch", "solutions": "soln",
-                 "and": "&", "sciences": "sci", "instruments": "instr"}
+ABBREVIATIONS = {
+    "technologies": "tech",
+    "technology": "tech",
+    "laboratories": "labs",
+    "systems": "sys",
+    "engineering": "eng",
+    "international": "intl",
+    "research": "rsch",
+    "solutions": "soln",
+    "and": "&",
+    "sciences": "sci",
+    "instruments": "instr",
+}
 AWARD_SUFFIXES = ["Inc.", "Inc", ", Inc.", "LLC", "L.L.C.", "Corp.", "Corporation", "Co.", "Incorporated", "", "Ltd."]
-STATES = np.array("AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
-                  "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split())
-CITIES = np.array(("Springfield Franklin Greenville Bristol Clinton Fairview Salem Madison Georgetown Arlington "
-                   "Ashland Dover Oxford Jackson Burlington Manchester Milton Newport Auburn Dayton Lexington "
-                   "Huntsville Boulder Austin Pasadena Cambridge Columbia Albany Troy Hudson").split())
+STATES = np.array(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+    ]
+)
+CITIES = np.array(
+    [
+        "Springfield",
+        "Franklin",
+        "Greenville",
+        "Bristol",
+        "Clinton",
+        "Fairview",
+        "Salem",
+        "Madison",
+        "Georgetown",
+        "Arlington",
+        "Ashland",
+        "Dover",
+        "Oxford",
+        "Jackson",
+        "Burlington",
+        "Manchester",
+        "Milton",
+        "Newport",
+        "Auburn",
+        "Dayton",
+        "Lexington",
+        "Huntsville",
+        "Boulder",
+        "Austin",
+        "Pasadena",
+        "Cambridge",
+        "Columbia",
+        "Albany",
+        "Troy",
+        "Hudson",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +409,9 @@ def generate(n_awards: int = 533_000, n_recipients: int = 3_300_000, seed: int =
     """Awards, recipients and ground truth, deterministic for a given seed."""
     rng = np.random.default_rng(seed)
     coined = _coined_words(rng, max(20_000, n_recipients // 40))
-    distinctive = np.concatenate([coined, np.array(COMMON_WORDS * 20, dtype=object), np.array(SURNAMES * 20, dtype=object)])
+    distinctive = np.concatenate(
+        [coined, np.array(COMMON_WORDS * 20, dtype=object), np.array(SURNAMES * 20, dtype=object)]
+    )
     n = n_recipients
     w1 = rng.choice(distinctive, n)
     w2 = np.where(rng.random(n) < 0.55, rng.choice(distinctive, n), "")
@@ -134,13 +437,21 @@ def generate(n_awards: int = 533_000, n_recipients: int = 3_300_000, seed: int =
     hashes = np.char.mod("%016x", rng.integers(0, 2**62, n, dtype=np.int64)).astype(object)
     hashes = np.array([f"{h}-{i:07x}" for i, h in enumerate(hashes)], dtype=object)  # unique
     alt = np.where(rng.random(n) < 0.03, np.char.upper(base.astype(str)).astype(object) + " HOLDINGS", "")
-    recipients = pa.table({
-        "recipient_hash": hashes, "legal_business_name": legal, "uei": uei, "duns": duns,
-        "parent_uei": np.full(n, "", dtype=object), "parent_duns": np.full(n, "", dtype=object),
-        "parent_legal_business_name": np.full(n, "", dtype=object),
-        "city": np.char.upper(city.astype(str)).astype(object), "state": state.astype(object),
-        "zip5": zip5.astype(object), "alternate_names": alt,
-    })
+    recipients = pa.table(
+        {
+            "recipient_hash": hashes,
+            "legal_business_name": legal,
+            "uei": uei,
+            "duns": duns,
+            "parent_uei": np.full(n, "", dtype=object),
+            "parent_duns": np.full(n, "", dtype=object),
+            "parent_legal_business_name": np.full(n, "", dtype=object),
+            "city": np.char.upper(city.astype(str)).astype(object),
+            "state": state.astype(object),
+            "zip5": zip5.astype(object),
+            "alternate_names": alt,
+        }
+    )
 
     m = n_awards
     # SBIR firms win repeatedly: awards concentrate on a pool of recipients.
@@ -183,20 +494,30 @@ def generate(n_awards: int = 533_000, n_recipients: int = 3_300_000, seed: int =
             if kind[i] < 0.1:
                 a_uei[i] = _random_codes(rng, 1, UEI_FIRST, UEI_REST, 12)[0]  # valid, but no such recipient
     keys = np.char.mod("SYN-%07d", np.arange(m)).astype(object)
-    awards = pa.table({
-        "Company": company, "UEI": a_uei, "Duns": a_duns, "Agency Tracking Number": keys,
-        "Contract": np.char.mod("C%06d", rng.integers(0, 10**6, m)).astype(object),
-        "Award Year": rng.integers(2000, 2025, m).astype(str).astype(object),
-        "Award Amount": np.round(rng.uniform(50_000, 1_500_000, m), 2).astype(str).astype(object),
-        "Agency": rng.choice(np.array(["DOD", "HHS", "NASA", "DOE", "NSF"], dtype=object), m),
-        "Phase": rng.choice(np.array(["Phase I", "Phase II"], dtype=object), m),
-        "Program": rng.choice(np.array(["SBIR", "STTR"], dtype=object), m),
-        "City": a_city, "State": a_state, "Zip": a_zip,
-    })
-    truth = pa.table({
-        "Agency Tracking Number": keys, "Contract": awards.column("Contract"),
-        "recipient_hash": np.where(has_truth, hashes[true_idx], ""),
-    })
+    awards = pa.table(
+        {
+            "Company": company,
+            "UEI": a_uei,
+            "Duns": a_duns,
+            "Agency Tracking Number": keys,
+            "Contract": np.char.mod("C%06d", rng.integers(0, 10**6, m)).astype(object),
+            "Award Year": rng.integers(2000, 2025, m).astype(str).astype(object),
+            "Award Amount": np.round(rng.uniform(50_000, 1_500_000, m), 2).astype(str).astype(object),
+            "Agency": rng.choice(np.array(["DOD", "HHS", "NASA", "DOE", "NSF"], dtype=object), m),
+            "Phase": rng.choice(np.array(["Phase I", "Phase II"], dtype=object), m),
+            "Program": rng.choice(np.array(["SBIR", "STTR"], dtype=object), m),
+            "City": a_city,
+            "State": a_state,
+            "Zip": a_zip,
+        }
+    )
+    truth = pa.table(
+        {
+            "Agency Tracking Number": keys,
+            "Contract": awards.column("Contract"),
+            "recipient_hash": np.where(has_truth, hashes[true_idx], ""),
+        }
+    )
     return SyntheticData(awards=awards, recipients=recipients, truth=truth)
 
 

@@ -117,7 +117,9 @@ class _RowNumbers:
             row = candidate
 
 
-def _decode(batch: pa.RecordBatch, path: str, first_readable: int, numbers: _RowNumbers, rejects: RejectSink) -> pa.Table:
+def _decode(
+    batch: pa.RecordBatch, path: str, first_readable: int, numbers: _RowNumbers, rejects: RejectSink
+) -> pa.Table:
     """Binary batch -> text table, rejecting rows whose bytes are not UTF-8."""
     bad: set[int] = set()
     text: list[pa.Array] = []
@@ -133,9 +135,15 @@ def _decode(batch: pa.RecordBatch, path: str, first_readable: int, numbers: _Row
                 except UnicodeDecodeError as exc:
                     bad.add(i)
                     raw = b",".join(b"" if v is None else v for v in (c[i].as_py() for c in batch.columns))
-                    rejects.add(Reject(path, numbers.input_row(first_readable + i), name,
-                                       f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}",
-                                       raw.decode("utf-8", errors="backslashreplace")))
+                    rejects.add(
+                        Reject(
+                            path,
+                            numbers.input_row(first_readable + i),
+                            name,
+                            f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}",
+                            raw.decode("utf-8", errors="backslashreplace"),
+                        )
+                    )
     if bad:
         batch = batch.filter(pa.array([i not in bad for i in range(batch.num_rows)]))
         text = [c.cast(pa.string()) for c in batch.columns]
@@ -143,7 +151,12 @@ def _decode(batch: pa.RecordBatch, path: str, first_readable: int, numbers: _Row
 
 
 def iter_text_chunks(
-    path: str | Path, chunk_rows: int, rejects: RejectSink, columns: list[str] | None = None, *, use_threads: bool = False
+    path: str | Path,
+    chunk_rows: int,
+    rejects: RejectSink,
+    columns: list[str] | None = None,
+    *,
+    use_threads: bool = False,
 ) -> Iterator[pa.Table]:
     """Yield the rows of a CSV/Parquet file as all-text tables of about `chunk_rows` rows."""
     path = Path(path)
@@ -161,8 +174,15 @@ def iter_text_chunks(
         input_row = None if row.number is None or row.number < 0 else row.number - 1
         if input_row is not None:
             bisect.insort(numbers.skipped, input_row)
-        rejects.add(Reject(str(path), input_row, "",
-                           f"wrong number of fields: expected {row.expected_columns}, found {row.actual_columns}", row.text))
+        rejects.add(
+            Reject(
+                str(path),
+                input_row,
+                "",
+                f"wrong number of fields: expected {row.expected_columns}, found {row.actual_columns}",
+                row.text,
+            )
+        )
         return "skip"
 
     wanted = header if columns is None else columns
@@ -171,8 +191,10 @@ def iter_text_chunks(
         read_options=pacsv.ReadOptions(use_threads=use_threads, block_size=CSV_BLOCK_SIZE, encoding="utf8"),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.binary() for name in header}, include_columns=wanted,
-            strings_can_be_null=False, quoted_strings_can_be_null=False,
+            column_types={name: pa.binary() for name in header},
+            include_columns=wanted,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
         ),
     )
     readable = 0
@@ -208,8 +230,10 @@ def _read_clean_csv_fast(path: Path, header: list[str], columns: list[str] | Non
             read_options=pacsv.ReadOptions(use_threads=True, block_size=CSV_BLOCK_SIZE),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header}, include_columns=columns or header,
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
+                column_types={name: pa.string() for name in header},
+                include_columns=columns or header,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
             ),
         )
     except pa.ArrowInvalid:

@@ -4,12 +4,25 @@ import pandas as pd
 import pytest
 
 AWARD_COLUMNS = ["Company", "UEI", "Duns", "Agency Tracking Number", "Contract", "City", "State", "Zip"]
-RECIPIENT_COLUMNS = ["recipient_hash", "legal_business_name", "uei", "duns", "city", "state", "zip5", "parent_uei", "alternate_names"]
+RECIPIENT_COLUMNS = [
+    "recipient_hash",
+    "legal_business_name",
+    "uei",
+    "duns",
+    "city",
+    "state",
+    "zip5",
+    "parent_uei",
+    "alternate_names",
+]
 
 
 def awards(*rows: dict) -> pd.DataFrame:
     """Award rows with defaults for every column; keys are numbered in order."""
-    filled = [{c: "" for c in AWARD_COLUMNS} | {"Agency Tracking Number": f"A{i}", "Contract": f"C{i}"} | row for i, row in enumerate(rows)]
+    filled = [
+        {c: "" for c in AWARD_COLUMNS} | {"Agency Tracking Number": f"A{i}", "Contract": f"C{i}"} | row
+        for i, row in enumerate(rows)
+    ]
     return pd.DataFrame(filled, columns=AWARD_COLUMNS, dtype="string")
 
 

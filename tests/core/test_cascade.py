@@ -8,8 +8,22 @@ from sbir_etl.config import EnrichmentConfig
 from sbir_etl.enrichment import enrich_frame
 from tests.core.conftest import awards, recipients
 
-ACME = {"recipient_hash": "h-acme", "legal_business_name": "ACME WIDGETS INC", "uei": "KD6VWJ8MHRX5", "duns": "012345678", "state": "CA", "city": "PASADENA", "zip5": "91101"}
-BETA = {"recipient_hash": "h-beta", "legal_business_name": "BETA LABORATORIES LLC", "uei": "AB12CD34EF56", "duns": "987654321", "state": "NY"}
+ACME = {
+    "recipient_hash": "h-acme",
+    "legal_business_name": "ACME WIDGETS INC",
+    "uei": "KD6VWJ8MHRX5",
+    "duns": "012345678",
+    "state": "CA",
+    "city": "PASADENA",
+    "zip5": "91101",
+}
+BETA = {
+    "recipient_hash": "h-beta",
+    "legal_business_name": "BETA LABORATORIES LLC",
+    "uei": "AB12CD34EF56",
+    "duns": "987654321",
+    "state": "NY",
+}
 
 
 def one(award: dict, *recips: dict, **config) -> pd.Series:
@@ -22,7 +36,11 @@ def test_uei_exact_wins_and_keeps_input_columns():
     out = enrich_frame(awards(award), recipients(ACME, BETA))
     row = out.iloc[0]
     assert (row.match_method, row.match_score, row.match_confidence) == ("uei-exact", 100.0, "high")
-    assert (row.usaspending_recipient_hash, row.usaspending_uei, row.usaspending_duns) == ("h-acme", "KD6VWJ8MHRX5", "012345678")
+    assert (row.usaspending_recipient_hash, row.usaspending_uei, row.usaspending_duns) == (
+        "h-acme",
+        "KD6VWJ8MHRX5",
+        "012345678",
+    )
     assert row.usaspending_legal_business_name == "ACME WIDGETS INC"
     assert row.UEI == "kd6vwj8mhrx5"  # input column unchanged
     assert list(out.columns) == list(awards(award).columns) + list(OUTPUT_COLUMNS)
@@ -34,21 +52,30 @@ def test_duns_exact_after_repairing_a_numeric_read():
 
 
 def test_uei_beats_a_conflicting_duns_and_the_conflict_lowers_confidence():
-    out = enrich_frame(awards({"Company": "Beta Labs", "UEI": "KD6VWJ8MHRX5", "Duns": "987654321"}), recipients(ACME, BETA))
+    out = enrich_frame(
+        awards({"Company": "Beta Labs", "UEI": "KD6VWJ8MHRX5", "Duns": "987654321"}), recipients(ACME, BETA)
+    )
     row = out.iloc[0]
     assert (row.match_method, row.usaspending_recipient_hash, row.match_confidence) == ("uei-exact", "h-acme", "medium")
 
 
 def test_invalid_identifiers_never_exact_match():
     bad_uei = dict(ACME, recipient_hash="h-bad", uei="KD6VWJ8MHRXI")  # same bad value on both sides
-    row = one({"Company": "Unrelated Name", "UEI": "KD6VWJ8MHRXI", "Duns": "000000000"}, bad_uei, dict(BETA, duns="000000000"))
+    row = one(
+        {"Company": "Unrelated Name", "UEI": "KD6VWJ8MHRXI", "Duns": "000000000"}, bad_uei, dict(BETA, duns="000000000")
+    )
     assert row.match_method == "unmatched"
     assert pd.isna(row.usaspending_recipient_hash)
 
 
 def test_name_exact_after_normalisation():
     row = one({"Company": "Acme Widgets, Incorporated", "State": "CA", "Zip": "91101"}, ACME, BETA)
-    assert (row.match_method, row.match_score, row.match_confidence, row.usaspending_recipient_hash) == ("name-exact", 100.0, "high", "h-acme")
+    assert (row.match_method, row.match_score, row.match_confidence, row.usaspending_recipient_hash) == (
+        "name-exact",
+        100.0,
+        "high",
+        "h-acme",
+    )
 
 
 def test_ambiguous_exact_name_is_settled_by_location():
@@ -101,7 +128,13 @@ def test_exact_name_in_the_same_city_of_another_state_needs_the_files_own_identi
     assert (fuzzy.match_method[1], fuzzy.candidate_recipient_hash[1]) == ("name-fuzzy-candidate", "h-acme")
 
 
-QUORVEX = {"recipient_hash": "h-quorvex", "legal_business_name": "QUORVEX SYSTEMS INC", "state": "MA", "city": "LOWELL", "zip5": "01851"}
+QUORVEX = {
+    "recipient_hash": "h-quorvex",
+    "legal_business_name": "QUORVEX SYSTEMS INC",
+    "state": "MA",
+    "city": "LOWELL",
+    "zip5": "01851",
+}
 
 
 def test_a_dropped_descriptor_joins_when_the_location_confirms_it():
@@ -127,9 +160,16 @@ def test_a_dropped_descriptor_is_ambiguous_when_two_companies_extend_the_name_ne
 
 def test_a_name_of_common_words_plus_a_descriptor_is_no_evidence():
     # "applied" says nothing about identity when many names carry it.
-    common = [{"recipient_hash": f"h-{i:03d}", "legal_business_name": f"APPLIED {w} INC", "state": "MA", "city": "LOWELL"}
-              for i, w in enumerate(f"W{i}X" for i in range(60))]
-    ara = {"recipient_hash": "h-ara", "legal_business_name": "APPLIED RESEARCH ASSOCIATES", "state": "MA", "city": "LOWELL"}
+    common = [
+        {"recipient_hash": f"h-{i:03d}", "legal_business_name": f"APPLIED {w} INC", "state": "MA", "city": "LOWELL"}
+        for i, w in enumerate(f"W{i}X" for i in range(60))
+    ]
+    ara = {
+        "recipient_hash": "h-ara",
+        "legal_business_name": "APPLIED RESEARCH ASSOCIATES",
+        "state": "MA",
+        "city": "LOWELL",
+    }
     row = one({"Company": "Applied Research LLC", "State": "MA", "City": "Lowell"}, ara, *common)
     assert row.match_method != "name-fuzzy-auto" and pd.isna(row.usaspending_recipient_hash)
 
@@ -146,9 +186,18 @@ def test_a_misspelt_descriptor_counts_as_the_descriptor():
 
 
 def test_fuzzy_auto_needs_score_margin_and_corroboration():
-    zeta = {"recipient_hash": "h-zeta", "legal_business_name": "ZETAFLUX ROBOTICS INC", "state": "MA", "city": "CAMBRIDGE", "zip5": "02139"}
+    zeta = {
+        "recipient_hash": "h-zeta",
+        "legal_business_name": "ZETAFLUX ROBOTICS INC",
+        "state": "MA",
+        "city": "CAMBRIDGE",
+        "zip5": "02139",
+    }
     assert one({"Company": "Zetaflux Robotcs Inc.", "Zip": "2139"}, zeta).match_method == "name-fuzzy-auto"
-    assert one({"Company": "Zetaflux Robotcs Inc.", "State": "MA", "City": "Cambridge"}, zeta).match_method == "name-fuzzy-auto"
+    assert (
+        one({"Company": "Zetaflux Robotcs Inc.", "State": "MA", "City": "Cambridge"}, zeta).match_method
+        == "name-fuzzy-auto"
+    )
     # Same spelling, no location evidence or only the state, score below the uncorroborated
     # threshold: held back as a candidate.
     for award in ({"Company": "Zetaflux Robotcs Inc."}, {"Company": "Zetaflux Robotcs Inc.", "State": "MA"}):
@@ -158,10 +207,23 @@ def test_fuzzy_auto_needs_score_margin_and_corroboration():
 
 
 def test_a_similar_name_elsewhere_does_not_block_a_join_the_city_confirms():
-    here = {"recipient_hash": "h-here", "legal_business_name": "GLAYNIORK SCIENCES INC", "state": "OR", "city": "ASHLAND"}
-    there = {"recipient_hash": "h-there", "legal_business_name": "GLAYNOK SCIENCES INC", "state": "KY", "city": "ASHLAND"}
+    here = {
+        "recipient_hash": "h-here",
+        "legal_business_name": "GLAYNIORK SCIENCES INC",
+        "state": "OR",
+        "city": "ASHLAND",
+    }
+    there = {
+        "recipient_hash": "h-there",
+        "legal_business_name": "GLAYNOK SCIENCES INC",
+        "state": "KY",
+        "city": "ASHLAND",
+    }
     award = {"Company": "Glaynoirk Sciences, Inc.", "State": "OR", "City": "Ashland"}
-    assert (one(award, here, there).match_method, one(award, here, there).usaspending_recipient_hash) == ("name-fuzzy-auto", "h-here")
+    assert (one(award, here, there).match_method, one(award, here, there).usaspending_recipient_hash) == (
+        "name-fuzzy-auto",
+        "h-here",
+    )
     # The same rival in the award's own city is real doubt: only a candidate.
     rival_nearby = dict(there, state="OR")
     assert one(award, here, rival_nearby).match_method == "name-fuzzy-candidate"
@@ -190,9 +252,20 @@ def test_subset_name_is_not_auto_joined():
 def test_low_scores_are_unmatched_and_thresholds_are_configurable():
     zeta = {"recipient_hash": "h-zeta", "legal_business_name": "ZETAFLUX ROBOTICS INC", "state": "MA"}
     award = {"Company": "Zetaflux Robotcs Inc.", "State": "MA"}
-    assert one(award, zeta, fuzzy_auto_threshold=99.0, fuzzy_uncorroborated_threshold=99.5).match_method == "name-fuzzy-candidate"
-    assert one(award, zeta, fuzzy_auto_threshold=100.0, fuzzy_candidate_threshold=99.9,
-               fuzzy_uncorroborated_threshold=100.0).match_method == "unmatched"
+    assert (
+        one(award, zeta, fuzzy_auto_threshold=99.0, fuzzy_uncorroborated_threshold=99.5).match_method
+        == "name-fuzzy-candidate"
+    )
+    assert (
+        one(
+            award,
+            zeta,
+            fuzzy_auto_threshold=100.0,
+            fuzzy_candidate_threshold=99.9,
+            fuzzy_uncorroborated_threshold=100.0,
+        ).match_method
+        == "unmatched"
+    )
     assert one({"Company": "Completely Different Corp"}, zeta).match_method == "unmatched"
 
 
@@ -205,7 +278,12 @@ def test_duplicate_recipients_per_uei_resolve_to_smallest_hash_with_medium_confi
 
 
 def test_alternate_names_are_matched():
-    r = {"recipient_hash": "h-alt", "legal_business_name": "QUORVEX HOLDINGS", "alternate_names": "Quorvex Robotics|QRX Labs", "state": "MA"}
+    r = {
+        "recipient_hash": "h-alt",
+        "legal_business_name": "QUORVEX HOLDINGS",
+        "alternate_names": "Quorvex Robotics|QRX Labs",
+        "state": "MA",
+    }
     row = one({"Company": "Quorvex Robotics, Inc.", "State": "MA"}, r)
     assert (row.match_method, row.usaspending_recipient_hash) == ("name-exact", "h-alt")
 
@@ -216,8 +294,13 @@ def test_no_recipients_leaves_everything_unmatched():
 
 
 def test_shuffling_awards_does_not_change_any_result():
-    rows = [{"Company": n, "State": s} for n, s in [("Acme Widgets", "CA"), ("Zetaflux Robotcs", "MA"), ("Beta Labs", "NY"), ("Nothing", "")]]
-    recips = recipients(ACME, BETA, {"recipient_hash": "h-zeta", "legal_business_name": "ZETAFLUX ROBOTICS", "state": "MA"})
+    rows = [
+        {"Company": n, "State": s}
+        for n, s in [("Acme Widgets", "CA"), ("Zetaflux Robotcs", "MA"), ("Beta Labs", "NY"), ("Nothing", "")]
+    ]
+    recips = recipients(
+        ACME, BETA, {"recipient_hash": "h-zeta", "legal_business_name": "ZETAFLUX ROBOTICS", "state": "MA"}
+    )
     forward = enrich_frame(awards(*rows), recips).set_index("Agency Tracking Number")
     shuffled = awards(*rows).iloc[[3, 1, 0, 2]]
     backward = enrich_frame(shuffled, recips).set_index("Agency Tracking Number")

@@ -21,15 +21,16 @@ def item(status: Status, critical: bool = True, name: str = "x") -> ItemResult:
 
 # -- judging ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("items", "ready"),
     [
         ((item(Status.PASS), item(Status.PASS, critical=False)), True),
-        ((item(Status.PASS), item(Status.FAIL, critical=False)), True),   # an advisory failure blocks nothing
+        ((item(Status.PASS), item(Status.FAIL, critical=False)), True),  # an advisory failure blocks nothing
         ((item(Status.PASS), item(Status.SKIP, critical=False)), True),
         ((item(Status.PASS), item(Status.FAIL)), False),
-        ((item(Status.PASS), item(Status.SKIP)), False),                  # a skipped critical item has not passed
-        ((), False),                                                      # nothing checked is not ready
+        ((item(Status.PASS), item(Status.SKIP)), False),  # a skipped critical item has not passed
+        ((), False),  # nothing checked is not ready
     ],
 )
 def test_ready_only_when_every_critical_item_passed(items, ready) -> None:
@@ -37,9 +38,13 @@ def test_ready_only_when_every_critical_item_passed(items, ready) -> None:
 
 
 def test_report_names_the_blocking_items_and_why() -> None:
-    report = ChecklistReport((ItemResult("smoke", Status.PASS, True, "23 passed"),
-                              ItemResult("gate match_rate", Status.FAIL, True, "match rate 0.41 is below 0.70", ("detail\nline",)),
-                              ItemResult("gate validity", Status.FAIL, False, "warn only")))
+    report = ChecklistReport(
+        (
+            ItemResult("smoke", Status.PASS, True, "23 passed"),
+            ItemResult("gate match_rate", Status.FAIL, True, "match rate 0.41 is below 0.70", ("detail\nline",)),
+            ItemResult("gate validity", Status.FAIL, False, "warn only"),
+        )
+    )
     text = report.render_text()
     assert "[FAIL] gate match_rate" in text and "match rate 0.41 is below 0.70" in text and "- detail line" in text
     assert text.rstrip().endswith("NOT READY: 1 critical item(s) not passing: gate match_rate")
@@ -51,14 +56,19 @@ def test_report_names_the_blocking_items_and_why() -> None:
 def test_smoke_verdicts_from_pytest_exit_code_and_output() -> None:
     passed = checklist.judge_smoke(0, "....\n23 passed, 275 deselected in 9.10s\n")
     assert passed.status is Status.PASS and passed.reason == "23 passed, 275 deselected"
-    failed = checklist.judge_smoke(1, "F.\nFAILED tests/smoke/test_x.py::test_a - assert 0\n1 failed, 1 passed in 2.00s\n")
+    failed = checklist.judge_smoke(
+        1, "F.\nFAILED tests/smoke/test_x.py::test_a - assert 0\n1 failed, 1 passed in 2.00s\n"
+    )
     assert failed.status is Status.FAIL and failed.critical
-    assert "1 failed, 1 passed" in failed.reason and failed.details == ("FAILED tests/smoke/test_x.py::test_a - assert 0",)
+    assert "1 failed, 1 passed" in failed.reason and failed.details == (
+        "FAILED tests/smoke/test_x.py::test_a - assert 0",
+    )
     nothing = checklist.judge_smoke(5, "no tests ran in 0.01s\n")
     assert nothing.status is Status.FAIL and "no smoke tests were collected" in nothing.reason
 
 
 # -- real runs of the fast items -------------------------------------------------------------------
+
 
 def test_smoke_item_really_runs_pytest_on_a_suite(tmp_path: Path) -> None:
     project = tmp_path / "project"
@@ -80,14 +90,21 @@ def test_smoke_item_really_runs_pytest_on_a_suite(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("scenario", "failing"),
-    [("good-identifiers", set()), ("bad-low-match-rate", {"sbir_etl_job materializes", "gate match_rate (enriched_sbir_awards)"})],
+    [
+        ("good-identifiers", set()),
+        ("bad-low-match-rate", {"sbir_etl_job materializes", "gate match_rate (enriched_sbir_awards)"}),
+    ],
 )
 def test_quality_gates_materialize_the_job_on_a_scenario(tmp_path: Path, scenario: str, failing: set[str]) -> None:
     directory = BUNDLED_FIXTURES / scenario
     items = checklist.run_quality_gates(directory / "awards.csv", directory / "recipients.csv", tmp_path, None)
     names = {i.name for i in items}
-    assert {"sbir_etl_job materializes", "gate match_rate (enriched_sbir_awards)",
-            "gate completeness (enriched_sbir_awards)", "gate identifier_validity (validated_sbir_awards)"} <= names
+    assert {
+        "sbir_etl_job materializes",
+        "gate match_rate (enriched_sbir_awards)",
+        "gate completeness (enriched_sbir_awards)",
+        "gate identifier_validity (validated_sbir_awards)",
+    } <= names
     assert {i.name for i in items if i.status is Status.FAIL} == failing
     validity = next(i for i in items if i.name.startswith("gate identifier_validity"))
     assert not validity.critical  # a WARN check is advisory
@@ -102,12 +119,26 @@ def test_quality_gates_on_a_broken_schema_fail_the_job_with_the_error(tmp_path: 
 
 # -- baseline comparison against a real metrics store ----------------------------------------------
 
+
 def record(store: HistoryStore, day: int, wall_s: float, outcome: str = "passed", match_rate: float = 0.80) -> None:
-    run = RunInfo(run_id=f"run{day}", started_at=f"2026-11-{day:02d}T00:00:00+00:00",
-                  machine_class="ci-2cpu", python_version="3.11", commit=f"c{day:09d}")
+    run = RunInfo(
+        run_id=f"run{day}",
+        started_at=f"2026-11-{day:02d}T00:00:00+00:00",
+        machine_class="ci-2cpu",
+        python_version="3.11",
+        commit=f"c{day:09d}",
+    )
     store.record_run(run)
-    store.record_result(TestResult(run_id=run.run_id, test_id=TEST_ID, outcome=outcome, wall_s=wall_s,
-                                   peak_rss_growth_mib=100.0, quality=QualityMetrics(match_rate=match_rate)))
+    store.record_result(
+        TestResult(
+            run_id=run.run_id,
+            test_id=TEST_ID,
+            outcome=outcome,
+            wall_s=wall_s,
+            peak_rss_growth_mib=100.0,
+            quality=QualityMetrics(match_rate=match_rate),
+        )
+    )
 
 
 @pytest.fixture
@@ -154,12 +185,15 @@ def test_baseline_comparison_without_a_store_or_runs_fails_with_what_to_do(tmp_p
 
 # -- the command -------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def fake_slow_items(monkeypatch: pytest.MonkeyPatch) -> dict[str, ItemResult]:
     """Replace the smoke run (about 10 s) and the Dagster run with canned results."""
     outcomes = {"smoke": ItemResult("smoke tests (pytest -m smoke)", Status.PASS, True, "23 passed")}
     monkeypatch.setattr(checklist, "run_smoke", lambda tests_dir: outcomes["smoke"])
-    monkeypatch.setattr(checklist, "run_quality_gates", lambda *args: [ItemResult("gate match_rate", Status.PASS, True, "0.89")])
+    monkeypatch.setattr(
+        checklist, "run_quality_gates", lambda *args: [ItemResult("gate match_rate", Status.PASS, True, "0.89")]
+    )
     return outcomes
 
 

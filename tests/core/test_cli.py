@@ -12,11 +12,31 @@ from sbir_etl.synthetic import generate, write
 
 def test_enrich_prints_counts_rate_time_and_rss(tmp_path, capsys):
     paths = write(generate(n_awards=400, n_recipients=4_000, seed=3), tmp_path)
-    code = main(["enrich", "--awards", str(paths["awards"]), "--recipients", str(paths["recipients"]),
-                 "--out", str(tmp_path / "out.parquet"), "--chunk-size", "150", "--summary-json", str(tmp_path / "s.json")])
+    code = main(
+        [
+            "enrich",
+            "--awards",
+            str(paths["awards"]),
+            "--recipients",
+            str(paths["recipients"]),
+            "--out",
+            str(tmp_path / "out.parquet"),
+            "--chunk-size",
+            "150",
+            "--summary-json",
+            str(tmp_path / "s.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
-    for text in ("awards: 400 in, 400 out, 0 rejected", "uei-exact", "unmatched", "match rate:", "wall time:", "peak RSS:"):
+    for text in (
+        "awards: 400 in, 400 out, 0 rejected",
+        "uei-exact",
+        "unmatched",
+        "match rate:",
+        "wall time:",
+        "peak RSS:",
+    ):
         assert text in out
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["rows_out"] == 400 and set(summary["counts_by_method"]) >= {"uei-exact", "name-fuzzy-candidate"}
@@ -30,9 +50,21 @@ def test_bad_input_exits_2_with_the_message_on_stderr(tmp_path):
     (tmp_path / "a.csv").write_text("Name,UEI\nAcme,\n")
     (tmp_path / "r.csv").write_text("recipient_hash,legal_business_name,uei,duns\n")
     result = subprocess.run(
-        [sys.executable, "-m", "sbir_etl.cli", "enrich", "--awards", str(tmp_path / "a.csv"),
-         "--recipients", str(tmp_path / "r.csv"), "--out", str(tmp_path / "o.csv")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "sbir_etl.cli",
+            "enrich",
+            "--awards",
+            str(tmp_path / "a.csv"),
+            "--recipients",
+            str(tmp_path / "r.csv"),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 2
     assert "a.csv: missing required column(s)" in result.stderr and "'Name'" in result.stderr

@@ -8,7 +8,9 @@ from sbir_etl.errors import ConfigError
 
 def test_precedence_and_provenance(tmp_path):
     path = tmp_path / "sbir.yaml"
-    path.write_text("chunk_size: 5000\nfuzzy_margin: 2\nmatch_rate_threshold: 0.8\naward_columns:\n  company: [Firm, Company]\n")
+    path.write_text(
+        "chunk_size: 5000\nfuzzy_margin: 2\nmatch_rate_threshold: 0.8\naward_columns:\n  company: [Firm, Company]\n"
+    )
     env = {"SBIR_ETL_FUZZY_MARGIN": "3", "SBIR_ETL_MATCH_RATE_THRESHOLD": "0.9", "UNRELATED": "x"}
     config, sources = load_config(path, env=env, overrides={"match_rate_threshold": 0.75, "chunk_size": None})
     assert (config.chunk_size, config.fuzzy_margin, config.match_rate_threshold) == (5000, 3.0, 0.75)

@@ -27,21 +27,24 @@ def test_chunked_output_equals_in_memory_result_in_input_order(synthetic, tmp_pa
     out = tmp_path / "enriched.parquet"
     summary = enrich_files(synthetic["awards"], synthetic["recipients"], out, EnrichmentConfig(chunk_size=700))
     streamed = pd.read_parquet(out)
-    whole = enrich_frame(pd.read_csv(synthetic["awards"], dtype=str, keep_default_na=False),
-                         pd.read_csv(synthetic["recipients"], dtype=str, keep_default_na=False))
+    whole = enrich_frame(
+        pd.read_csv(synthetic["awards"], dtype=str, keep_default_na=False),
+        pd.read_csv(synthetic["recipients"], dtype=str, keep_default_na=False),
+    )
     assert summary.rows_in == summary.rows_out == 3_000 and summary.rows_rejected == 0
     assert streamed["Agency Tracking Number"].tolist() == whole["Agency Tracking Number"].tolist()
     for column in ("match_method", "usaspending_recipient_hash", "candidate_recipient_hash"):
         assert streamed[column].fillna("").tolist() == whole[column].fillna("").astype(str).tolist(), column
     assert sum(summary.counts_by_method.values()) == 3_000
-    assert summary.match_rate == pytest.approx(streamed["match_method"].isin(
-        ["uei-exact", "duns-exact", "name-exact", "name-fuzzy-auto"]).mean())
+    assert summary.match_rate == pytest.approx(
+        streamed["match_method"].isin(["uei-exact", "duns-exact", "name-exact", "name-fuzzy-auto"]).mean()
+    )
 
 
 def test_csv_output_keeps_input_columns_byte_for_byte(tmp_path):
     (tmp_path / "a.csv").write_text(
-        "Company,Duns,Agency Tracking Number,Contract,Award Amount\n"
-        "Acme Widgets Inc,012345678,A1,C1,0149978.060\n")
+        "Company,Duns,Agency Tracking Number,Contract,Award Amount\nAcme Widgets Inc,012345678,A1,C1,0149978.060\n"
+    )
     recipients().to_csv(tmp_path / "r.csv", index=False)
     enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.csv")
     with open(tmp_path / "out.csv", newline="") as fh:
@@ -80,7 +83,9 @@ def test_unreadable_rows_are_rejected_with_row_number_column_and_reason(tmp_path
     data = ("\n".join(lines) + "\n").encode() + "Caf\xe9 Corp,,,A5,C5,,TX,\n".encode("latin-1")  # row 6: not UTF-8
     (tmp_path / "a.csv").write_bytes(data)
     recipients().to_csv(tmp_path / "r.csv", index=False)
-    summary = enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.parquet", EnrichmentConfig(chunk_size=2))
+    summary = enrich_files(
+        tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.parquet", EnrichmentConfig(chunk_size=2)
+    )
     assert (summary.rows_in, summary.rows_out, summary.rows_rejected) == (6, 3, 3)
     rejects = pd.read_csv(summary.rejects_path, dtype=str, keep_default_na=False)
     assert rejects["input_row"].tolist() == ["2", "4", "6"]
@@ -103,7 +108,9 @@ def test_empty_inputs_give_empty_outputs(tmp_path):
 def test_parquet_inputs_with_numeric_identifier_columns(tmp_path):
     frame = pd.DataFrame({"Company": ["Acme"], "Duns": [12345678.0], "Agency Tracking Number": [1], "Contract": ["C"]})
     frame.to_parquet(tmp_path / "a.parquet")
-    recipients({"recipient_hash": "h1", "legal_business_name": "OTHER", "duns": "012345678"}).to_parquet(tmp_path / "r.parquet")
+    recipients({"recipient_hash": "h1", "legal_business_name": "OTHER", "duns": "012345678"}).to_parquet(
+        tmp_path / "r.parquet"
+    )
     summary = enrich_files(tmp_path / "a.parquet", tmp_path / "r.parquet", tmp_path / "out.parquet")
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert summary.counts_by_method["duns-exact"] == 1
@@ -144,9 +151,15 @@ def test_invariant_violation_is_detected_and_no_output_is_left(tmp_path, monkeyp
 @pytest.mark.memory_budget("80 MiB")  # observed +32 MiB
 @pytest.mark.time_budget("3s")  # observed 0.48 s
 def test_memory_ceiling_shrinks_chunks_without_changing_results(synthetic, tmp_path):
-    plain = enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "a.parquet", EnrichmentConfig(chunk_size=1_500))
-    low = enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "b.parquet",
-                       EnrichmentConfig(chunk_size=1_500, memory_ceiling_mib=1))
+    plain = enrich_files(
+        synthetic["awards"], synthetic["recipients"], tmp_path / "a.parquet", EnrichmentConfig(chunk_size=1_500)
+    )
+    low = enrich_files(
+        synthetic["awards"],
+        synthetic["recipients"],
+        tmp_path / "b.parquet",
+        EnrichmentConfig(chunk_size=1_500, memory_ceiling_mib=1),
+    )
     assert low.events.get("chunk-size-lowered", 0) >= 1
     assert low.counts_by_method == plain.counts_by_method
     assert pd.read_parquet(tmp_path / "a.parquet").equals(pd.read_parquet(tmp_path / "b.parquet"))
@@ -160,11 +173,16 @@ def test_synthetic_truth_precision(synthetic, tmp_path, record_quality):
     enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "out.parquet")
     metrics = match_metrics(pd.read_parquet(tmp_path / "out.parquet"))
     # With --sbir-history, a drop in match rate from the baseline fails this test.
-    record_quality(match_rate=metrics["match_rate"], by_method=metrics["rates_by_method"],
-                   score_histogram=metrics["score_histogram"])
-    result = evaluate(pd.read_parquet(tmp_path / "out.parquet"),
-                      pd.read_csv(synthetic["truth"], dtype=str, keep_default_na=False),
-                      ["Agency Tracking Number", "Contract"])
+    record_quality(
+        match_rate=metrics["match_rate"],
+        by_method=metrics["rates_by_method"],
+        score_histogram=metrics["score_histogram"],
+    )
+    result = evaluate(
+        pd.read_parquet(tmp_path / "out.parquet"),
+        pd.read_csv(synthetic["truth"], dtype=str, keep_default_na=False),
+        ["Agency Tracking Number", "Contract"],
+    )
     assert result["by_method"]["uei-exact"]["precision"] == 1.0  # a valid UEI in recipients always wins
     assert result["name_precision"] >= 0.98
     assert result["name_recall"] <= result["name_recall_with_review"] <= 1.0
@@ -190,7 +208,9 @@ def test_an_interrupted_run_resumes_after_its_last_completed_chunk(synthetic, tm
     assert not out.exists() and (tmp_path / ".resumed.parquet.parts" / "manifest.json").exists()
 
     calls.clear()
-    monkeypatch.setattr(enrichment, "enrich_table", lambda chunk, *args: (calls.append(chunk.num_rows), real(chunk, *args))[1])
+    monkeypatch.setattr(
+        enrichment, "enrich_table", lambda chunk, *args: (calls.append(chunk.num_rows), real(chunk, *args))[1]
+    )
     summary = enrich_files(synthetic["awards"], synthetic["recipients"], out, config, resume=True)
     assert summary.resumed_rows == 2_000 and calls == [1_000]  # only the chunk that never finished
     assert summary.counts_by_method == expected.counts_by_method
@@ -213,10 +233,21 @@ def test_checkpoints_of_other_inputs_or_settings_are_not_reused(synthetic, tmp_p
 
     monkeypatch.setattr(enrichment, "enrich_table", crashes_second)
     with pytest.raises(RuntimeError):
-        enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "o.parquet", EnrichmentConfig(chunk_size=1_000), resume=True)
+        enrich_files(
+            synthetic["awards"],
+            synthetic["recipients"],
+            tmp_path / "o.parquet",
+            EnrichmentConfig(chunk_size=1_000),
+            resume=True,
+        )
     monkeypatch.setattr(enrichment, "enrich_table", real)
-    summary = enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "o.parquet",
-                           EnrichmentConfig(chunk_size=1_000, fuzzy_margin=5.0), resume=True)
+    summary = enrich_files(
+        synthetic["awards"],
+        synthetic["recipients"],
+        tmp_path / "o.parquet",
+        EnrichmentConfig(chunk_size=1_000, fuzzy_margin=5.0),
+        resume=True,
+    )
     assert summary.resumed_rows == 0 and summary.rows_out == 3_000
 
 
@@ -226,9 +257,17 @@ def test_a_rejected_row_never_vouches_for_a_name(tmp_path, abstract):
     (tmp_path / "a.csv").write_bytes(
         b"Company,UEI,City,State,Abstract,Agency Tracking Number,Contract\n"
         b"Acme Widgets Inc,KD6VWJ8MHRX5,Pasadena,CA," + abstract + b",A1,C1\n"
-        b"Acme Widgets,,Pasadena,WA,ok,A2,C2\n")
-    recipients({"recipient_hash": "h-acme", "legal_business_name": "ACME WIDGETS INC", "uei": "KD6VWJ8MHRX5",
-                "city": "PASADENA", "state": "CA"}).to_csv(tmp_path / "r.csv", index=False)
+        b"Acme Widgets,,Pasadena,WA,ok,A2,C2\n"
+    )
+    recipients(
+        {
+            "recipient_hash": "h-acme",
+            "legal_business_name": "ACME WIDGETS INC",
+            "uei": "KD6VWJ8MHRX5",
+            "city": "PASADENA",
+            "state": "CA",
+        }
+    ).to_csv(tmp_path / "r.csv", index=False)
     summary = enrich_files(tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "out.parquet")
     out = pd.read_parquet(tmp_path / "out.parquet").set_index("Agency Tracking Number")
     if abstract == b"fine":

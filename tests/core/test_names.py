@@ -44,7 +44,12 @@ def test_normalisation(raw, normalised):
 
 
 def test_variants_of_one_company_normalise_alike():
-    variants = ["SPYTEK AEROSPACE CORPORATION", "Spytek Aerospace Corp.", "spytek aerospace corp", "SpyTek Aerospace, Corp"]
+    variants = [
+        "SPYTEK AEROSPACE CORPORATION",
+        "Spytek Aerospace Corp.",
+        "spytek aerospace corp",
+        "SpyTek Aerospace, Corp",
+    ]
     assert {normalize_name(v) for v in variants} == {"spytek aerospace"}
 
 
@@ -54,8 +59,36 @@ def test_normalisation_is_idempotent(name):
     assert once is None or normalize_name(once) == once
 
 
-@given(st.lists(st.sampled_from(["acme", "inc", "co", "l.l.c.", "&", "corp", "the", ",", "ü", "labs", ".", "corpor", "c", "i",
-                                  "in", "limited", "liability", "company", "(12)", "a", "b"]), max_size=9))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "acme",
+                "inc",
+                "co",
+                "l.l.c.",
+                "&",
+                "corp",
+                "the",
+                ",",
+                "ü",
+                "labs",
+                ".",
+                "corpor",
+                "c",
+                "i",
+                "in",
+                "limited",
+                "liability",
+                "company",
+                "(12)",
+                "a",
+                "b",
+            ]
+        ),
+        max_size=9,
+    )
+)
 def test_normalisation_is_idempotent_on_designator_soup(words):
     once = normalize_name(" ".join(words))
     assert once is None or normalize_name(once) == once

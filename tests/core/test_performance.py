@@ -8,13 +8,14 @@ import pytest
 from sbir_etl import performance
 from sbir_etl.performance import MIB, measure
 
-resettable = pytest.mark.skipif(not os.access(performance.CLEAR_REFS_PATH, os.W_OK),
-                                reason="needs a resettable VmHWM (Linux /proc/self/clear_refs)")
+resettable = pytest.mark.skipif(
+    not os.access(performance.CLEAR_REFS_PATH, os.W_OK), reason="needs a resettable VmHWM (Linux /proc/self/clear_refs)"
+)
 
 
 def touch(mib: int) -> bytearray:
     block = bytearray(mib * MIB)
-    block[:: 4096] = b"x" * len(block[:: 4096])
+    block[::4096] = b"x" * len(block[::4096])
     return block
 
 
@@ -31,10 +32,9 @@ def test_inner_span_does_not_hide_the_outer_peak():
 
 @resettable
 def test_a_peak_inside_the_inner_span_counts_for_both():
-    with measure() as outer:
-        with measure() as inner:
-            block = touch(150)
-            del block
+    with measure() as outer, measure() as inner:
+        block = touch(150)
+        del block
     assert inner.peak_rss_growth_mib > 130 and outer.peak_rss_growth_mib > 130
 
 

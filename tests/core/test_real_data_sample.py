@@ -51,12 +51,14 @@ def test_holdout_shape(holdout):
 
 
 def test_primary_spelling_is_the_most_frequent():
-    fpds = pd.DataFrame({
-        "uei": ["U1"] * 3 + ["U2"] * 2,
-        "legal_business_name": ["ACME INC", " ACME, INC. ", "ACME, INC.", "BETA LLC", "ALPHA LLC"],
-        "city": ["X", "Y", "Y", "Z", "Z"],
-        "state": ["CA", "OR", "OR", "TX", "TX"],
-    })
+    fpds = pd.DataFrame(
+        {
+            "uei": ["U1"] * 3 + ["U2"] * 2,
+            "legal_business_name": ["ACME INC", " ACME, INC. ", "ACME, INC.", "BETA LLC", "ALPHA LLC"],
+            "city": ["X", "Y", "Y", "Z", "Z"],
+            "state": ["CA", "OR", "OR", "TX", "TX"],
+        }
+    )
     recipients = fpds_recipients(fpds, with_alternates=True).set_index("uei")
     assert recipients.loc["U1", "legal_business_name"] == "ACME, INC."  # 2 of 3 rows, after stripping
     assert (recipients.loc["U1", "city"], recipients.loc["U1", "state"]) == ("Y", "OR")
@@ -89,29 +91,41 @@ def test_same_uei_spellings_join_precisely(holdout, blank_location):
 
 
 def test_legacy_duns_links_keep_only_unambiguous_links():
-    fpds = pd.DataFrame({
-        "uei": ["U1", "U1", "U2", "U3"],
-        "description": [
-            "X!20040101!20050101!123456789!000000001!000000001!Y",
-            "no legacy block",
-            "X!20040101!20050101!987654321!000000002!000000002!Y",
-            "X!20040101!20050101!987654321!000000003!000000003!Y",  # same DUNS, another UEI: no link
-        ],
-    })
+    fpds = pd.DataFrame(
+        {
+            "uei": ["U1", "U1", "U2", "U3"],
+            "description": [
+                "X!20040101!20050101!123456789!000000001!000000001!Y",
+                "no legacy block",
+                "X!20040101!20050101!987654321!000000002!000000002!Y",
+                "X!20040101!20050101!987654321!000000003!000000003!Y",  # same DUNS, another UEI: no link
+            ],
+        }
+    )
     assert legacy_duns_links(fpds).to_dict() == {"123456789": "U1"}
 
 
 def test_overlap_outcomes_flags_joins_to_a_recipient_carrying_the_name():
-    recipients = fpds_recipients(pd.DataFrame({
-        "uei": ["U1", "U1", "U2"],
-        "legal_business_name": ["ACME INC", "ACME CORPORATION OF TEXAS", "BETA LLC"],
-        "city": ["X", "X", "Y"], "state": ["TX", "TX", "CA"],
-    }), with_alternates=True)
-    awards = pd.DataFrame({
-        "Company": ["Acme, Inc.", "Acme Corporation of Texas", "Beta LLC", "Gamma Inc"],
-        "Agency Tracking Number": ["A0", "A1", "A2", "A3"], "Contract": ["C"] * 4,
-        "City": ["X", "X", "Z", ""], "State": ["TX", "TX", "NV", ""],
-    })
+    recipients = fpds_recipients(
+        pd.DataFrame(
+            {
+                "uei": ["U1", "U1", "U2"],
+                "legal_business_name": ["ACME INC", "ACME CORPORATION OF TEXAS", "BETA LLC"],
+                "city": ["X", "X", "Y"],
+                "state": ["TX", "TX", "CA"],
+            }
+        ),
+        with_alternates=True,
+    )
+    awards = pd.DataFrame(
+        {
+            "Company": ["Acme, Inc.", "Acme Corporation of Texas", "Beta LLC", "Gamma Inc"],
+            "Agency Tracking Number": ["A0", "A1", "A2", "A3"],
+            "Contract": ["C"] * 4,
+            "City": ["X", "X", "Z", ""],
+            "State": ["TX", "TX", "NV", ""],
+        }
+    )
     overlap = overlap_outcomes(enrich_frame(awards, recipients), recipients)
     assert list(overlap.index) == [0, 1, 2]  # Gamma shares no name
     assert overlap["consistent"].tolist() == [True, True, False]  # Beta: state conflict -> candidate

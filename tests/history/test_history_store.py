@@ -39,9 +39,7 @@ def make_run(run_id: str, started_at: str, machine_class: str = "ci-small") -> R
 
 
 def test_run_and_result_round_trip(tmp_path: Path) -> None:
-    quality = QualityMetrics(
-        match_rate=0.82, by_method={"uei-exact": 0.6}, score_histogram={"90-100": 12}
-    )
+    quality = QualityMetrics(match_rate=0.82, by_method={"uei-exact": 0.6}, score_histogram={"90-100": 12})
     with HistoryStore(tmp_path / "h.sqlite") as store:
         run = make_run("r1", "2026-01-01T00:00:00+00:00")
         store.record_run(run)
@@ -69,9 +67,8 @@ def test_run_and_result_round_trip(tmp_path: Path) -> None:
 
 
 def test_result_of_unknown_run_is_refused(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path / "h.sqlite") as store:
-        with pytest.raises(HistoryError, match="call record_run"):
-            store.record_result(TestResult(run_id="nope", test_id="t", outcome="passed"))
+    with HistoryStore(tmp_path / "h.sqlite") as store, pytest.raises(HistoryError, match="call record_run"):
+        store.record_result(TestResult(run_id="nope", test_id="t", outcome="passed"))
 
 
 def test_previous_results_are_newest_first_same_machine_passed_only(tmp_path: Path) -> None:
@@ -85,9 +82,7 @@ def test_previous_results_are_newest_first_same_machine_passed_only(tmp_path: Pa
 
         previous = store.previous_results("t", machine_class="ci-small", limit=3)
         assert [r.wall_s for r in previous] == [6.0, 4.0, 3.0]
-        excluding = store.previous_results(
-            "t", machine_class="ci-small", limit=3, exclude_run_id="r6"
-        )
+        excluding = store.previous_results("t", machine_class="ci-small", limit=3, exclude_run_id="r6")
         assert [r.wall_s for r in excluding] == [4.0, 3.0, 2.0]
 
 
@@ -168,10 +163,7 @@ def test_concurrent_writer_processes_lose_no_row(tmp_path: Path) -> None:
     """Several processes create, migrate and write the same new file at once."""
     path = tmp_path / "shared.sqlite"
     writers, rows = 4, 60
-    processes = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), str(rows)])
-        for w in range(writers)
-    ]
+    processes = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), str(rows)]) for w in range(writers)]
     assert [p.wait(timeout=120) for p in processes] == [0] * writers
     with HistoryStore(path) as store:
         assert len(store.runs()) == writers

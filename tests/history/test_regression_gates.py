@@ -44,9 +44,7 @@ def test_baseline_is_the_median_of_the_last_k_runs() -> None:
 def test_failure_message_says_what_how_much_and_the_limit() -> None:
     verdict = evaluate("t", Sample(wall_s=1.92), history(1.41, 1.41, 1.41, 1.41, 1.41))
     assert verdict.status is GateStatus.FAIL
-    assert verdict.messages() == [
-        "time regression: 1.92 s vs baseline 1.41 s (median of 5 runs): +36 %, fail at +25 %"
-    ]
+    assert verdict.messages() == ["time regression: 1.92 s vs baseline 1.41 s (median of 5 runs): +36 %, fail at +25 %"]
 
 
 def test_memory_thresholds_are_20_percent_warn_50_percent_fail() -> None:
@@ -105,8 +103,9 @@ def test_inconsistent_thresholds_are_rejected() -> None:
 def test_sample_of_a_stored_result_takes_time_memory_and_match_rate() -> None:
     from sbir_etl.history import QualityMetrics, TestResult
 
-    with_quality = TestResult("r", "t", "passed", wall_s=1.5, peak_rss_growth_mib=40.0,
-                              quality=QualityMetrics(match_rate=0.82))
+    with_quality = TestResult(
+        "r", "t", "passed", wall_s=1.5, peak_rss_growth_mib=40.0, quality=QualityMetrics(match_rate=0.82)
+    )
     assert Sample.of(with_quality) == Sample(wall_s=1.5, peak_rss_growth_mib=40.0, match_rate=0.82)
     assert Sample.of(TestResult("r", "t", "passed", wall_s=0.5)) == Sample(wall_s=0.5)
 

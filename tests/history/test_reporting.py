@@ -31,19 +31,33 @@ def history(tmp_path: Path) -> Path:
     path = tmp_path / "history.sqlite"
     with HistoryStore(path) as store:
         for i in range(6):
-            run = RunInfo(run_id=f"r{i}", started_at=f"2026-01-0{i + 1}T00:00:00+00:00",
-                          machine_class="ci", python_version="3.11", commit=f"{i}abcdef0123456",
-                          branch="main", dirty=False)
+            run = RunInfo(
+                run_id=f"r{i}",
+                started_at=f"2026-01-0{i + 1}T00:00:00+00:00",
+                machine_class="ci",
+                python_version="3.11",
+                commit=f"{i}abcdef0123456",
+                branch="main",
+                dirty=False,
+            )
             store.record_run(run)
-            store.record_result(TestResult(
-                run.run_id, SLOW, "passed", wall_s=1.0 + 0.2 * i, peak_rss_growth_mib=200.0,
-                quality=QualityMetrics(match_rate=0.90 - 0.01 * i, by_method={"uei-exact": 0.5},
-                                       score_histogram={"100-105": 1, "85-90": 5, "90-95": 9}),
-                gate_status="warn" if i == 5 else "pass",
-                gate_message="time regression: 2.00 s vs baseline 1.60 s" if i == 5 else None,
-            ))
-            store.record_result(TestResult(run.run_id, STEADY, "passed", wall_s=0.5,
-                                           peak_rss_growth_mib=10.0))
+            store.record_result(
+                TestResult(
+                    run.run_id,
+                    SLOW,
+                    "passed",
+                    wall_s=1.0 + 0.2 * i,
+                    peak_rss_growth_mib=200.0,
+                    quality=QualityMetrics(
+                        match_rate=0.90 - 0.01 * i,
+                        by_method={"uei-exact": 0.5},
+                        score_histogram={"100-105": 1, "85-90": 5, "90-95": 9},
+                    ),
+                    gate_status="warn" if i == 5 else "pass",
+                    gate_message="time regression: 2.00 s vs baseline 1.60 s" if i == 5 else None,
+                )
+            )
+            store.record_result(TestResult(run.run_id, STEADY, "passed", wall_s=0.5, peak_rss_growth_mib=10.0))
     return path
 
 
@@ -74,8 +88,7 @@ def test_a_single_run_has_no_trend_but_a_latest_table(tmp_path: Path) -> None:
     run = RunInfo(run_id="only", started_at="2026-01-01", machine_class="ci", python_version="3")
     from sbir_etl.history import StoredResult
 
-    report = build_report([run], [StoredResult(TestResult("only", STEADY, "passed", wall_s=0.5), run)],
-                          source="mem")
+    report = build_report([run], [StoredResult(TestResult("only", STEADY, "passed", wall_s=0.5), run)], source="mem")
     assert {t.direction for t in report.trends} == {"insufficient data"}
     assert [r.test_id for r in report.latest_results] == [STEADY]
 
@@ -122,7 +135,7 @@ def test_html_is_self_contained_with_valid_png_plots(history: Path, tmp_path: Pa
     for source in sources:
         prefix = "data:image/png;base64,"
         assert source.startswith(prefix)
-        png = base64.b64decode(source[len(prefix):], validate=True)
+        png = base64.b64decode(source[len(prefix) :], validate=True)
         assert png_size(png) == PLOT_SIZE_PX
         from PIL import Image  # decodes every chunk, so a truncated PNG fails here
 

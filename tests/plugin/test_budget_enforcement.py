@@ -45,7 +45,9 @@ def test_transient_300_mib_allocation_fails_a_100_mib_budget(pytester):
             r".*rerun with --budget-memray to see the allocation sites.*",
         ]
     )
-    result.stdout.fnmatch_lines(["FAILED test_transient_300_mib_allocation_fails_a_100_mib_budget.py::test_big - memory budget exceeded*"])
+    result.stdout.fnmatch_lines(
+        ["FAILED test_transient_300_mib_allocation_fails_a_100_mib_budget.py::test_big - memory budget exceeded*"]
+    )
 
 
 def test_small_allocation_passes_a_100_mib_budget(pytester):
@@ -252,7 +254,9 @@ def test_json_report_and_table_are_sorted_by_percent_used(pytester):
     )
     result = pytester.runpytest("--budget-report", "reports/budgets.json")
     result.assert_outcomes(passed=3)
-    result.stdout.re_match_lines([r"^[89]\d%\s+ok.*test_heavy$", r"^[1-7]\d%\s+ok.*test_half$", r"^0%\s+ok.*test_light$"])
+    result.stdout.re_match_lines(
+        [r"^[89]\d%\s+ok.*test_heavy$", r"^[1-7]\d%\s+ok.*test_half$", r"^0%\s+ok.*test_light$"]
+    )
     document = json.loads((pytester.path / "reports" / "budgets.json").read_text())
     assert document["settings"]["mode"] == "enforce"
     tests = document["tests"]
@@ -281,8 +285,8 @@ def test_suggest_prints_pasteable_budgets_for_every_test(pytester):
         [
             "*suggested budgets (observed x 1.5, rounded up)*",
             "test_suggest_prints_pasteable_budgets_for_every_test.py::test_unbudgeted (2 cases, worst shown)",
-            "    @pytest.mark.time_budget(\"*\")  # observed wall *",
-            "    @pytest.mark.memory_budget(\"150 MiB\")  # observed peak RSS +[78]?.? MiB",
+            '    @pytest.mark.time_budget("*")  # observed wall *',
+            '    @pytest.mark.memory_budget("150 MiB")  # observed peak RSS +[78]?.? MiB',
         ]
     )
 

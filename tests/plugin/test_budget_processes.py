@@ -37,7 +37,13 @@ def test_xdist_workers_measure_and_the_controller_merges(pytester, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")  # keep "-ra" lines whole
     pytester.makepyfile(SUITE)
     result = pytester.runpytest_subprocess(
-        "-n", "2", "-p", "no:cacheprovider", "--budget-report=budgets.json", "--budget-suggest", "--junitxml=out.xml",
+        "-n",
+        "2",
+        "-p",
+        "no:cacheprovider",
+        "--budget-report=budgets.json",
+        "--budget-suggest",
+        "--junitxml=out.xml",
         "-rf",
     )
     result.assert_outcomes(passed=2, failed=2)
@@ -106,7 +112,10 @@ def test_fallback_when_the_high_water_mark_cannot_be_reset(pytester):
         consecutive=False,
     )
     result.stdout.fnmatch_lines(["*(peak RSS found by sampling: the peak-RSS high-water mark cannot be reset*"])
-    methods = {t["nodeid"].split("::")[1]: t["method"] for t in json.loads((pytester.path / "budgets.json").read_text())["tests"]}
+    methods = {
+        t["nodeid"].split("::")[1]: t["method"]
+        for t in json.loads((pytester.path / "budgets.json").read_text())["tests"]
+    }
     # ru_maxrss is inherited from the parent at fork, so the first test may or may not set a new high.
     assert methods["test_first_big"] in ("ru_maxrss", "sampling")
     assert methods["test_below_earlier_high_seen_by_sampling"] == "sampling"

@@ -106,9 +106,7 @@ def test_cold_start_establishes_the_baseline(suite: pytest.Pytester) -> None:
     assert quality == QualityMetrics(0.85, {"uei-exact": 0.6}, {"90-100": 7})
 
 
-def test_time_regression_fails_that_test_in_junit(
-    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_time_regression_fails_that_test_in_junit(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     db = suite.path / "history.sqlite"
     seed(db, runs=3)
     costs(monkeypatch, test_slow=(1.5, 100.0))
@@ -144,9 +142,7 @@ def test_warning_level_does_not_fail(suite: pytest.Pytester, monkeypatch: pytest
     )
 
 
-def test_memory_and_match_rate_regressions_fail(
-    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_memory_and_match_rate_regressions_fail(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     db = suite.path / "history.sqlite"
     seed(db, runs=2)
     costs(monkeypatch, test_fast=(1.0, 160.0))
@@ -161,9 +157,7 @@ def test_memory_and_match_rate_regressions_fail(
     )
 
 
-def test_thresholds_come_from_ini_and_the_command_line(
-    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_thresholds_come_from_ini_and_the_command_line(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     db = suite.path / "history.sqlite"
     seed(db, runs=3)
     costs(monkeypatch, test_slow=(1.5, 100.0))
@@ -174,9 +168,7 @@ def test_thresholds_come_from_ini_and_the_command_line(
     result.stdout.fnmatch_lines(["WARN test_gate.py::test_slow: time regression*warn at +40 %"])
 
 
-def test_other_machine_classes_are_not_a_baseline(
-    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_other_machine_classes_are_not_a_baseline(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     db = suite.path / "history.sqlite"
     seed(db, runs=3)
     costs(monkeypatch, test_slow=(9.0, 100.0))
@@ -232,9 +224,7 @@ def test_record_quality_works_without_history_and_checks_its_input(pytester: pyt
     pytester.runpytest().assert_outcomes(passed=2)
 
 
-def test_xdist_workers_write_every_row_and_gate(
-    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_xdist_workers_write_every_row_and_gate(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("xdist")
     suite.makepyfile(test_many="\n".join(f"def test_{i}():\n    pass\n" for i in range(8)))
     db = suite.path / "history.sqlite"
@@ -251,8 +241,7 @@ def test_xdist_workers_write_every_row_and_gate(
         [run] = [r for r in store.runs() if not r.run_id.startswith("seed")]
         results = store.results(run_id=run.run_id)
     assert sorted(s.result.test_id for s in results) == sorted(
-        [f"test_gate.py::test_{n}" for n in ("slow", "fast", "quality")]
-        + [f"test_many.py::test_{i}" for i in range(8)]
+        [f"test_gate.py::test_{n}" for n in ("slow", "fast", "quality")] + [f"test_many.py::test_{i}" for i in range(8)]
     )
 
 
@@ -293,9 +282,7 @@ def test_failed_gate_is_posted_to_the_webhook(
     assert "test_gate.py::test_slow" in payload["blocks"][1]["text"]["text"]
 
 
-def test_webhook_down_still_completes_and_reports(
-    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_webhook_down_still_completes_and_reports(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -367,7 +354,9 @@ def test_unwritable_store_fails_the_test_with_the_reason(
     monkeypatch.setattr(HistoryStore, "record_result", broken)
     result = suite.runpytest(f"--sbir-history={suite.path / 'h.sqlite'}")
     result.assert_outcomes(failed=3)
-    result.stdout.fnmatch_lines(["ERROR test_gate.py::test_slow: could not record this test in the metrics store: disk full"])
+    result.stdout.fnmatch_lines(
+        ["ERROR test_gate.py::test_slow: could not record this test in the metrics store: disk full"]
+    )
 
 
 def test_ini_history_path_is_relative_to_the_ini_file(suite: pytest.Pytester) -> None:

@@ -46,9 +46,7 @@ def test_measure_uses_setup_untimed_and_takes_the_median() -> None:
         outlier = 100.0 if calls["n"] == 2 else 1.0  # one slow repeat: the median ignores it
         clock.now += len(items) ** 2 * 1e-6 * outlier
 
-    result = measure_scaling(
-        quadratic, setup=setup, base_size=100, factors=(1, 2, 4), max_exponent=1.2, timer=clock
-    )
+    result = measure_scaling(quadratic, setup=setup, base_size=100, factors=(1, 2, 4), max_exponent=1.2, timer=clock)
     assert result.sizes == (100, 200, 400)
     assert seen_args == [100] * 3 + [200] * 3 + [400] * 3
     assert result.times_s == pytest.approx((0.01, 0.04, 0.16))

@@ -18,9 +18,18 @@ from pytest_sbir_validate.scenarios import (
 )
 
 EXPECTED_SCENARIOS = {
-    "good-identifiers", "good-fuzzy-names", "good-registry-variants", "good-real", "bad-low-match-rate", "bad-malformed-identifiers",
-    "bad-conflicting-identifiers", "bad-duplicate-recipients", "bad-schema", "edge-empty",
-    "edge-unicode-names", "edge-all-unmatched",
+    "good-identifiers",
+    "good-fuzzy-names",
+    "good-registry-variants",
+    "good-real",
+    "bad-low-match-rate",
+    "bad-malformed-identifiers",
+    "bad-conflicting-identifiers",
+    "bad-duplicate-recipients",
+    "bad-schema",
+    "edge-empty",
+    "edge-unicode-names",
+    "edge-all-unmatched",
 }
 
 
@@ -47,12 +56,19 @@ def test_a_wrong_expectation_is_reported_as_a_diff(tmp_path):
     scenario_dir = tmp_path / "good-identifiers"
     shutil.copytree(BUNDLED_FIXTURES / "good-identifiers", scenario_dir)
     expected = scenario_dir / "expected.yaml"
-    expected.write_text(expected.read_text().replace(
-        "GI-004 | FA86-GI-004: {method: duns-exact, recipient: r-gi-03}",
-        "GI-004 | FA86-GI-004: {method: name-exact, recipient: r-gi-04}"))
+    expected.write_text(
+        expected.read_text().replace(
+            "GI-004 | FA86-GI-004: {method: duns-exact, recipient: r-gi-03}",
+            "GI-004 | FA86-GI-004: {method: name-exact, recipient: r-gi-04}",
+        )
+    )
     problems = compare(run_scenario(load_scenario(scenario_dir), tmp_path / "out"))
     assert problems[0] == "1 of 11 awards differ:"
-    assert "GI-004 | FA86-GI-004" in problems[2] and "name-exact -> r-gi-04" in problems[2] and "duns-exact -> r-gi-03" in problems[2]
+    assert (
+        "GI-004 | FA86-GI-004" in problems[2]
+        and "name-exact -> r-gi-04" in problems[2]
+        and "duns-exact -> r-gi-03" in problems[2]
+    )
 
 
 def test_a_candidate_recipient_on_a_row_that_is_no_candidate_is_a_mismatch(tmp_path):
@@ -115,23 +131,30 @@ def _user_project(pytester: pytest.Pytester, *scenarios: str) -> Path:
 def test_user_scenarios_pass_when_expectations_hold(pytester):
     _user_project(pytester, "good-identifiers", "bad-schema")
     result = pytester.runpytest_inprocess("-v")
-    result.stdout.fnmatch_lines(["*test_scenario[[]bad-schema[]] PASSED*", "*test_scenario[[]good-identifiers[]] PASSED*"])
+    result.stdout.fnmatch_lines(
+        ["*test_scenario[[]bad-schema[]] PASSED*", "*test_scenario[[]good-identifiers[]] PASSED*"]
+    )
     result.assert_outcomes(passed=2)
 
 
 def test_a_wrong_expectation_in_expected_yaml_fails_the_users_test(pytester):
     fixtures = _user_project(pytester, "good-fuzzy-names")
     expected = fixtures / "good-fuzzy-names" / "expected.yaml"
-    expected.write_text(expected.read_text().replace(
-        "FN-008 | R43-FN-008: {method: name-fuzzy-candidate, candidate: r-fn-08}",
-        "FN-008 | R43-FN-008: {method: name-fuzzy-auto, recipient: r-fn-08}"))
+    expected.write_text(
+        expected.read_text().replace(
+            "FN-008 | R43-FN-008: {method: name-fuzzy-candidate, candidate: r-fn-08}",
+            "FN-008 | R43-FN-008: {method: name-fuzzy-auto, recipient: r-fn-08}",
+        )
+    )
     result = pytester.runpytest_inprocess()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*ScenarioMismatch: scenario 'good-fuzzy-names' differs from*expected.yaml:*",
-        "*1 of 10 awards differ:*",
-        "*FN-008 | R43-FN-008*name-fuzzy-auto -> r-fn-08*name-fuzzy-candidate (candidate r-fn-08)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*ScenarioMismatch: scenario 'good-fuzzy-names' differs from*expected.yaml:*",
+            "*1 of 10 awards differ:*",
+            "*FN-008 | R43-FN-008*name-fuzzy-auto -> r-fn-08*name-fuzzy-candidate (candidate r-fn-08)*",
+        ]
+    )
 
 
 def test_a_wrong_match_rate_or_error_expectation_fails(pytester):
@@ -142,15 +165,18 @@ def test_a_wrong_match_rate_or_error_expectation_fails(pytester):
     schema.write_text(schema.read_text().replace("type: InputSchemaError", "type: InputFormatError"))
     result = pytester.runpytest_inprocess()
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines_random(["*match rate 0.3 outside expected [[]0.7, 1.0[]]*", "*expected InputFormatError, got InputSchemaError*"])
+    result.stdout.fnmatch_lines_random(
+        ["*match rate 0.3 outside expected [[]0.7, 1.0[]]*", "*expected InputFormatError, got InputSchemaError*"]
+    )
 
 
 def test_a_wrong_gate_expectation_fails_the_end_to_end_check(pytester):
     fixtures = _user_project(pytester, "good-identifiers")
     expected = fixtures / "good-identifiers" / "expected.yaml"
     expected.write_text(expected.read_text().replace("gates: {match_rate: pass,", "gates: {match_rate: fail,"))
-    pytester.makepyfile(test_user=textwrap.dedent(
-        """
+    pytester.makepyfile(
+        test_user=textwrap.dedent(
+            """
         import pytest
         from pytest_sbir_validate.materialize import assert_job_as_expected
 
@@ -158,15 +184,18 @@ def test_a_wrong_gate_expectation_fails_the_end_to_end_check(pytester):
         def test_job(enrichment_scenario, sbir_materialize):
             assert_job_as_expected(enrichment_scenario, sbir_materialize(enrichment_scenario))
         """
-    ))
+        )
+    )
     # In a subprocess: an in-process run would unload the Dagster modules it imported, and Dagster
     # refuses to register its serializers a second time when a later test imports them again.
     result = pytester.runpytest_subprocess("-m", "smoke", "--strict-markers")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*gate match_rate: expected fail, got pass: match rate 1.000*",
-        "*enrichment_quality_report materialized although a blocking gate failed*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*gate match_rate: expected fail, got pass: match rate 1.000*",
+            "*enrichment_quality_report materialized although a blocking gate failed*",
+        ]
+    )
 
 
 def test_smoke_marker_is_registered(pytester):

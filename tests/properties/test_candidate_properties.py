@@ -26,7 +26,13 @@ def test_descriptor_variants_differ_only_by_descriptors_and_none_is_missed(index
             mine, theirs = set(query.split()), set(name.split())
             extra = mine ^ theirs
             has_core = bool(mine - set(DESCRIPTORS))
-            if has_core and extra and extra <= set(DESCRIPTORS) and (mine <= theirs or theirs <= mine) and len(extra) <= 2:
+            if (
+                has_core
+                and extra
+                and extra <= set(DESCRIPTORS)
+                and (mine <= theirs or theirs <= mine)
+                and len(extra) <= 2
+            ):
                 expected[(query, name)] = 100.0 - 5.0 * len(extra)
     assert produced == expected
 

@@ -35,8 +35,10 @@ def test_every_award_comes_out_exactly_once_with_its_columns_unchanged(case):
     enriched = enrich_frame(case.awards, case.recipients)
     assert Counter(keys(enriched)) == Counter(keys(case.awards))
     assert enriched["match_method"].isin(MATCH_METHODS).all()
-    pd.testing.assert_frame_equal(enriched[list(case.awards.columns)].astype(str).reset_index(drop=True),
-                                  case.awards.astype(str).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        enriched[list(case.awards.columns)].astype(str).reset_index(drop=True),
+        case.awards.astype(str).reset_index(drop=True),
+    )
 
 
 @given(cases)
@@ -54,13 +56,25 @@ def test_identifier_and_name_evidence_join_the_true_recipient(case):
 def test_a_valid_uei_in_the_recipients_wins_over_name_evidence(recipients, data):
     owner, named = data.draw(st.permutations(range(len(recipients))))[:2]
     other = recipients.iloc[named]
-    award = pd.DataFrame([{
-        "Company": data.draw(sbir_st.name_variants(other["legal_business_name"])), "Agency Tracking Number": "T-1",
-        "Contract": "C-1", "UEI": recipients.iloc[owner]["uei"], "Duns": other["duns"],
-        "City": other["city"], "State": other["state"], "Zip": other["zip5"],
-    }])
+    award = pd.DataFrame(
+        [
+            {
+                "Company": data.draw(sbir_st.name_variants(other["legal_business_name"])),
+                "Agency Tracking Number": "T-1",
+                "Contract": "C-1",
+                "UEI": recipients.iloc[owner]["uei"],
+                "Duns": other["duns"],
+                "City": other["city"],
+                "State": other["state"],
+                "Zip": other["zip5"],
+            }
+        ]
+    )
     row = enrich_frame(award, recipients).iloc[0]
-    assert (row["match_method"], row["usaspending_recipient_hash"]) == ("uei-exact", recipients.iloc[owner]["recipient_hash"])
+    assert (row["match_method"], row["usaspending_recipient_hash"]) == (
+        "uei-exact",
+        recipients.iloc[owner]["recipient_hash"],
+    )
 
 
 @given(cases)

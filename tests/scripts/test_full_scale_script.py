@@ -25,13 +25,33 @@ def full_scale():
 def test_tiny_run_prints_every_figure_and_writes_the_markdown_table(tmp_path: Path) -> None:
     markdown = tmp_path / "full.md"
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--awards", "500", "--recipients", "5000", "--naive-sample", "3",
-         "--doubling", "--work", str(tmp_path / "work"), "--markdown", str(markdown)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--awards",
+            "500",
+            "--recipients",
+            "5000",
+            "--naive-sample",
+            "3",
+            "--doubling",
+            "--work",
+            str(tmp_path / "work"),
+            "--markdown",
+            str(markdown),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    for figure in ("sbir-etl enrich wall time (whole process)", "sbir-etl enrich peak RSS (whole process)",
-                   "naive / ours", "doubling recipients costs", "name matching (exact + fuzzy-auto) precision"):
+    for figure in (
+        "sbir-etl enrich wall time (whole process)",
+        "sbir-etl enrich peak RSS (whole process)",
+        "naive / ours",
+        "doubling recipients costs",
+        "name matching (exact + fuzzy-auto) precision",
+    ):
         assert figure in done.stdout
     assert "500 awards x 5,000 recipients" in done.stdout
     table = markdown.read_text()
@@ -43,8 +63,12 @@ def test_tiny_run_prints_every_figure_and_writes_the_markdown_table(tmp_path: Pa
 
 
 def test_missing_dataset_is_an_error_naming_the_files(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path / "nowhere"), "--work", str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--data", str(tmp_path / "nowhere"), "--work", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "awards.csv" in done.stderr and "sbir-etl generate" in done.stderr
 
@@ -52,10 +76,21 @@ def test_missing_dataset_is_an_error_naming_the_files(tmp_path: Path) -> None:
 def _result(full_scale, wall_s: float, naive_s: float, name_recall: float, half_s: float | None):
     run = lambda s: full_scale.ProcessRun(("x",), s, 900.0, 0, "", "")  # noqa: E731
     return full_scale.FullScaleResult(
-        awards=533_000, recipients=3_300_000, data_dir="d", enrich=run(wall_s),
+        awards=533_000,
+        recipients=3_300_000,
+        data_dir="d",
+        enrich=run(wall_s),
         counts_by_method={"uei-exact": 3, "name-fuzzy-candidate": 1},
-        naive=full_scale.NaiveEstimate(sample=20, sample_s=20 * naive_s / 280_000, name_awards=280_000, recipients=3_300_000),
-        quality={"precision": 1.0, "recall": 0.97, "name_precision": 0.995, "name_recall": name_recall, "false_join_rate": 0.0},
+        naive=full_scale.NaiveEstimate(
+            sample=20, sample_s=20 * naive_s / 280_000, name_awards=280_000, recipients=3_300_000
+        ),
+        quality={
+            "precision": 1.0,
+            "recall": 0.97,
+            "name_precision": 0.995,
+            "name_recall": name_recall,
+            "false_join_rate": 0.0,
+        },
         half_enrich=run(half_s) if half_s else None,
     )
 

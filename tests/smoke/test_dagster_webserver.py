@@ -29,7 +29,8 @@ def free_port() -> int:
 
 def job_names(port: int) -> list[str]:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": QUERY}).encode(),
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": QUERY}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=5) as response:
@@ -46,7 +47,11 @@ def test_webserver_loads_the_definitions_and_lists_sbir_etl_job(tmp_path: Path):
     log = (tmp_path / "webserver.log").open("w")
     server = subprocess.Popen(
         [str(webserver), "-m", "sbir_etl.dagster_defs", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -57,7 +62,9 @@ def test_webserver_loads_the_definitions_and_lists_sbir_etl_job(tmp_path: Path):
                 names = job_names(port)
             except (urllib.error.URLError, ConnectionError, KeyError, TypeError):
                 time.sleep(0.5)
-        assert "sbir_etl_job" in names, f"job not listed within {STARTUP_TIMEOUT_S} s; log:\n{(tmp_path / 'webserver.log').read_text()}"
+        assert "sbir_etl_job" in names, (
+            f"job not listed within {STARTUP_TIMEOUT_S} s; log:\n{(tmp_path / 'webserver.log').read_text()}"
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -25,7 +25,7 @@ def test_candidates_do_not_count_as_matches():
     ("out_keys", "rejected", "missing", "extra"),
     [
         ([("A", "1"), ("B", "2"), ("B", "2")], 0, 1, 1),  # C lost, B written twice
-        ([("A", "1"), ("B", "2")], 0, 1, 0),              # C lost, not counted as rejected
+        ([("A", "1"), ("B", "2")], 0, 1, 0),  # C lost, not counted as rejected
         ([("A", "1"), ("B", "2"), ("Z", "9")], 0, 1, 1),  # an award that was never input
     ],
 )
@@ -45,11 +45,22 @@ def test_completeness_accepts_rejected_awards(tmp_path):
 
 def test_identifier_validity_counts_with_the_core_rules(tmp_path):
     path = tmp_path / "awards.parquet"
-    pq.write_table(pa.table({"UEI": ["AB12CD34EF56", "AB12CD34EF567", "", "0B12CD34EF56"],
-                             "Duns": ["12345678", "123456789.0", "000000000", ""]}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "UEI": ["AB12CD34EF56", "AB12CD34EF567", "", "0B12CD34EF56"],
+                "Duns": ["12345678", "123456789.0", "000000000", ""],
+            }
+        ),
+        path,
+    )
     counts = identifier_counts(path, "UEI", "Duns", chunk_rows=2)
-    assert counts == {"present": 6, "valid": 3, "invalid": 3,
-                      "invalid_by_reason": {"duns:all-zero": 1, "uei:starts-with-zero": 1, "uei:wrong-length": 1}}
+    assert counts == {
+        "present": 6,
+        "valid": 3,
+        "invalid": 3,
+        "invalid_by_reason": {"duns:all-zero": 1, "uei:starts-with-zero": 1, "uei:wrong-length": 1},
+    }
     gate = identifier_validity_gate(counts, 0.9)
     assert not gate.passed and gate.metadata["validity_rate"] == 0.5
     assert identifier_validity_gate({"present": 0, "valid": 0, "invalid": 0, "invalid_by_reason": {}}, 0.9).passed

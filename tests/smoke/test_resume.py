@@ -21,7 +21,9 @@ def test_a_killed_enrichment_attempt_is_retried_and_resumed(tmp_path, monkeypatc
         return real(chunk, *args)
 
     monkeypatch.setattr(enrichment, "enrich_table", dies_once_on_the_second_chunk)
-    run = run_job(paths["awards"], paths["recipients"], tmp_path / "out", overrides={"chunk_size": 1_000}, use_environment=False)
+    run = run_job(
+        paths["awards"], paths["recipients"], tmp_path / "out", overrides={"chunk_size": 1_000}, use_environment=False
+    )
 
     assert run.success, run.describe()
     metadata = run.asset_metadata["enriched_sbir_awards"]

@@ -17,7 +17,9 @@ def test_every_scenario_materializes_as_expected(enrichment_scenario, sbir_mater
     assert_job_as_expected(enrichment_scenario, run)
 
 
-@pytest.mark.parametrize("name", ["good-identifiers", "good-fuzzy-names", "good-registry-variants", "good-real", "edge-unicode-names"])
+@pytest.mark.parametrize(
+    "name", ["good-identifiers", "good-fuzzy-names", "good-registry-variants", "good-real", "edge-unicode-names"]
+)
 def test_good_scenario_materializes_every_asset_with_all_gates_passing(name, sbir_materialize):
     run = sbir_materialize(bundled_scenario(name))
     assert run.success, run.describe()
@@ -55,7 +57,11 @@ def test_bad_schema_fails_clearly_without_partial_output(sbir_materialize):
     assert not run.success
     failure = run.failed_steps["validated_sbir_awards"]
     assert failure.error_type == "InputSchemaError"
-    assert "bad-schema/awards.csv" in failure.message and "'company (Company)'" in failure.message and "'Firm'" in failure.message
+    assert (
+        "bad-schema/awards.csv" in failure.message
+        and "'company (Company)'" in failure.message
+        and "'Firm'" in failure.message
+    )
     assert {"enriched_sbir_awards", "enrichment_quality_report"} <= set(run.untouched_steps)
     leftovers = [p.name for p in run.out_dir.iterdir() if p.name.startswith("enriched") or ".partial-" in p.name]
     assert leftovers == []
@@ -86,7 +92,9 @@ def test_unreadable_award_rows_count_as_rejected_as_in_the_core(tmp_path, sbir_m
     assert run.asset_metadata["raw_sbir_awards"]["rows_rejected"] == 1
     assert "rows in: expected 11, got 12" in job_mismatches(scenario, run)
     expected = scenario_dir / "expected.yaml"
-    expected.write_text(expected.read_text().replace("rows: {in: 11, out: 11, rejected: 0}", "rows: {in: 12, out: 11, rejected: 1}"))
+    expected.write_text(
+        expected.read_text().replace("rows: {in: 11, out: 11, rejected: 0}", "rows: {in: 12, out: 11, rejected: 1}")
+    )
     assert_job_as_expected(load_scenario(scenario_dir), run)
 
 
@@ -97,8 +105,9 @@ def test_configuration_precedence_reaches_the_gate(tmp_path, monkeypatch, sbir_m
     monkeypatch.setenv("SBIR_ETL_MATCH_RATE_THRESHOLD", "0.25")  # environment beats the file
     run = sbir_materialize(scenario.awards_path, scenario.recipients_path, config_path=config_file)
     assert run.checks["match_rate"].passed and run.checks["match_rate"].metadata["threshold"] == 0.25
-    run = sbir_materialize(scenario.awards_path, scenario.recipients_path, config_path=config_file,
-                           overrides={"match_rate_threshold": 0.5})  # an override beats the environment
+    run = sbir_materialize(
+        scenario.awards_path, scenario.recipients_path, config_path=config_file, overrides={"match_rate_threshold": 0.5}
+    )  # an override beats the environment
     assert not run.checks["match_rate"].passed and run.checks["match_rate"].metadata["threshold"] == 0.5
     logged = "\n".join(run.log_messages)
     assert "config match_rate_threshold=0.5 (override)" in logged
@@ -126,7 +135,14 @@ def test_every_asset_reports_plain_numeric_metadata(sbir_materialize):
             assert type(meta[key]) in (int, float), (asset, key, type(meta[key]))
     enriched = run.asset_metadata["enriched_sbir_awards"]
     assert enriched["rows"] == 10 and enriched["match_rate"] == pytest.approx(0.8)
-    assert set(enriched["rates_by_method"]) == {"uei-exact", "duns-exact", "name-exact", "name-fuzzy-auto", "name-fuzzy-candidate", "unmatched"}
+    assert set(enriched["rates_by_method"]) == {
+        "uei-exact",
+        "duns-exact",
+        "name-exact",
+        "name-fuzzy-auto",
+        "name-fuzzy-candidate",
+        "unmatched",
+    }
     assert sum(enriched["score_histogram"].values()) == 9  # every award with a score: all but the unmatched one
     assert enriched["config"]["match_rate_threshold"] == 0.7
 
@@ -135,7 +151,13 @@ def test_tables_pass_as_parquet_paths(sbir_materialize):
     import pyarrow.parquet as pq
 
     run = sbir_materialize(bundled_scenario("good-identifiers"))
-    for asset in ("raw_sbir_awards", "validated_sbir_awards", "raw_usaspending_recipients", "recipient_lookup", "enriched_sbir_awards"):
+    for asset in (
+        "raw_sbir_awards",
+        "validated_sbir_awards",
+        "raw_usaspending_recipients",
+        "recipient_lookup",
+        "enriched_sbir_awards",
+    ):
         path = run.path(asset)
         assert path.suffix == ".parquet" and pq.ParquetFile(path).metadata.num_rows > 0
     assert pq.read_table(run.path("enriched_sbir_awards")).column_names[:3] == ["Company", "Award Title", "Agency"]

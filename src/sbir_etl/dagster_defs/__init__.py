@@ -13,6 +13,16 @@ from sbir_etl.dagster_defs.run import CheckOutcome, JobRun, StepFailure, run_job
 defs = build_definitions()
 
 __all__ = [
-    "DEFAULT_OUT_DIR", "DEFAULT_SCENARIO", "JOB_NAME", "CheckOutcome", "EnrichmentSettings", "JobRun", "SbirEtlPaths", "StepFailure",
-    "build_definitions", "defs", "run_job", "sbir_etl_job",
+    "DEFAULT_OUT_DIR",
+    "DEFAULT_SCENARIO",
+    "JOB_NAME",
+    "CheckOutcome",
+    "EnrichmentSettings",
+    "JobRun",
+    "SbirEtlPaths",
+    "StepFailure",
+    "build_definitions",
+    "defs",
+    "run_job",
+    "sbir_etl_job",
 ]

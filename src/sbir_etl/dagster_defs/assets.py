@@ -72,17 +72,31 @@ def raw_table(context: dg.AssetExecutionContext, paths: SbirEtlPaths, which: str
     source, target = paths.input_file(which), paths.table(context.asset_key.to_user_string())
     with measure() as usage:
         rows, rejected = copy_to_parquet(source, target, chunk_rows, context.log)
-    return dg.Output(str(target), metadata={**usage_metadata(usage, rows), "rows_rejected": rejected,
-                                            "source": str(source), "table_path": str(target)})
+    return dg.Output(
+        str(target),
+        metadata={
+            **usage_metadata(usage, rows),
+            "rows_rejected": rejected,
+            "source": str(source),
+            "table_path": str(target),
+        },
+    )
 
 
-@dg.asset(group_name=GROUP, description="The SBIR.gov award file, as text, in Parquet (unreadable rows to a rejects file).")
-def raw_sbir_awards(context: dg.AssetExecutionContext, paths: SbirEtlPaths, settings: EnrichmentSettings) -> dg.Output[str]:
+@dg.asset(
+    group_name=GROUP, description="The SBIR.gov award file, as text, in Parquet (unreadable rows to a rejects file)."
+)
+def raw_sbir_awards(
+    context: dg.AssetExecutionContext, paths: SbirEtlPaths, settings: EnrichmentSettings
+) -> dg.Output[str]:
     return raw_table(context, paths, "awards", settings.load_and_log(context.log).chunk_size)
 
 
-@dg.asset(group_name=GROUP, check_specs=[IDENTIFIER_VALIDITY],
-          description="Raw awards whose schema the core accepts: required columns present (the table itself is not rewritten).")
+@dg.asset(
+    group_name=GROUP,
+    check_specs=[IDENTIFIER_VALIDITY],
+    description="Raw awards whose schema the core accepts: required columns present (the table itself is not rewritten).",
+)
 def validated_sbir_awards(
     context: dg.AssetExecutionContext, raw_sbir_awards: str, paths: SbirEtlPaths, settings: EnrichmentSettings
 ) -> Iterator[Any]:
@@ -93,23 +107,39 @@ def validated_sbir_awards(
         columns = config.award_columns.resolve(header, paths.awards_path)
         counts = identifier_counts(raw_sbir_awards, columns.uei, columns.duns, config.chunk_size)
         rows = pq.ParquetFile(raw_sbir_awards).metadata.num_rows
-    context.log.info(f"award columns: company={columns.company!r} uei={columns.uei!r} duns={columns.duns!r} key={list(columns.key)}")
-    yield dg.Output(raw_sbir_awards, metadata={
-        **usage_metadata(usage, rows), "table_path": raw_sbir_awards, "award_key": list(columns.key),
-        "identifiers_present": counts["present"], "identifiers_valid": counts["valid"],
-        "invalid_identifiers": counts["invalid_by_reason"],
-    })
+    context.log.info(
+        f"award columns: company={columns.company!r} uei={columns.uei!r} duns={columns.duns!r} key={list(columns.key)}"
+    )
+    yield dg.Output(
+        raw_sbir_awards,
+        metadata={
+            **usage_metadata(usage, rows),
+            "table_path": raw_sbir_awards,
+            "award_key": list(columns.key),
+            "identifiers_present": counts["present"],
+            "identifiers_valid": counts["valid"],
+            "invalid_identifiers": counts["invalid_by_reason"],
+        },
+    )
     yield identifier_validity_result(counts, config.identifier_validity_threshold)
 
 
-@dg.asset(group_name=GROUP, description="The USAspending recipient file, as text, in Parquet (unreadable rows to a rejects file).")
-def raw_usaspending_recipients(context: dg.AssetExecutionContext, paths: SbirEtlPaths, settings: EnrichmentSettings) -> dg.Output[str]:
+@dg.asset(
+    group_name=GROUP,
+    description="The USAspending recipient file, as text, in Parquet (unreadable rows to a rejects file).",
+)
+def raw_usaspending_recipients(
+    context: dg.AssetExecutionContext, paths: SbirEtlPaths, settings: EnrichmentSettings
+) -> dg.Output[str]:
     return raw_table(context, paths, "recipients", settings.load()[0].chunk_size)
 
 
 @dg.asset(group_name=GROUP, description="The recipient columns the matcher uses, schema-checked, in Parquet.")
 def recipient_lookup(
-    context: dg.AssetExecutionContext, raw_usaspending_recipients: str, paths: SbirEtlPaths, settings: EnrichmentSettings
+    context: dg.AssetExecutionContext,
+    raw_usaspending_recipients: str,
+    paths: SbirEtlPaths,
+    settings: EnrichmentSettings,
 ) -> dg.Output[str]:
     config, _ = settings.load()
     target = paths.table("recipient_lookup")
@@ -122,10 +152,16 @@ def recipient_lookup(
         hashes = table.column(config.recipient_columns.recipient_hash)
         distinct = len(hashes.unique())
     context.log.info(f"recipient lookup: {table.num_rows} rows, {distinct} distinct recipient hashes, columns {wanted}")
-    return dg.Output(str(target), metadata={
-        **usage_metadata(usage, table.num_rows), "table_path": str(target), "columns": wanted,
-        "distinct_recipient_hashes": int(distinct), "duplicate_rows": int(table.num_rows - distinct),
-    })
+    return dg.Output(
+        str(target),
+        metadata={
+            **usage_metadata(usage, table.num_rows),
+            "table_path": str(target),
+            "columns": wanted,
+            "distinct_recipient_hashes": int(distinct),
+            "duplicate_rows": int(table.num_rows - distinct),
+        },
+    )
 
 
 def enriched_metrics(path: str | Path) -> dict[str, Any]:
@@ -152,8 +188,11 @@ ENRICHMENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.E
 after the last chunk the failed attempt completed instead of starting over."""
 
 
-@dg.asset(group_name=GROUP, retry_policy=ENRICHMENT_RETRIES,
-          description="Awards with the recipient each was matched to (sbir_etl.enrichment.enrich_files), resumable.")
+@dg.asset(
+    group_name=GROUP,
+    retry_policy=ENRICHMENT_RETRIES,
+    description="Awards with the recipient each was matched to (sbir_etl.enrichment.enrich_files), resumable.",
+)
 def enriched_sbir_awards(
     context: dg.AssetExecutionContext,
     validated_sbir_awards: str,
@@ -166,41 +205,74 @@ def enriched_sbir_awards(
     rejects = paths.table("enriched_sbir_awards", ".rejects.csv")
     total = pq.ParquetFile(validated_sbir_awards).metadata.num_rows
     with measure() as usage:
-        summary = enrich_files(validated_sbir_awards, recipient_lookup, target, config=config,
-                               rejects_path=rejects, progress=_Progress(context.log, total), resume=True)
+        summary = enrich_files(
+            validated_sbir_awards,
+            recipient_lookup,
+            target,
+            config=config,
+            rejects_path=rejects,
+            progress=_Progress(context.log, total),
+            resume=True,
+        )
     if summary.resumed_rows:
-        context.log.info(f"attempt {context.retry_number + 1} resumed after {summary.resumed_rows} awards enriched by the previous attempt")
+        context.log.info(
+            f"attempt {context.retry_number + 1} resumed after {summary.resumed_rows} awards enriched by the previous attempt"
+        )
     metrics = enriched_metrics(target)
     context.log.info(f"match rate {metrics['match_rate']:.3f}; by method {metrics['counts_by_method']}")
-    return dg.Output(str(target), metadata={
-        **usage_metadata(usage, summary.rows_in),
-        "table_path": str(target),
-        "rows_in": summary.rows_in, "rows_out": summary.rows_out, "rows_rejected": summary.rows_rejected,
-        "rejects_path": summary.rejects_path or "",
-        "attempt": context.retry_number + 1,
-        "resumed_rows": summary.resumed_rows,
-        "match_rate": float(metrics["match_rate"]),
-        "candidate_rate": float(metrics["candidate_rate"]),
-        "counts_by_method": metrics["counts_by_method"],
-        "rates_by_method": metrics["rates_by_method"],
-        "confidence": metrics["confidence"],
-        "score_histogram": metrics["score_histogram"],
-        "invalid_identifiers": summary.invalid_identifiers,
-        "enrichment_summary": {k: v for k, v in summary.as_dict().items() if v is not None},
-        "config": config.as_dict(),
-    })
+    return dg.Output(
+        str(target),
+        metadata={
+            **usage_metadata(usage, summary.rows_in),
+            "table_path": str(target),
+            "rows_in": summary.rows_in,
+            "rows_out": summary.rows_out,
+            "rows_rejected": summary.rows_rejected,
+            "rejects_path": summary.rejects_path or "",
+            "attempt": context.retry_number + 1,
+            "resumed_rows": summary.resumed_rows,
+            "match_rate": float(metrics["match_rate"]),
+            "candidate_rate": float(metrics["candidate_rate"]),
+            "counts_by_method": metrics["counts_by_method"],
+            "rates_by_method": metrics["rates_by_method"],
+            "confidence": metrics["confidence"],
+            "score_histogram": metrics["score_histogram"],
+            "invalid_identifiers": summary.invalid_identifiers,
+            "enrichment_summary": {k: v for k, v in summary.as_dict().items() if v is not None},
+            "config": config.as_dict(),
+        },
+    )
 
 
-@dg.asset(group_name=GROUP, description="Match-quality report of the enriched awards (JSON). Only built when the blocking gates pass.")
-def enrichment_quality_report(context: dg.AssetExecutionContext, enriched_sbir_awards: str, paths: SbirEtlPaths) -> dg.Output[str]:
+@dg.asset(
+    group_name=GROUP,
+    description="Match-quality report of the enriched awards (JSON). Only built when the blocking gates pass.",
+)
+def enrichment_quality_report(
+    context: dg.AssetExecutionContext, enriched_sbir_awards: str, paths: SbirEtlPaths
+) -> dg.Output[str]:
     target = paths.table("enrichment_quality_report", ".json")
     with measure() as usage:
         metrics = enriched_metrics(enriched_sbir_awards)
         with atomic_path(target) as tmp:
             tmp.write_text(json.dumps({"enriched": enriched_sbir_awards, **metrics}, indent=2), encoding="utf-8")
     context.log.info(f"quality report written to {target}")
-    return dg.Output(str(target), metadata={**usage_metadata(usage, metrics["rows"]), "table_path": str(target),
-                                            "match_rate": float(metrics["match_rate"]), "counts_by_method": metrics["counts_by_method"]})
+    return dg.Output(
+        str(target),
+        metadata={
+            **usage_metadata(usage, metrics["rows"]),
+            "table_path": str(target),
+            "match_rate": float(metrics["match_rate"]),
+            "counts_by_method": metrics["counts_by_method"],
+        },
+    )
 
 
-ASSETS = [raw_sbir_awards, validated_sbir_awards, raw_usaspending_recipients, recipient_lookup, enriched_sbir_awards, enrichment_quality_report]
+ASSETS = [
+    raw_sbir_awards,
+    validated_sbir_awards,
+    raw_usaspending_recipients,
+    recipient_lookup,
+    enriched_sbir_awards,
+    enrichment_quality_report,
+]

@@ -19,11 +19,17 @@ from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
 from sbir_etl.tables import read_header
 
 
-def check_result(gate: gates.GateResult, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
-                 check_name: str | None = None) -> dg.AssetCheckResult:
+def check_result(
+    gate: gates.GateResult, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR, check_name: str | None = None
+) -> dg.AssetCheckResult:
     """A gate's outcome as a Dagster check result; its metadata says why (`why` + the gate's numbers)."""
-    return dg.AssetCheckResult(passed=gate.passed, severity=severity, description=gate.description,
-                               metadata={"why": gate.description, **gate.metadata}, check_name=check_name)
+    return dg.AssetCheckResult(
+        passed=gate.passed,
+        severity=severity,
+        description=gate.description,
+        metadata={"why": gate.description, **gate.metadata},
+        check_name=check_name,
+    )
 
 
 def _award_rejects(rejects_path: Path, awards_path: str) -> int:
@@ -34,8 +40,12 @@ def _award_rejects(rejects_path: Path, awards_path: str) -> int:
         return sum(row["file"] == awards_path for row in csv.DictReader(fh))
 
 
-@dg.asset_check(asset="enriched_sbir_awards", name="match_rate", blocking=True,
-                description="Joined awards / all awards >= match_rate_threshold (candidates are not matches).")
+@dg.asset_check(
+    asset="enriched_sbir_awards",
+    name="match_rate",
+    blocking=True,
+    description="Joined awards / all awards >= match_rate_threshold (candidates are not matches).",
+)
 def match_rate_check(enriched_sbir_awards: str, settings: EnrichmentSettings) -> dg.AssetCheckResult:
     config, _ = settings.load()
     methods = pq.read_table(enriched_sbir_awards, columns=["match_method"]).column("match_method").value_counts()
@@ -43,11 +53,16 @@ def match_rate_check(enriched_sbir_awards: str, settings: EnrichmentSettings) ->
     return check_result(gates.match_rate_gate(counts, config.match_rate_threshold))
 
 
-@dg.asset_check(asset="enriched_sbir_awards", name="completeness", blocking=True,
-                additional_ins={"validated_sbir_awards": dg.AssetIn()},
-                description="Every validated award is enriched exactly once or counted as rejected.")
-def completeness_check(enriched_sbir_awards: str, validated_sbir_awards: str, paths: SbirEtlPaths,
-                       settings: EnrichmentSettings) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset="enriched_sbir_awards",
+    name="completeness",
+    blocking=True,
+    additional_ins={"validated_sbir_awards": dg.AssetIn()},
+    description="Every validated award is enriched exactly once or counted as rejected.",
+)
+def completeness_check(
+    enriched_sbir_awards: str, validated_sbir_awards: str, paths: SbirEtlPaths, settings: EnrichmentSettings
+) -> dg.AssetCheckResult:
     config, _ = settings.load()
     key = config.award_columns.resolve(read_header(validated_sbir_awards), paths.awards_path).key
     rejected = _award_rejects(paths.table("enriched_sbir_awards", ".rejects.csv"), validated_sbir_awards)
@@ -55,14 +70,18 @@ def completeness_check(enriched_sbir_awards: str, validated_sbir_awards: str, pa
 
 
 IDENTIFIER_VALIDITY = dg.AssetCheckSpec(
-    "identifier_validity", asset="validated_sbir_awards", blocking=False,
+    "identifier_validity",
+    asset="validated_sbir_awards",
+    blocking=False,
     description="Valid UEIs/DUNS / present ones >= identifier_validity_threshold (warning only).",
 )
 """Evaluated by the `validated_sbir_awards` asset itself (see the module docstring)."""
 
 
 def identifier_validity_result(counts: dict, threshold: float) -> dg.AssetCheckResult:
-    return check_result(gates.identifier_validity_gate(counts, threshold), dg.AssetCheckSeverity.WARN, IDENTIFIER_VALIDITY.name)
+    return check_result(
+        gates.identifier_validity_gate(counts, threshold), dg.AssetCheckSeverity.WARN, IDENTIFIER_VALIDITY.name
+    )
 
 
 CHECKS = [match_rate_check, completeness_check]

@@ -38,7 +38,13 @@ def match_rate_gate(counts_by_method: dict[str, int], threshold: float) -> GateR
     joined = sum(counts[m] for m in JOINED_METHODS)
     measured = match_rate(counts)
     rate = 1.0 if measured is None else measured
-    metadata = {"match_rate": float(rate), "threshold": float(threshold), "joined": joined, "awards": total, "counts_by_method": counts}
+    metadata = {
+        "match_rate": float(rate),
+        "threshold": float(threshold),
+        "joined": joined,
+        "awards": total,
+        "counts_by_method": counts,
+    }
     if measured is None:
         return GateResult(True, "no awards to match; nothing to gate", metadata)
     passed = rate >= threshold
@@ -68,18 +74,31 @@ def completeness_gate(
         after = Counter(map(tuple, _key_frame(enriched_path, key).itertuples(index=False)))
         missing = sum((before - after).values())
         duplicated = sum((after - before).values())
-    metadata = {"rows_in": rows_in, "rows_out": rows_out, "rows_rejected": int(rows_rejected),
-                "awards_missing": int(missing), "awards_extra_or_duplicated": int(duplicated)}
+    metadata = {
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "rows_rejected": int(rows_rejected),
+        "awards_missing": int(missing),
+        "awards_extra_or_duplicated": int(duplicated),
+    }
     passed = rows_in == rows_out + rows_rejected and duplicated == 0 and missing <= rows_rejected
     if passed:
-        return GateResult(True, f"all {rows_in} awards accounted for ({rows_out} enriched, {rows_rejected} rejected)", metadata)
-    return GateResult(False, (
-        f"{rows_in} awards in but {rows_out} enriched + {rows_rejected} rejected; {missing} missing, "
-        f"{duplicated} extra or duplicated - the enrichment lost or duplicated awards, a bug to report"
-    ), metadata)
+        return GateResult(
+            True, f"all {rows_in} awards accounted for ({rows_out} enriched, {rows_rejected} rejected)", metadata
+        )
+    return GateResult(
+        False,
+        (
+            f"{rows_in} awards in but {rows_out} enriched + {rows_rejected} rejected; {missing} missing, "
+            f"{duplicated} extra or duplicated - the enrichment lost or duplicated awards, a bug to report"
+        ),
+        metadata,
+    )
 
 
-def identifier_counts(path: str | Path, uei_column: str | None, duns_column: str | None, chunk_rows: int) -> dict[str, Any]:
+def identifier_counts(
+    path: str | Path, uei_column: str | None, duns_column: str | None, chunk_rows: int
+) -> dict[str, Any]:
     """Present, valid and invalid-by-reason counts of the award identifiers, using the core's cleaning."""
     present = valid = 0
     reasons: Counter = Counter()
@@ -95,7 +114,12 @@ def identifier_counts(path: str | Path, uei_column: str | None, duns_column: str
                 present += ok + invalid
                 valid += ok
                 reasons.update(cleaned.reason_counts(prefix))
-    return {"present": int(present), "valid": int(valid), "invalid": int(present - valid), "invalid_by_reason": dict(sorted(reasons.items()))}
+    return {
+        "present": int(present),
+        "valid": int(valid),
+        "invalid": int(present - valid),
+        "invalid_by_reason": dict(sorted(reasons.items())),
+    }
 
 
 def identifier_validity_gate(counts: dict[str, Any], threshold: float) -> GateResult:
@@ -106,7 +130,9 @@ def identifier_validity_gate(counts: dict[str, Any], threshold: float) -> GateRe
     if not present:
         return GateResult(True, "no award carries a UEI or DUNS; nothing to validate", metadata)
     passed = rate >= threshold
-    description = f"{valid}/{present} present identifiers valid ({rate:.3f}) vs identifier_validity_threshold {threshold:.3f}"
+    description = (
+        f"{valid}/{present} present identifiers valid ({rate:.3f}) vs identifier_validity_threshold {threshold:.3f}"
+    )
     if not passed:
         description += f"; invalid by reason: {counts['invalid_by_reason']} - fix the export (keep DUNS/UEI as text)"
     return GateResult(passed, description, metadata)

@@ -5,7 +5,7 @@ job and the CLI share one configuration system.
 """
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 
@@ -29,14 +29,16 @@ class SbirEtlPaths(dg.ConfigurableResource):
     def input_file(self, which: str) -> Path:
         path = Path(self.awards_path if which == "awards" else self.recipients_path)
         if not path.is_file():
-            raise FileNotFoundError(f"{which} file {path} not found; set {which}_path of the 'paths' resource (or pass it to run_job)")
+            raise FileNotFoundError(
+                f"{which} file {path} not found; set {which}_path of the 'paths' resource (or pass it to run_job)"
+            )
         return path
 
 
 class EnrichmentSettings(dg.ConfigurableResource):
     """The enrichment configuration: an optional YAML/TOML file, the SBIR_ETL_* environment and overrides."""
 
-    config_path: Optional[str] = None
+    config_path: str | None = None
     overrides: dict[str, str] = {}
     use_environment: bool = True
 

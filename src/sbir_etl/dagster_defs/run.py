@@ -68,10 +68,14 @@ class JobRun:
 
     def describe(self) -> str:
         """A few lines saying what ran, what failed and why (for assertion messages and the CLI)."""
-        lines = [f"sbir_etl_job run {self.run_id}: {'success' if self.success else 'FAILED'}",
-                 f"  materialized: {', '.join(self.materialized) or '(none)'}"]
-        lines += [f"  check {c.name} on {c.asset}: {'pass' if c.passed else 'FAIL'} [{c.severity}] {c.description}"
-                  for c in self.checks.values()]
+        lines = [
+            f"sbir_etl_job run {self.run_id}: {'success' if self.success else 'FAILED'}",
+            f"  materialized: {', '.join(self.materialized) or '(none)'}",
+        ]
+        lines += [
+            f"  check {c.name} on {c.asset}: {'pass' if c.passed else 'FAIL'} [{c.severity}] {c.description}"
+            for c in self.checks.values()
+        ]
         lines += [f"  step {f.step} failed: {f.error_type}: {f.message}" for f in self.failed_steps.values()]
         if self.untouched_steps:
             lines.append(f"  not run: {', '.join(self.untouched_steps)}")
@@ -96,7 +100,9 @@ def summarize(result: dg.ExecuteInProcessResult, out_dir: Path, instance: dg.Dag
     """Turn Dagster's in-process result into a `JobRun`."""
     run = JobRun(success=result.success, out_dir=out_dir, run_id=result.run_id)
     if instance is not None:
-        run.log_messages = [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None and e.user_message]
+        run.log_messages = [
+            e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None and e.user_message
+        ]
     for event in result.get_asset_materialization_events():
         name = event.asset_key.to_user_string()
         run.materialized.append(name)
@@ -104,8 +110,11 @@ def summarize(result: dg.ExecuteInProcessResult, out_dir: Path, instance: dg.Dag
         run.asset_values[name] = result.asset_value(event.asset_key)
     for evaluation in result.get_asset_check_evaluations():
         run.checks[evaluation.check_name] = CheckOutcome(
-            name=evaluation.check_name, asset=evaluation.asset_key.to_user_string(), passed=bool(evaluation.passed),
-            severity=evaluation.severity.value, description=evaluation.description or "",
+            name=evaluation.check_name,
+            asset=evaluation.asset_key.to_user_string(),
+            passed=bool(evaluation.passed),
+            severity=evaluation.severity.value,
+            description=evaluation.description or "",
             metadata={k: _plain(v) for k, v in evaluation.metadata.items()},
         )
     for event in result.get_step_failure_events():
@@ -153,7 +162,9 @@ def run_job(
         if quiet:
             logging.getLogger("dagster").setLevel(logging.CRITICAL)
         try:
-            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG if quiet else None)
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG if quiet else None
+            )
             return summarize(result, out_dir, instance)
         finally:
             logging.getLogger("dagster").setLevel(previous)

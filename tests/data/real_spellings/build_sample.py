@@ -32,7 +32,9 @@ def sample(fpds: pd.DataFrame) -> pd.DataFrame:
     """The sampled rows (see the module docstring)."""
     fpds = fpds.loc[:, list(FPDS_COLUMNS)]
     stripped = fpds.assign(legal_business_name=fpds["legal_business_name"].str.strip())
-    per_uei = stripped.groupby("uei").agg(spellings=("legal_business_name", "nunique"), rows=("legal_business_name", "size"))
+    per_uei = stripped.groupby("uei").agg(
+        spellings=("legal_business_name", "nunique"), rows=("legal_business_name", "size")
+    )
     multi_pool = per_uei[(per_uei["spellings"] > 1) & (per_uei["rows"] <= MAX_ROWS_MULTI)]
     single_pool = per_uei[(per_uei["spellings"] == 1) & (per_uei["rows"] <= MAX_ROWS_SINGLE)]
     multi = multi_pool.sample(n=N_MULTI, random_state=SEED).index
