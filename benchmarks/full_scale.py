@@ -303,7 +303,7 @@ def read_column(path: Path, column: str) -> list[str]:
 
 def write_half_recipients(recipients: Path, out: Path) -> int:
     """The first half of the recipient rows, as CSV; returns how many were written."""
-    from sbir_etl.tables import read_header
+    from sbir_etl.io.tables import read_header
 
     header = read_header(recipients)
     table = pacsv.read_csv(
@@ -414,7 +414,7 @@ def run(args: argparse.Namespace, log=print) -> FullScaleResult:
         log(f"  {half.wall_s:.1f} s wall")
 
     from sbir_etl.config import EnrichmentConfig
-    from sbir_etl.tables import read_header
+    from sbir_etl.io.tables import read_header
 
     company = EnrichmentConfig().award_columns.resolve(read_header(paths["awards"]), paths["awards"]).company
     sample, name_awards = name_matching_sample(enriched, company, args.naive_sample, args.seed)

@@ -17,11 +17,11 @@ import pyarrow as pa
 
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.enrichment import enrich_table
-from sbir_etl.fuzzy import NameCandidates
-from sbir_etl.matching import NO_IDENTIFIED_NAMES, FuzzyCache, IdentifiedNames
-from sbir_etl.quality import evaluate
-from sbir_etl.recipients import RecipientIndex
-from sbir_etl.synthetic import generate
+from sbir_etl.evaluation.quality import evaluate_against_truth
+from sbir_etl.evaluation.synthetic import generate
+from sbir_etl.linkage.candidates import NameCandidates
+from sbir_etl.linkage.cascade import NO_IDENTIFIED_NAMES, FuzzyCache, IdentifiedNames
+from sbir_etl.linkage.recipients import RecipientIndex
 
 KEY = ["Agency Tracking Number", "Contract"]
 SETTINGS: dict[str, dict] = {
@@ -82,7 +82,7 @@ def main() -> None:
     rows = []
     for label, config, run_index, run_identified, run_cache in runs:
         table, _ = enrich_table(data.awards, columns, run_index, config, run_cache, run_identified)
-        result = evaluate(table.to_pandas(), truth, KEY)
+        result = evaluate_against_truth(table.to_pandas(), truth, KEY)
         fuzzy = result["by_method"]["name-fuzzy-auto"]
         rows.append(
             {

@@ -5,7 +5,7 @@
 1. Same-UEI spelling test (precision/recall on real names). FPDS Phase III transactions grouped
    by UEI form the recipient table (one row per UEI, its most frequent spelling, no alternate
    names). Every other distinct spelling of a multi-spelling UEI becomes an award with no UEI/DUNS
-   whose true recipient is that UEI (`sbir_etl.real_data.spelling_holdout`). Evaluated with the
+   whose true recipient is that UEI (`sbir_etl.evaluation.real_data.spelling_holdout`). Evaluated with the
    award's city/state, and again with them blanked (name-only evidence).
 2. SBIR.gov awards vs FPDS recipients (match rate on real data). All SBIR.gov awards against one
    recipient per UEI with the other spellings as alternate_names. No ground truth beyond (a) the
@@ -28,8 +28,8 @@ from pathlib import Path
 import pandas as pd
 
 from sbir_etl.enrichment import enrich_frame
-from sbir_etl.quality import evaluate, match_metrics
-from sbir_etl.real_data import (
+from sbir_etl.evaluation.quality import evaluate_against_truth, match_metrics
+from sbir_etl.evaluation.real_data import (
     AWARD_KEY,
     fpds_recipients,
     holdout_outcomes,
@@ -85,7 +85,7 @@ def _holdout_section(fpds: pd.DataFrame, examples: int) -> tuple[list[str], dict
     for label, run_awards in (("with city/state", awards), ("name only (location blanked)", without_location(awards))):
         enriched, wall = _timed(run_awards, recipients)
         times[f"holdout, {label}"] = wall
-        ev = evaluate(enriched, truth, list(AWARD_KEY))
+        ev = evaluate_against_truth(enriched, truth, list(AWARD_KEY))
         outcomes = holdout_outcomes(enriched, truth, recipients)
         outcomes_by_run[label] = outcomes
         counts = outcomes["outcome"].value_counts()
@@ -204,7 +204,7 @@ def _sbir_section(fpds: pd.DataFrame, sbir: pd.DataFrame, examples: int) -> tupl
         "",
     ]
     if len(linked):
-        ev = evaluate(linked, truth, ["_row"])
+        ev = evaluate_against_truth(linked, truth, ["_row"])
         got = linked["usaspending_recipient_hash"].astype("string").fillna("")
         wrong = linked[linked["match_method"].isin(NAME_METHODS) & (got != truth["recipient_hash"])]
         out += _table(

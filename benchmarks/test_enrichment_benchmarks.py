@@ -14,7 +14,7 @@ Two groups:
 
 Each benchmark's ``extra_info`` holds what a reader of the saved JSON needs to judge the figure:
 records, recipients, match rate, counts by method, precision/recall against the synthetic truth
-and peak RSS of the enrichment (exact, via the kernel's VmHWM reset in `sbir_etl.performance`).
+and peak RSS of the enrichment (exact, via the kernel's VmHWM reset in `sbir_etl.monitoring.performance`).
 
 Data are generated once per size and seed into the pytest cache
 (``.pytest_cache/d/sbir-bench-data/``) and reused by later sessions; the directory name carries
@@ -33,10 +33,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import sbir_etl.synthetic as synthetic
+import sbir_etl.evaluation.synthetic as synthetic
 from sbir_etl.enrichment import EnrichmentSummary, enrich_files
-from sbir_etl.quality import evaluate
-from sbir_etl.tables import RejectSink, read_text_table
+from sbir_etl.evaluation.quality import evaluate_against_truth
+from sbir_etl.io.tables import RejectSink, read_text_table
 
 SEED = 20_260_101
 ROUNDS = 3
@@ -111,7 +111,7 @@ def _run(benchmark, data: Dataset, out_dir: Path) -> EnrichmentSummary:
     benchmark.pedantic(enrich, rounds=ROUNDS, iterations=1, warmup_rounds=1)  # warm-up: page cache, lazy imports
     summary = summaries[-1]
     truth = _read(data.path("truth"))
-    quality = evaluate(_read(out), truth, [c for c in truth.columns if c != "recipient_hash"])
+    quality = evaluate_against_truth(_read(out), truth, [c for c in truth.columns if c != "recipient_hash"])
     benchmark.extra_info.update(
         records=summary.rows_in,
         recipients=summary.recipients,

@@ -2,10 +2,10 @@
 
 Opt in with ``--sbir-history PATH`` (or ini ``sbir_history``). Each test's call phase is then
 measured by the budget plugin (:mod:`pytest_sbir_validate.measurement`), compared with the median
-of its last K passed runs on the same machine class (:mod:`sbir_etl.regression`), and recorded
-(:mod:`sbir_etl.history`). A failing gate fails *that test*, so it shows in JUnit XML; warnings
+of its last K passed runs on the same machine class (:mod:`sbir_etl.monitoring.regression`), and recorded
+(:mod:`sbir_etl.monitoring.history`). A failing gate fails *that test*, so it shows in JUnit XML; warnings
 and "baseline established" are listed in the terminal summary; failed gates are posted to the
-webhook in ``$SBIR_ALERT_WEBHOOK`` / ini ``sbir_alert_webhook`` (:mod:`sbir_etl.alerts`).
+webhook in ``$SBIR_ALERT_WEBHOOK`` / ini ``sbir_alert_webhook`` (:mod:`sbir_etl.monitoring.alerts`).
 
 Under pytest-xdist the controller records the run and hands its id to the workers, which write
 their results directly to the store (it is safe under concurrent writers) and attach their gate
@@ -26,9 +26,9 @@ import pytest
 from pytest_sbir_validate.budgets import MIB
 from pytest_sbir_validate.marks import BUDGETS_KEY
 from pytest_sbir_validate.measurement import MEASURE_ALL_KEY, MEASUREMENT_KEY
-from sbir_etl.alerts import DeliveryResult, FailedGate, build_payload, send_alert, webhook_url
-from sbir_etl.history import HistoryError, HistoryStore, QualityMetrics, RunInfo, TestResult
-from sbir_etl.regression import GateStatus, GateThresholds, Sample, TestVerdict, evaluate
+from sbir_etl.monitoring.alerts import DeliveryResult, FailedGate, build_payload, send_alert, webhook_url
+from sbir_etl.monitoring.history import HistoryError, HistoryStore, QualityMetrics, RunInfo, TestResult
+from sbir_etl.monitoring.regression import GateStatus, GateThresholds, Sample, TestVerdict, judge_regression
 
 #: The quality metrics a test reported through ``record_quality``.
 QUALITY_KEY = pytest.StashKey[QualityMetrics]()
@@ -346,7 +346,7 @@ class HistoryRecorder:
                     limit=self.thresholds.baseline_runs,
                     exclude_run_id=self.run_id,
                 )
-                verdict = evaluate(
+                verdict = judge_regression(
                     item.nodeid,
                     sample,
                     [Sample.of(r) for r in previous],

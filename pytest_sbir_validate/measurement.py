@@ -30,7 +30,7 @@ from typing import Literal, Protocol
 import psutil
 import pytest
 
-from sbir_etl import performance
+from sbir_etl.monitoring import performance
 
 SAMPLING_INTERVAL_S = 0.002
 """How often the fallback sampler reads RSS; shorter spikes are only seen through ``ru_maxrss``."""
@@ -78,7 +78,7 @@ class PeakRssMeter(Protocol):
 class HighWaterMarkMeter:
     """Exact peak RSS from the kernel's high-water mark, reset at the start of every span.
 
-    Spans come from `sbir_etl.performance`, so code under test that measures itself (such as
+    Spans come from `sbir_etl.monitoring.performance`, so code under test that measures itself (such as
     `enrich_files`) does not hide the part of the test's peak reached before its own reset."""
 
     def __init__(self) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from sbir_etl import BUNDLED_FIXTURES
+from sbir_etl.bundled import BUNDLED_FIXTURES
 from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS
 from sbir_etl.config import SCALAR_FIELDS, EnrichmentConfig, load_config
 

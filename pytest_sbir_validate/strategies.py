@@ -5,7 +5,7 @@
     @given(sbir_st.recipient_tables().flatmap(sbir_st.awards_with_truth))
     def test_my_matcher(case): ...
 
-Identifiers follow the rules the core validates (`sbir_etl.identifiers`): a UEI is 12 characters
+Identifiers follow the rules the core validates (`sbir_etl.linkage.identifiers`): a UEI is 12 characters
 from A-Z/0-9 without I and O, not starting with 0; a DUNS is 9 digits, not all zero. Spelling
 variants are the ones real exports show (case, legal designators, punctuation, "The", spacing).
 
@@ -199,7 +199,7 @@ def _apply_variant(base: str, case: str, designator: str | None, comma: bool, th
 @st.composite
 def recipient_tables(draw: Any, min_size: int = 1, max_size: int = 8) -> pd.DataFrame:
     """USAspending-like recipients: unique hashes, UEIs, DUNS and normalised names; some lack a DUNS."""
-    from sbir_etl.names import normalize_name
+    from sbir_etl.linkage.names import normalize_name
 
     n = draw(st.integers(min_size, max_size))
     # Distinct normalised names, and distinct first words to keep companies apart for the fuzzy

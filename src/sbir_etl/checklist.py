@@ -7,7 +7,7 @@ Three groups of items, each ending PASS, FAIL or SKIP with the reason:
   default): the job itself and each of its asset checks; blocking (ERROR) checks are critical,
   warning checks are reported but block nothing;
 * **baseline comparison** - the latest run in a ``pytest --sbir-history`` metrics store against
-  the median of each test's earlier runs on the same machine class (`sbir_etl.regression`).
+  the median of each test's earlier runs on the same machine class (`sbir_etl.monitoring.regression`).
   Critical when ``--history`` is given; skipped (and not blocking) without it.
 
 The checklist is *ready* only when every critical item passed; `sbir-etl checklist` then exits
@@ -27,10 +27,10 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sbir_etl import BUNDLED_FIXTURES, DEFAULT_SCENARIO
+from sbir_etl.bundled import BUNDLED_FIXTURES, DEFAULT_SCENARIO
 from sbir_etl.errors import ConfigError
-from sbir_etl.history import HistoryError, HistoryStore, StoredResult
-from sbir_etl.regression import GateStatus, GateThresholds, Sample, TestVerdict, evaluate
+from sbir_etl.monitoring.history import HistoryError, HistoryStore, StoredResult
+from sbir_etl.monitoring.regression import GateStatus, GateThresholds, Sample, TestVerdict, judge_regression
 
 if TYPE_CHECKING:  # only sbir_etl.dagster_defs imports Dagster; it is imported when the gates run
     from sbir_etl.dagster_defs import JobRun
@@ -253,7 +253,7 @@ def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
                     exclude_run_id=stored.run.run_id,
                 )
                 verdicts.append(
-                    evaluate(
+                    judge_regression(
                         stored.result.test_id, Sample.of(stored.result), [Sample.of(r) for r in previous], thresholds
                     )
                 )

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sbir_etl import DEFAULT_SCENARIO
+from sbir_etl.bundled import DEFAULT_SCENARIO
 from sbir_etl.errors import ConfigError, EnrichmentError, InputFormatError, InputSchemaError
 
 BAD_INPUT = (InputSchemaError, InputFormatError, ConfigError, FileNotFoundError, IsADirectoryError)
@@ -68,7 +68,7 @@ def cmd_enrich(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from sbir_etl.synthetic import generate, write
+    from sbir_etl.evaluation.synthetic import generate, write
 
     started = time.perf_counter()
     data = generate(args.awards, args.recipients, args.seed)
@@ -83,15 +83,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sbir_etl.quality import evaluate
-    from sbir_etl.tables import RejectSink, read_text_table
+    from sbir_etl.evaluation.quality import evaluate_against_truth
+    from sbir_etl.io.tables import RejectSink, read_text_table
 
     def load(path: str) -> pd.DataFrame:
         return read_text_table(path, RejectSink()).to_pandas()
 
     enriched, truth = load(args.enriched), load(args.truth)
     key = [c for c in truth.columns if c != "recipient_hash"]
-    result = evaluate(enriched, truth, key)
+    result = evaluate_against_truth(enriched, truth, key)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -142,7 +142,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sbir_etl.reporting import run_report
+    from sbir_etl.monitoring.reporting import run_report
 
     return run_report(args)
 
@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--enriched", required=True, help="output of `sbir-etl enrich`")
             p.add_argument("--json", action="store_true", help="print the figures as JSON")
         elif name == "report":
-            from sbir_etl.reporting import add_report_arguments
+            from sbir_etl.monitoring.reporting import add_report_arguments
 
             add_report_arguments(p)
         elif name == "run":

@@ -19,15 +19,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from sbir_etl.checkpoints import CheckpointStore, run_fingerprint
 from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS, OUTPUT_COLUMNS, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import InputSchemaError, InvariantError
-from sbir_etl.matching import NO_IDENTIFIED_NAMES, ChunkStats, FuzzyCache, IdentifiedNames, match_chunk
-from sbir_etl.performance import current_rss_bytes, measure
-from sbir_etl.quality import match_rate
-from sbir_etl.recipients import RecipientIndex
-from sbir_etl.tables import (
+from sbir_etl.evaluation.quality import match_rate
+from sbir_etl.io.checkpoints import CheckpointStore, run_fingerprint
+from sbir_etl.io.tables import (
     RejectSink,
     TableWriter,
     atomic_path,
@@ -36,6 +33,9 @@ from sbir_etl.tables import (
     read_text_table,
     table_format,
 )
+from sbir_etl.linkage.cascade import NO_IDENTIFIED_NAMES, ChunkStats, FuzzyCache, IdentifiedNames, match_chunk
+from sbir_etl.linkage.recipients import RecipientIndex
+from sbir_etl.monitoring.performance import current_rss_bytes, measure
 
 log = logging.getLogger("sbir_etl.enrichment")
 MIN_CHUNK = 1_000

@@ -9,8 +9,8 @@ import pytest
 
 from sbir_etl import BUNDLED_FIXTURES, checklist, cli
 from sbir_etl.checklist import ChecklistOptions, ChecklistReport, ItemResult, Status
-from sbir_etl.history import HistoryStore, QualityMetrics, RunInfo, TestResult
-from sbir_etl.regression import GateThresholds
+from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo, TestResult
+from sbir_etl.monitoring.regression import GateThresholds
 
 TEST_ID = "tests/test_enrich.py::test_enrich_10k"
 

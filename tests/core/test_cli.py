@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 
 from sbir_etl.cli import main
-from sbir_etl.synthetic import generate, write
+from sbir_etl.evaluation.synthetic import generate, write
 
 
 def test_enrich_prints_counts_rate_time_and_rss(tmp_path, capsys):

@@ -10,7 +10,7 @@ from sbir_etl.columns import OUTPUT_COLUMNS
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.enrichment import enrich_files, enrich_frame
 from sbir_etl.errors import InputFormatError, InputSchemaError, InvariantError
-from sbir_etl.synthetic import generate, write
+from sbir_etl.evaluation.synthetic import generate, write
 from tests.core.conftest import AWARD_COLUMNS, awards, recipients
 
 
@@ -168,7 +168,7 @@ def test_memory_ceiling_shrinks_chunks_without_changing_results(synthetic, tmp_p
 @pytest.mark.memory_budget("50 MiB")  # observed +17 MiB
 @pytest.mark.time_budget("2s")  # observed 0.26 s
 def test_synthetic_truth_precision(synthetic, tmp_path, record_quality):
-    from sbir_etl.quality import evaluate, match_metrics
+    from sbir_etl.evaluation.quality import evaluate_against_truth, match_metrics
 
     enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "out.parquet")
     metrics = match_metrics(pd.read_parquet(tmp_path / "out.parquet"))
@@ -178,7 +178,7 @@ def test_synthetic_truth_precision(synthetic, tmp_path, record_quality):
         by_method=metrics["rates_by_method"],
         score_histogram=metrics["score_histogram"],
     )
-    result = evaluate(
+    result = evaluate_against_truth(
         pd.read_parquet(tmp_path / "out.parquet"),
         pd.read_csv(synthetic["truth"], dtype=str, keep_default_na=False),
         ["Agency Tracking Number", "Contract"],

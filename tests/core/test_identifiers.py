@@ -1,7 +1,7 @@
 import pyarrow as pa
 import pytest
 
-from sbir_etl.identifiers import clean_duns, clean_uei, is_valid_duns, is_valid_uei
+from sbir_etl.linkage.identifiers import clean_duns, clean_uei, is_valid_duns, is_valid_uei
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_scalar_validators():
 
 
 def test_identifier_codes_are_distinct_per_value_and_zero_for_null():
-    from sbir_etl.recipients import identifier_codes
+    from sbir_etl.linkage.recipients import identifier_codes
 
     values = ["123", "0123", "000000000", "012345678", "KD6VWJ8MHRX5", "ZZZZZZZZZZZZ", None]
     codes = identifier_codes(pa.array(values, type=pa.string()))

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sbir_etl.names import normalize_name
+from sbir_etl.linkage.names import normalize_name
 
 
 @pytest.mark.parametrize(

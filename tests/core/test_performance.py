@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from sbir_etl import performance
-from sbir_etl.performance import MIB, measure
+from sbir_etl.monitoring import performance
+from sbir_etl.monitoring.performance import MIB, measure
 
 resettable = pytest.mark.skipif(
     not os.access(performance.CLEAR_REFS_PATH, os.W_OK), reason="needs a resettable VmHWM (Linux /proc/self/clear_refs)"

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from sbir_etl.enrichment import enrich_frame
-from sbir_etl.quality import evaluate
-from sbir_etl.real_data import (
+from sbir_etl.evaluation.quality import evaluate_against_truth
+from sbir_etl.evaluation.real_data import (
     AWARD_KEY,
     fpds_recipients,
     holdout_outcomes,
@@ -79,7 +79,7 @@ def test_same_uei_spellings_join_precisely(holdout, blank_location):
     awards, recipients, truth = holdout
     awards = without_location(awards) if blank_location else awards
     enriched = enrich_frame(awards, recipients)
-    result = evaluate(enriched, truth, list(AWARD_KEY))
+    result = evaluate_against_truth(enriched, truth, list(AWARD_KEY))
     outcomes = holdout_outcomes(enriched, truth, recipients)
     wrong = outcomes[outcomes["outcome"] == "wrong-join"]
     assert result["precision"] >= PRECISION_FLOOR, wrong[["award_name", "matched_name", "true_name"]].to_string()

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from sbir_etl.alerts import (
+from sbir_etl.monitoring.alerts import (
     FailedGate,
     build_payload,
     redact_url,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sbir_etl.history import (
+from sbir_etl.monitoring.history import (
     MIGRATIONS,
     SCHEMA_VERSION,
     HistoryError,
@@ -145,7 +145,7 @@ def test_missing_directory_is_explained(tmp_path: Path) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    from sbir_etl.history import HistoryStore, RunInfo, TestResult
+    from sbir_etl.monitoring.history import HistoryStore, RunInfo, TestResult
 
     path, worker, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
     store = HistoryStore(path)

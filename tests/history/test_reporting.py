@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sbir_etl.history import HistoryStore, QualityMetrics, RunInfo, TestResult
-from sbir_etl.reporting import (
+from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo, TestResult
+from sbir_etl.monitoring.reporting import (
     PLOT_SIZE_PX,
     add_report_arguments,
     build_report,
@@ -86,7 +86,7 @@ def test_window_limits_the_runs_a_trend_sees(history: Path) -> None:
 
 def test_a_single_run_has_no_trend_but_a_latest_table(tmp_path: Path) -> None:
     run = RunInfo(run_id="only", started_at="2026-01-01", machine_class="ci", python_version="3")
-    from sbir_etl.history import StoredResult
+    from sbir_etl.monitoring.history import StoredResult
 
     report = build_report([run], [StoredResult(TestResult("only", STEADY, "passed", wall_s=0.5), run)], source="mem")
     assert {t.direction for t in report.trends} == {"insufficient data"}

@@ -441,7 +441,7 @@ def test_setup_failures_and_skips_do_not_leave_a_sampler_running(pytester, monke
     """With include_setup the span starts in setup; a setup that never reaches the call must end it."""
     import threading
 
-    from sbir_etl import performance
+    from sbir_etl.monitoring import performance
 
     monkeypatch.setattr(performance, "CLEAR_REFS_PATH", str(pytester.path / "no-such-dir" / "clear_refs"))
     pytester.makepyfile(
@@ -477,7 +477,7 @@ def test_code_under_test_that_measures_itself_does_not_hide_the_peak(pytester):
     pytester.makepyfile(
         """
         import pytest
-        from sbir_etl.performance import measure
+        from sbir_etl.monitoring.performance import measure
 
         @pytest.mark.memory_budget("100 MiB")
         def test_peak_then_inner_measurement():

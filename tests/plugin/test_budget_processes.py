@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from pytest_sbir_validate import measurement
-from sbir_etl import performance
+from sbir_etl.monitoring import performance
 
 SUITE = """
 import time
@@ -74,7 +74,7 @@ def test_fallback_when_the_high_water_mark_cannot_be_reset(pytester):
     """Simulates macOS / a masked /proc by pointing the reset at a path that does not exist."""
     pytester.makeconftest(
         """
-        from sbir_etl import performance
+        from sbir_etl.monitoring import performance
 
         performance.CLEAR_REFS_PATH = "/nonexistent/proc/self/clear_refs"
         """

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sbir_etl.history import HistoryStore, QualityMetrics, RunInfo, TestResult
+from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo, TestResult
 
 FAKE_MEASUREMENT = """
 import json, os
@@ -346,7 +346,7 @@ def test_over_budget_test_is_recorded_as_failed_and_not_gated(pytester: pytest.P
 def test_unwritable_store_fails_the_test_with_the_reason(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sbir_etl.history import HistoryError
+    from sbir_etl.monitoring.history import HistoryError
 
     def broken(self, result):
         raise HistoryError("disk full")

@@ -133,7 +133,7 @@ def test_the_real_enrichment_core_is_not_quadratic(scaling_check) -> None:
     machine ranged 0.94-1.19 between runs; 1.5 leaves room for that noise and still rejects
     all-pairs matching (2.0)."""
     from sbir_etl.enrichment import enrich_frame
-    from sbir_etl.synthetic import generate
+    from sbir_etl.evaluation.synthetic import generate
 
     def tables(n: int):
         data = generate(n_awards=n, n_recipients=n * 6, seed=1)

@@ -4,8 +4,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sbir_etl.fuzzy import BlockingIndex, DescriptorVariants
-from sbir_etl.recipients import identifier_codes
+from sbir_etl.linkage.candidates import BlockingIndex, DescriptorVariants
+from sbir_etl.linkage.recipients import identifier_codes
 
 # Distinctive words far from every descriptor (so none is read as a misspelt one), and descriptors.
 DISTINCT = ["zork", "quib", "vexa", "ploom", "tarn"]

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from pytest_sbir_validate import strategies as sbir_st
 from sbir_etl.columns import MATCH_METHODS
 from sbir_etl.enrichment import enrich_frame
-from sbir_etl.identifiers import is_valid_duns, is_valid_uei
-from sbir_etl.names import normalize_name
+from sbir_etl.linkage.identifiers import is_valid_duns, is_valid_uei
+from sbir_etl.linkage.names import normalize_name
 
 cases = sbir_st.recipient_tables().flatmap(sbir_st.awards_with_truth)
 # Each example runs the whole cascade: a modest count keeps the suite fast, no deadline avoids

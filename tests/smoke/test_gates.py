@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sbir_etl.dagster_defs.gates import completeness_gate, identifier_counts, identifier_validity_gate, match_rate_gate
+from sbir_etl.evaluation.gates import completeness_gate, identifier_counts, identifier_validity_gate, match_rate_gate
 
 KEY = ("Agency Tracking Number", "Contract")
 

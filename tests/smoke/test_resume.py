@@ -5,7 +5,7 @@ import pytest
 
 import sbir_etl.enrichment as enrichment
 from sbir_etl.dagster_defs import run_job
-from sbir_etl.synthetic import generate, write
+from sbir_etl.evaluation.synthetic import generate, write
 
 pytestmark = pytest.mark.smoke
 

@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sbir_etl.dagster_defs.checks import IDENTIFIER_VALIDITY, identifier_validity_result
-from sbir_etl.dagster_defs.gates import identifier_counts
 from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
 from sbir_etl.enrichment import enrich_files
-from sbir_etl.performance import Usage, measure
-from sbir_etl.quality import match_metrics
-from sbir_etl.tables import RejectSink, TableWriter, atomic_path, iter_text_chunks, read_header
+from sbir_etl.evaluation.gates import identifier_counts
+from sbir_etl.evaluation.quality import match_metrics
+from sbir_etl.io.tables import RejectSink, TableWriter, atomic_path, iter_text_chunks, read_header
+from sbir_etl.monitoring.performance import Usage, measure
 
 GROUP = "sbir_etl"
 

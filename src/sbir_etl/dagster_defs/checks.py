@@ -14,9 +14,9 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
-from sbir_etl.dagster_defs import gates
 from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
-from sbir_etl.tables import read_header
+from sbir_etl.evaluation import gates
+from sbir_etl.io.tables import read_header
 
 
 def check_result(

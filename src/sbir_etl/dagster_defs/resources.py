@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from sbir_etl import BUNDLED_FIXTURES, DEFAULT_SCENARIO
+from sbir_etl.bundled import BUNDLED_FIXTURES, DEFAULT_SCENARIO
 from sbir_etl.config import EnrichmentConfig, load_config
 
 DEFAULT_OUT_DIR = BUNDLED_FIXTURES.parent / "out" / "dagster"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sbir_etl.real_data import FPDS_COLUMNS
+from sbir_etl.evaluation.real_data import FPDS_COLUMNS
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_REAL_DIR = HERE.parents[3] / "shared" / "data" / "real"

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from unidecode import unidecode
 
-from sbir_etl.text_arrays import TextLike, as_string_array
+from sbir_etl.linkage.text_arrays import TextLike, as_string_array
 
 LEGAL_DESIGNATORS: tuple[str, ...] = (
     "inc",

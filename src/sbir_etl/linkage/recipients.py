@@ -13,11 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sbir_etl.columns import RecipientColumns
-from sbir_etl.fuzzy import BlockingIndex, DescriptorVariants
-from sbir_etl.identifiers import clean_duns, clean_uei
-from sbir_etl.locations import clean_text_key, clean_zip5
-from sbir_etl.names import normalize_names
-from sbir_etl.text_arrays import positions_in
+from sbir_etl.linkage.candidates import BlockingIndex, DescriptorVariants
+from sbir_etl.linkage.identifiers import clean_duns, clean_uei
+from sbir_etl.linkage.locations import clean_text_key, clean_zip5
+from sbir_etl.linkage.names import normalize_names
+from sbir_etl.linkage.text_arrays import positions_in
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
 RECIPIENT_FIELDS = (

@@ -14,9 +14,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS
-from sbir_etl.identifiers import clean_duns, clean_uei
-from sbir_etl.quality import match_rate
-from sbir_etl.tables import RejectSink, iter_text_chunks
+from sbir_etl.evaluation.quality import match_rate
+from sbir_etl.io.tables import RejectSink, iter_text_chunks
+from sbir_etl.linkage.identifiers import clean_duns, clean_uei
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class MethodEvaluation:
         return self.correct / self.joined if self.joined else 1.0
 
 
-def evaluate(enriched: pd.DataFrame, truth: pd.DataFrame, key: Sequence[str]) -> dict:
+def evaluate_against_truth(enriched: pd.DataFrame, truth: pd.DataFrame, key: Sequence[str]) -> dict:
     """Precision, recall and false-join rate, overall and by method.
 
     - precision: joined awards whose recipient is the true one / joined awards

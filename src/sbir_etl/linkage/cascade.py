@@ -25,12 +25,12 @@ import pyarrow.compute as pc
 
 from sbir_etl.columns import CONFIDENCE_LEVELS, MATCH_METHODS, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
-from sbir_etl.fuzzy import merge_candidates
-from sbir_etl.identifiers import clean_duns, clean_uei
-from sbir_etl.locations import clean_text_key, clean_zip5
-from sbir_etl.names import DESCRIPTOR_WORDS, normalize_names
-from sbir_etl.recipients import RecipientIndex
-from sbir_etl.text_arrays import positions_in
+from sbir_etl.linkage.candidates import merge_candidates
+from sbir_etl.linkage.identifiers import clean_duns, clean_uei
+from sbir_etl.linkage.locations import clean_text_key, clean_zip5
+from sbir_etl.linkage.names import DESCRIPTOR_WORDS, normalize_names
+from sbir_etl.linkage.recipients import RecipientIndex
+from sbir_etl.linkage.text_arrays import positions_in
 
 UEI, DUNS, NAME_EXACT, FUZZY_AUTO, CANDIDATE, UNMATCHED = range(6)
 METHOD_NAMES = np.array(MATCH_METHODS, dtype=object)  # indexed by the codes above

@@ -23,7 +23,7 @@ import uuid
 import pandas as pd
 
 from sbir_etl.columns import JOINED_METHODS
-from sbir_etl.names import CANONICAL_WORDS, normalize_names
+from sbir_etl.linkage.names import CANONICAL_WORDS, normalize_names
 
 FPDS_COLUMNS: tuple[str, ...] = ("uei", "legal_business_name", "city", "state")
 AWARD_KEY: tuple[str, str] = ("Agency Tracking Number", "Contract")

@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from sbir_etl.names import CANONICAL_WORDS, DESCRIPTOR_WORDS
-from sbir_etl.text_arrays import positions_in
+from sbir_etl.linkage.names import CANONICAL_WORDS, DESCRIPTOR_WORDS
+from sbir_etl.linkage.text_arrays import positions_in
 
 AFFIX_LEN = 4
 MIN_AFFIX_TOKEN_LEN = 5

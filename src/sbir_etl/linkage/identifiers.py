@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sbir_etl.text_arrays import TextLike, as_string_array
+from sbir_etl.linkage.text_arrays import TextLike, as_string_array
 
 UEI_PATTERN = r"^[A-HJ-NP-Z1-9][A-HJ-NP-Z0-9]{11}$"
 

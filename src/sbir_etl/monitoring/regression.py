@@ -2,7 +2,7 @@
 
 Pure functions, no I/O. The baseline of a metric is the median of the last K runs of the same test
 on the same machine class (the caller selects those runs, e.g. with
-:meth:`sbir_etl.history.HistoryStore.previous_results`). Each gate yields a :class:`GateVerdict`
+:meth:`sbir_etl.monitoring.history.HistoryStore.previous_results`). Each gate yields a :class:`GateVerdict`
 with a message a reader can act on, e.g.
 ``time regression: 1.92 s vs baseline 1.41 s (median of 5 runs): +36 %, fail at +25 %``.
 """
@@ -17,7 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sbir_etl.history import TestResult
+    from sbir_etl.monitoring.history import TestResult
 
 
 class GateStatus(str, Enum):
@@ -133,7 +133,7 @@ class TestVerdict:
         return f"within thresholds of the median of {self.baseline_runs} runs"
 
 
-def evaluate(
+def judge_regression(
     test_id: str,
     current: Sample,
     previous: Sequence[Sample],
@@ -280,6 +280,6 @@ __all__ = [
     "GateVerdict",
     "Sample",
     "TestVerdict",
-    "evaluate",
+    "judge_regression",
     "format_seconds",
 ]

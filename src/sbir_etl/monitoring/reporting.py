@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sbir_etl.history import HistoryError, HistoryStore, RunInfo, StoredResult
-from sbir_etl.regression import format_seconds
+from sbir_etl.monitoring.history import HistoryError, HistoryStore, RunInfo, StoredResult
+from sbir_etl.monitoring.regression import format_seconds
 
 FORMATS = ("md", "json", "html")
 
