@@ -60,10 +60,6 @@ MEASUREMENT_KEY = pytest.StashKey[Measurement]()
 """``item.stash``: set once the call phase (and setup if a budget includes it) has been measured,
 before ``pytest_runtest_makereport`` runs for the call phase."""
 
-MEASURE_ALL_KEY = pytest.StashKey[bool]()
-"""``config.stash``: another feature sets True in its ``pytest_configure`` to have every test
-measured, budgeted or not."""
-
 
 class PeakRssMeter(Protocol):
     """Finds the peak RSS of this process between :meth:`start` and :meth:`stop`."""
