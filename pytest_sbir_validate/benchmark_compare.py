@@ -120,7 +120,7 @@ class BenchmarkCompare:
         option = self.config.option
         option.benchmark_compare = []
         if not (option.benchmark_save or option.benchmark_autosave):
-            option.benchmark_autosave = get_tag(getattr(option, "benchmark_project_name", None))
+            option.benchmark_autosave = get_tag(getattr(option, "benchmark_project_name", None))  # type: ignore[no-untyped-call]
         self.notice = (
             f"no saved benchmark run of machine class {self.machine_class} in {storage} to compare with "
             "(cold cache): this run was saved as the baseline; the next --benchmark-compare run compares "
@@ -199,10 +199,11 @@ def _storage(config: pytest.Config) -> Any:
     from pytest_benchmark.storage.file import FileStorage
     from pytest_benchmark.utils import get_machine_id, load_storage
 
-    storage = load_storage(
+    # pytest-benchmark's functions carry no annotations.
+    storage = load_storage(  # type: ignore[no-untyped-call]
         config.getoption("benchmark_storage"),
-        logger=Logger(Logger.QUIET, config=config),
-        default_machine_id=get_machine_id(),
+        logger=Logger(Logger.QUIET, config=config),  # type: ignore[no-untyped-call]
+        default_machine_id=get_machine_id(),  # type: ignore[no-untyped-call]
         netrc=config.getoption("benchmark_netrc"),
     )
     if not isinstance(storage, FileStorage):

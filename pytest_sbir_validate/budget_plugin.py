@@ -463,3 +463,15 @@ def configure(config: pytest.Config) -> None:
     """Register the :class:`BudgetPlugin`, unless a plugin of that name exists."""
     if not config.pluginmanager.has_plugin(PLUGIN_NAME):
         config.pluginmanager.register(BudgetPlugin(config), PLUGIN_NAME)
+
+
+__all__ = [
+    "FAILED_BY_BUDGET_ATTRIBUTE",
+    "MODE",
+    "SCALE",
+    "BudgetMeasurementWarning",
+    "BudgetPlugin",
+    "BudgetSettings",
+    "add_options",
+    "configure",
+]

@@ -327,7 +327,8 @@ def award_keys(enriched: pd.DataFrame, config: EnrichmentConfig) -> list[str]:
     keys = parts[0]
     for part in parts[1:]:
         keys = keys + KEY_SEPARATOR + part
-    return keys.tolist()
+    listed: list[str] = keys.tolist()
+    return listed
 
 
 def _value(value: Any) -> str | None:

@@ -318,3 +318,18 @@ def awards_with_truth(draw: Any, recipients: pd.DataFrame, min_size: int = 1, ma
         )
         recipients = pd.concat([recipients, extra], ignore_index=True)
     return AwardsWithTruth(recipients, awards, pd.DataFrame(truth))
+
+
+__all__ = [
+    "SBIR_CI_PROFILE",
+    "AwardsWithTruth",
+    "awards_with_truth",
+    "company_names",
+    "duns_spellings",
+    "invalid_duns",
+    "invalid_ueis",
+    "name_variants",
+    "recipient_tables",
+    "valid_duns",
+    "valid_ueis",
+]
