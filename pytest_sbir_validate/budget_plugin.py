@@ -161,9 +161,7 @@ class BudgetPlugin:
     # -- collection ----------------------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_make_collect_report(
-        self, collector: pytest.Collector
-    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    def pytest_make_collect_report(self) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
         """Parse the budget markers of the items a collector made; bad ones fail its collection."""
         report = yield
         if not report.passed:

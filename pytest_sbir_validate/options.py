@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["Setting", "SettingValue"]
+__all__ = ["Setting", "SettingValue", "relative_to_ini"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,11 @@ class SettingValue:
     def path(self, config: pytest.Config) -> Path:
         """The value as a path: an ini path relative to the ini file, any other to the invocation directory."""
         if self.source == "ini":
-            base = config.inipath.parent if config.inipath is not None else config.rootpath
-        else:
-            base = config.invocation_params.dir
-        return base / Path(str(self.raw)).expanduser()
+            return relative_to_ini(config, str(self.raw))
+        return config.invocation_params.dir / Path(str(self.raw)).expanduser()
+
+
+def relative_to_ini(config: pytest.Config, raw: str) -> Path:
+    """A path written in the ini file: relative to that file (the rootdir when there is none)."""
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    return base / Path(raw).expanduser()

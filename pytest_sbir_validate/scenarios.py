@@ -14,7 +14,6 @@ mismatch.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from pytest_sbir_validate.options import relative_to_ini
 from sbir_etl.bundled import BUNDLED_FIXTURES
 from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS
 from sbir_etl.config import SCALAR_FIELDS, EnrichmentConfig, load_config
@@ -481,11 +481,8 @@ def add_options(parser: pytest.Parser) -> None:
 
 def fixtures_dir(config: pytest.Config) -> Path:
     """The ini option `sbir_fixtures_dir` (relative to the ini file / rootdir), else the bundled fixtures."""
-    value = os.path.expanduser(str(config.getini(FIXTURES_INI) or "").strip())
-    if not value:
-        return BUNDLED_FIXTURES
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return (base / value).resolve()
+    value = str(config.getini(FIXTURES_INI) or "").strip()
+    return relative_to_ini(config, value).resolve() if value else BUNDLED_FIXTURES
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -34,9 +34,7 @@ settings.register_profile(
 UEI_FIRST = "ABCDEFGHJKLMNPQRSTUVWXYZ123456789"
 UEI_REST = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
 DIGITS = "0123456789"
-AWARD_KEY = ("Agency Tracking Number", "Contract")
 AWARD_COLUMNS = ("Company", "Agency Tracking Number", "Contract", "UEI", "Duns", "City", "State", "Zip")
-RECIPIENT_COLUMNS = ("recipient_hash", "legal_business_name", "uei", "duns", "city", "state", "zip5")
 
 # Distinctive words so that two generated companies rarely look alike to a fuzzy matcher.
 NAME_WORDS = (
