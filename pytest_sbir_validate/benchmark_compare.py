@@ -81,7 +81,8 @@ class BenchmarkCompare:
         self.checks: list[Any] = []
         """pytest-benchmark's ``--benchmark-compare-fail`` rules, applied here per test."""
         self.baseline: SavedRun | None = None
-        self.notice: str | None = None
+        self.cold_cache_in: str | None = None
+        """The storage that held no run of this machine class, when the cache was cold."""
         self.regressions: list[str] = []
 
     # -- choosing the baseline (pytest_configure, before pytest-benchmark's) ---------------------
@@ -115,17 +116,14 @@ class BenchmarkCompare:
         option.benchmark_compare = str(storage.path / self.baseline.path)
 
     def _cold_cache(self, storage: object) -> None:
+        """Nothing to compare with: compare nothing, fail nothing, save this run as the baseline."""
         from pytest_benchmark.utils import get_tag
 
         option = self.config.option
         option.benchmark_compare = []
         if not (option.benchmark_save or option.benchmark_autosave):
             option.benchmark_autosave = get_tag(getattr(option, "benchmark_project_name", None))  # type: ignore[no-untyped-call]
-        self.notice = (
-            f"no saved benchmark run of machine class {self.machine_class} in {storage} to compare with "
-            "(cold cache): this run was saved as the baseline; the next --benchmark-compare run compares "
-            "against it"
-        )
+        self.cold_cache_in = str(storage)
 
     # -- per test ------------------------------------------------------------------------------------
 
@@ -176,15 +174,19 @@ class BenchmarkCompare:
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         session = self.config.pluginmanager.get_plugin("pytest-benchmark")
-        if session is None or session.disabled or (self.notice is None and not self.regressions):
+        if session is None or session.disabled or (self.cold_cache_in is None and not self.regressions):
             return
         terminalreporter.section("benchmark baseline")
-        if self.notice is not None and not session.benchmarks:
-            terminalreporter.write_line(
-                f"{self.notice.split(':')[0]}; no benchmark ran, so nothing was saved", yellow=True
+        if self.cold_cache_in is not None:
+            cold = (
+                f"no saved benchmark run of machine class {self.machine_class} in {self.cold_cache_in} to compare with"
             )
-        elif self.notice is not None:
-            terminalreporter.write_line(self.notice, yellow=True)
+            outcome = (
+                "this run was saved as the baseline; the next --benchmark-compare run compares against it"
+                if session.benchmarks
+                else "no benchmark ran, so nothing was saved"
+            )
+            terminalreporter.write_line(f"{cold} (cold cache): {outcome}", yellow=True)
         elif self.baseline is not None:
             terminalreporter.write_line(
                 f"compared with {self.baseline.name} (machine class {self.machine_class}); regressions:"
