@@ -9,7 +9,8 @@ Flow for one test with a budget marker:
 3. report: the measurement is judged against the budgets; in ``enforce`` mode a passing test over
    budget becomes a failure whose message says by how much; every budgeted test gets JUnit XML
    properties and a record attached to its report (which is how pytest-xdist workers hand their
-   measurements to the controller);
+   measurements to the controller); then the ``pytest_sbir_test_measured`` hook is called with
+   the report and the measurement (while anything implements it, every test is measured);
 4. session end: the terminal table, ``--budget-report`` JSON and ``--budget-suggest`` output are
    built from those records on the process that owns the terminal.
 """
@@ -38,15 +39,16 @@ from pytest_sbir_validate.budgets import (
     judge_memory,
     judge_time,
 )
-from pytest_sbir_validate.marks import BUDGETS_KEY, BudgetMarkerError, budgets_of, register_markers
+from pytest_sbir_validate.failure import FailureMessage
+from pytest_sbir_validate.marks import BUDGETS_KEY, BudgetMarkerError, budgets_of
 from pytest_sbir_validate.measurement import (
-    MEASURE_ALL_KEY,
     MEASUREMENT_KEY,
     Measurement,
     PeakRssMeter,
     TestCostRecorder,
     choose_peak_rss_meter,
 )
+from pytest_sbir_validate.options import Setting
 
 MODES = ("enforce", "report", "off")
 PLUGIN_NAME = "sbir-budgets"
@@ -64,23 +66,19 @@ class BudgetMeasurementWarning(pytest.PytestWarning):
     """Peak RSS cannot be measured exactly here; the message says why and what is used instead."""
 
 
+MODE = Setting(
+    "--budget-mode",
+    "enforce: fail tests over budget (default); report: measure and report only; off: do nothing",
+    default="enforce",
+)
+SCALE = Setting("--budget-scale", "multiply every time budget by FACTOR, e.g. 2 on a slower CI runner", default="1.0")
+
+
 def add_options(parser: pytest.Parser) -> None:
     """Register the budget command-line options and ini keys."""
     group = parser.getgroup("sbir-budgets", "time and memory budgets (pytest-sbir-validate)")
-    group.addoption(
-        "--budget-mode",
-        choices=MODES,
-        default=None,
-        help="enforce: fail tests over budget (default); report: measure and report only; off: do nothing. "
-        "Ini: budget_mode.",
-    )
-    group.addoption(
-        "--budget-scale",
-        type=float,
-        default=None,
-        metavar="FACTOR",
-        help="multiply every time budget by FACTOR, e.g. 2 on a slower CI runner. Ini: budget_scale.",
-    )
+    MODE.add_to(group, parser, choices=MODES)
+    SCALE.add_to(group, parser, type=float, metavar="FACTOR")
     group.addoption("--budget-report", default=None, metavar="PATH", help="write budget measurements as JSON to PATH.")
     group.addoption(
         "--budget-suggest",
@@ -102,8 +100,6 @@ def add_options(parser: pytest.Parser) -> None:
         help="track memory-budgeted tests with memray and show the top allocation sites when one exceeds its "
         "budget (sets ARROW_DEFAULT_MEMORY_POOL=system for the session).",
     )
-    parser.addini("budget_mode", "enforce | report | off (see --budget-mode)", default="enforce")
-    parser.addini("budget_scale", "factor multiplying every time budget (see --budget-scale)", default="1.0")
 
 
 @dataclass(frozen=True)
@@ -120,19 +116,14 @@ class BudgetSettings:
     @classmethod
     def from_config(cls, config: pytest.Config) -> BudgetSettings:
         """Read and validate the options; raise ``pytest.UsageError`` saying which value is wrong."""
-        mode = config.getoption("budget_mode") or str(config.getini("budget_mode")).strip()
-        if mode not in MODES:
-            raise pytest.UsageError(f"budget_mode = {mode!r} in the ini file is not one of {', '.join(MODES)}")
-        scale_option = config.getoption("budget_scale")
-        if scale_option is None:
-            try:
-                scale = float(str(config.getini("budget_scale")))
-            except ValueError as error:
-                raise pytest.UsageError(
-                    f"budget_scale = {config.getini('budget_scale')!r} in the ini file is not a number"
-                ) from error
-        else:
-            scale = scale_option
+        mode = MODE.get(config)
+        if mode.raw not in MODES:
+            raise pytest.UsageError(f"{mode.describe()} is not one of {', '.join(MODES)}")
+        scale_value = SCALE.get(config)
+        try:
+            scale = float(scale_value.raw)
+        except ValueError as error:
+            raise pytest.UsageError(f"{scale_value.describe()} is not a number") from error
         if not scale > 0 or scale == float("inf"):
             raise pytest.UsageError(f"the budget scale must be a positive number, got {scale!r}")
         margin = config.getoption("budget_suggest_margin")
@@ -140,7 +131,7 @@ class BudgetSettings:
             raise pytest.UsageError(f"--budget-suggest-margin must be at least 1, got {margin!r}")
         report = config.getoption("budget_report")
         return cls(
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode.raw,
             scale=scale,
             report_path=Path(config.invocation_params.dir, report) if report else None,
             suggest=config.getoption("budget_suggest"),
@@ -149,25 +140,9 @@ class BudgetSettings:
         )
 
 
-class _BudgetFailure:
+def _budget_failure(text: str) -> FailureMessage:
     """The ``longrepr`` of a test that only failed its budget: the messages plus what to do."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        # The "-ra" short summary and JUnit XML show reprcrash.message: the first verdict.
-        self.reprcrash = _Crash(text.splitlines()[0])
-
-    def toterminal(self, tw: Any) -> None:
-        for line in self.text.splitlines():
-            tw.line(line, red=line.endswith("%)"))
-
-    def __str__(self) -> str:
-        return self.text
-
-
-@dataclass(frozen=True)
-class _Crash:
-    message: str
+    return FailureMessage(text, red=lambda line: line.endswith("%)"))
 
 
 class BudgetPlugin:
@@ -186,9 +161,7 @@ class BudgetPlugin:
     # -- collection ----------------------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_make_collect_report(
-        self, collector: pytest.Collector
-    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    def pytest_make_collect_report(self) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
         """Parse the budget markers of the items a collector made; bad ones fail its collection."""
         report = yield
         if not report.passed:
@@ -254,7 +227,7 @@ class BudgetPlugin:
 
     def _recorder_for(self, item: pytest.Item) -> TestCostRecorder | None:
         budgets = self._budgets(item)
-        if budgets is None and not (self.settings.suggest or self.config.stash.get(MEASURE_ALL_KEY, False)):
+        if budgets is None and not (self.settings.suggest or _measurement_wanted(item)):
             return None
         return TestCostRecorder(
             self._peak_rss_meter(),
@@ -271,7 +244,9 @@ class BudgetPlugin:
 
     # -- judging -------------------------------------------------------------------------------
 
-    @pytest.hookimpl(wrapper=True)
+    # tryfirst: the outermost wrapper, so the verdict and the pytest_sbir_test_measured hook see
+    # the report as every other plugin (e.g. xfail handling) left it.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -287,6 +262,7 @@ class BudgetPlugin:
         setattr(report, REPORT_ATTRIBUTE, record.as_dict())
         if record.exceeded and self.settings.mode == "enforce":
             self._fail(item, report, record)
+        item.ihook.pytest_sbir_test_measured(item=item, report=report, measurement=item.stash[MEASUREMENT_KEY])
         return report
 
     def _record(self, nodeid: str, measurement: Measurement, budgets: Budgets | None) -> BudgetRecord:
@@ -332,7 +308,7 @@ class BudgetPlugin:
                 + (", or rerun with --budget-memray to see the allocation sites." if not self.settings.memray else ".")
             )
         report.outcome = "failed"
-        report.longrepr = _BudgetFailure("\n".join(messages + hints))  # type: ignore[assignment]
+        report.longrepr = _budget_failure("\n".join(messages + hints))  # type: ignore[assignment]
         setattr(report, FAILED_BY_BUDGET_ATTRIBUTE, True)
         if record.memory is not None and record.memory.exceeded:
             sites = self._memray_sites(item)
@@ -346,7 +322,7 @@ class BudgetPlugin:
         if getattr(report, FAILED_BY_BUDGET_ATTRIBUTE, False) and isinstance(report.longrepr, str):
             # An xdist worker's report arrives with the failure flattened to text; restore the
             # one-line message the "-ra" summary shows.
-            report.longrepr = _BudgetFailure(report.longrepr)  # type: ignore[assignment]
+            report.longrepr = _budget_failure(report.longrepr)  # type: ignore[assignment]
 
     # -- memray attribution --------------------------------------------------------------------
 
@@ -476,8 +452,24 @@ def _is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _measurement_wanted(item: pytest.Item) -> bool:
+    """True when a plugin or conftest.py that applies to ``item`` implements pytest_sbir_test_measured."""
+    return bool(item.ihook.pytest_sbir_test_measured.get_hookimpls())
+
+
 def configure(config: pytest.Config) -> None:
-    """Register the markers and, unless a plugin of that name exists, the :class:`BudgetPlugin`."""
-    register_markers(config)
+    """Register the :class:`BudgetPlugin`, unless a plugin of that name exists."""
     if not config.pluginmanager.has_plugin(PLUGIN_NAME):
         config.pluginmanager.register(BudgetPlugin(config), PLUGIN_NAME)
+
+
+__all__ = [
+    "FAILED_BY_BUDGET_ATTRIBUTE",
+    "MODE",
+    "SCALE",
+    "BudgetMeasurementWarning",
+    "BudgetPlugin",
+    "BudgetSettings",
+    "add_options",
+    "configure",
+]

@@ -224,9 +224,10 @@ def _round_up_nicely(value: float) -> float:
     if value <= 0:
         return 0.0
     exponent = math.floor(math.log10(value))
-    mantissa = value / 10**exponent
+    scale = 10.0**exponent
+    mantissa = value / scale
     step = next(s for s in _NICE_STEPS if s >= mantissa - 1e-9)
-    return step * 10**exponent
+    return step * scale
 
 
 def _suggest_duration(seconds: float) -> str:
@@ -243,3 +244,14 @@ def _suggest_size(size_bytes: float) -> str:
     if mib < 1024:
         return f"{format_number(mib)} MiB"
     return f"{format_number(_round_up_nicely(mib / 1024))} GiB"
+
+
+__all__ = [
+    "REPORT_ATTRIBUTE",
+    "BudgetRecord",
+    "BudgetUse",
+    "Suggestion",
+    "suggest",
+    "summary_lines",
+    "write_json",
+]

@@ -261,3 +261,24 @@ def describe_memory_budget(budget: MemoryBudget) -> str:
     if budget.include_setup:
         text += ", include_setup=True"
     return text
+
+
+__all__ = [
+    "DURATION_FORMS",
+    "MIB",
+    "SIZE_FORMS",
+    "BudgetValueError",
+    "Budgets",
+    "MemoryBudget",
+    "TimeBudget",
+    "Verdict",
+    "describe_memory_budget",
+    "describe_time_budget",
+    "format_duration",
+    "format_number",
+    "format_size",
+    "judge_memory",
+    "judge_time",
+    "parse_duration",
+    "parse_size",
+]

@@ -16,19 +16,38 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_sbir_validate.budgets import MIB
+from pytest_sbir_validate.machine import machine_class
 from pytest_sbir_validate.marks import BUDGETS_KEY
-from pytest_sbir_validate.measurement import MEASURE_ALL_KEY, MEASUREMENT_KEY
+from pytest_sbir_validate.measurement import Measurement
+from pytest_sbir_validate.options import Setting, SettingValue
 from sbir_etl.monitoring.alerts import DeliveryResult, FailedGate, build_payload, send_alert, webhook_url
-from sbir_etl.monitoring.history import HistoryError, HistoryStore, QualityMetrics, RunInfo, TestResult
-from sbir_etl.monitoring.regression import GateStatus, GateThresholds, Sample, TestVerdict, judge_regression
+from sbir_etl.monitoring.history import (
+    BenchmarkStats,
+    HistoryError,
+    HistoryStore,
+    QualityMetrics,
+    RunInfo,
+    TestResult,
+)
+from sbir_etl.monitoring.regression import (
+    GateStatus,
+    GateThresholds,
+    Sample,
+    TestVerdict,
+    ThresholdError,
+    judge_regression,
+)
+
+#: A benchmark test's statistics, set by the pytest-benchmark integration when its call ends;
+#: its median is the time recorded and gated for that test.
+BENCHMARK_STATS_KEY = pytest.StashKey[BenchmarkStats]()
 
 #: The quality metrics a test reported through ``record_quality``.
 QUALITY_KEY = pytest.StashKey[QualityMetrics]()
@@ -42,89 +61,96 @@ _REPORT_ATTR = "sbir_history"
 
 
 @dataclasses.dataclass(frozen=True)
-class _ThresholdOption:
-    """A :class:`GateThresholds` field exposed as a command-line option and an ini key."""
+class _Threshold:
+    """A :class:`GateThresholds` field exposed as a setting (an option and an ini key)."""
 
     field: str
-    flag: str
-    help: str
-
-    @property
-    def ini(self) -> str:
-        """The ini key, which is also the option's ``dest``: ``--sbir-gate-time-warn`` -> ``sbir_gate_time_warn``."""
-        return self.flag.removeprefix("--").replace("-", "_")
+    setting: Setting
 
 
-_THRESHOLD_OPTIONS = (
-    _ThresholdOption(
-        "baseline_runs", "--sbir-baseline-runs", "number of previous runs whose median is the baseline (default 5)"
+_THRESHOLDS = (
+    _Threshold(
+        "baseline_runs",
+        Setting("--sbir-baseline-runs", "number of previous runs whose median is the baseline (default 5)"),
     ),
-    _ThresholdOption(
+    _Threshold(
         "time_warn_pct",
-        "--sbir-gate-time-warn",
-        "warn when time grows by this many percent (default 10; 'off' disables)",
+        Setting(
+            "--sbir-gate-time-warn",
+            "warn when time grows by this many percent (default 10; 'off' disables)",
+        ),
     ),
-    _ThresholdOption(
+    _Threshold(
         "time_fail_pct",
-        "--sbir-gate-time-fail",
-        "fail when time grows by this many percent (default 25; 'off' disables)",
+        Setting(
+            "--sbir-gate-time-fail",
+            "fail when time grows by this many percent (default 25; 'off' disables)",
+        ),
     ),
-    _ThresholdOption(
+    _Threshold(
         "memory_warn_pct",
-        "--sbir-gate-memory-warn",
-        "warn when peak RSS growth rises by this many percent (default 20)",
+        Setting(
+            "--sbir-gate-memory-warn",
+            "warn when peak RSS growth rises by this many percent (default 20)",
+        ),
     ),
-    _ThresholdOption(
+    _Threshold(
         "memory_fail_pct",
-        "--sbir-gate-memory-fail",
-        "fail when peak RSS growth rises by this many percent (default 50)",
+        Setting(
+            "--sbir-gate-memory-fail",
+            "fail when peak RSS growth rises by this many percent (default 50)",
+        ),
     ),
-    _ThresholdOption(
+    _Threshold(
         "match_rate_warn_points",
-        "--sbir-gate-match-rate-warn",
-        "warn when the match rate drops by this many points (default off)",
+        Setting(
+            "--sbir-gate-match-rate-warn",
+            "warn when the match rate drops by this many points (default off)",
+        ),
     ),
-    _ThresholdOption(
+    _Threshold(
         "match_rate_fail_points",
-        "--sbir-gate-match-rate-fail",
-        "fail when the match rate drops by this many points (default 5)",
+        Setting(
+            "--sbir-gate-match-rate-fail",
+            "fail when the match rate drops by this many points (default 5)",
+        ),
     ),
-    _ThresholdOption(
+    _Threshold(
         "time_noise_floor_s",
-        "--sbir-gate-time-noise-floor",
-        "seconds; time changes of tests faster than this are noise unless the change exceeds the noise delta (default 0.05)",
+        Setting(
+            "--sbir-gate-time-noise-floor",
+            "seconds; time changes of tests faster than this are noise unless the change exceeds the noise delta (default 0.05)",
+        ),
     ),
-    _ThresholdOption(
-        "time_noise_delta_s", "--sbir-gate-time-noise-delta", "seconds; see the time noise floor (default 0.02)"
+    _Threshold(
+        "time_noise_delta_s",
+        Setting("--sbir-gate-time-noise-delta", "seconds; see the time noise floor (default 0.02)"),
     ),
-    _ThresholdOption(
+    _Threshold(
         "memory_noise_floor_mib",
-        "--sbir-gate-memory-noise-floor",
-        "MiB; memory changes of tests below this are noise unless the change exceeds the noise delta (default 16)",
+        Setting(
+            "--sbir-gate-memory-noise-floor",
+            "MiB; memory changes of tests below this are noise unless the change exceeds the noise delta (default 16)",
+        ),
     ),
-    _ThresholdOption(
-        "memory_noise_delta_mib", "--sbir-gate-memory-noise-delta", "MiB; see the memory noise floor (default 8)"
+    _Threshold(
+        "memory_noise_delta_mib",
+        Setting("--sbir-gate-memory-noise-delta", "MiB; see the memory noise floor (default 8)"),
     ),
+)
+
+
+HISTORY = Setting(
+    "--sbir-history",
+    "record every test's time, memory and quality in this SQLite file and gate them against the "
+    "previous runs (an ini path is relative to the ini file)",
 )
 
 
 def add_options(parser: pytest.Parser) -> None:
     """Register the history options and ini keys (called from the plugin's ``pytest_addoption``)."""
     group = parser.getgroup("sbir-history", "sbir-validate metrics history and regression gates")
-    group.addoption(
-        "--sbir-history",
-        metavar="PATH",
-        help="record every test's time, memory and quality in this SQLite file and gate them "
-        "against the previous runs (ini: sbir_history)",
-    )
-    parser.addini("sbir_history", "path of the metrics store (SQLite); enables the regression gates")
-    group.addoption(
-        "--sbir-machine-class",
-        metavar="LABEL",
-        help="label of the kind of machine; baselines only compare runs with the same label "
-        "(default: OS, architecture, CPU count and RAM, e.g. linux-x86_64-2cpu-8gib)",
-    )
-    parser.addini("sbir_machine_class", "machine class label of this machine (see --sbir-machine-class)")
+    HISTORY.add_to(group, parser, metavar="PATH")
     group.addoption(
         "--sbir-dataset",
         metavar="KEY=VALUE",
@@ -137,75 +163,66 @@ def add_options(parser: pytest.Parser) -> None:
         "sbir_alert_webhook",
         "Slack-compatible webhook URL to POST failed regression gates to ($SBIR_ALERT_WEBHOOK wins over this)",
     )
-    for option in _THRESHOLD_OPTIONS:
-        group.addoption(option.flag, metavar="N", help=option.help)
-        parser.addini(option.ini, option.help)
+    for threshold in _THRESHOLDS:
+        threshold.setting.add_to(group, parser, metavar="N")
 
 
 def configure(config: pytest.Config) -> None:
-    """Register the ``record_quality`` fixture, and the recorder when a history path is set."""
+    """Register the ``record_quality`` fixture, and the recorder when a history path is set.
+
+    The recorder implements ``pytest_sbir_test_measured``, so the budget plugin measures every
+    test while it is registered.
+    """
     config.pluginmanager.register(QualityFixture(), "sbir_quality")
     path = history_path(config)
     if path is None:
         return
-    recorder = HistoryRecorder.from_config(config, path)
-    config.pluginmanager.register(recorder, "sbir_history")
-    # Ask the budget plugin to measure every test, not only the budgeted ones.
-    config.stash[MEASURE_ALL_KEY] = True
+    config.pluginmanager.register(HistoryRecorder.from_config(config, path), "sbir_history")
 
 
 def history_path(config: pytest.Config) -> Path | None:
     """The metrics store: ``--sbir-history`` (relative to the current directory), else ini
     ``sbir_history`` (relative to the ini file, so it does not depend on where pytest is run)."""
-    option = config.getoption("sbir_history")
-    if option:
-        return Path(option)
-    ini = config.getini("sbir_history")
-    if not ini:
-        return None
-    base = config.inipath.parent if config.inipath is not None else config.rootpath
-    return base / ini
+    value = HISTORY.value(config)
+    return None if value is None else value.path(config)
 
 
 def thresholds_from_config(config: pytest.Config) -> GateThresholds:
     """The gate thresholds: command line, else ini, else the :class:`GateThresholds` default."""
     overrides: dict[str, Any] = {}
-    for option in _THRESHOLD_OPTIONS:
-        raw = config.getoption(option.ini)
-        source = option.flag
-        if raw is None:
-            raw = config.getini(option.ini) or None
-            source = f"ini {option.ini}"
-        if raw is None:
-            continue
-        overrides[option.field] = _parse_threshold(option.field, str(raw), source)
+    for threshold in _THRESHOLDS:
+        value = threshold.setting.value(config)
+        if value is not None:
+            overrides[threshold.field] = _parse_threshold(threshold.field, value)
     try:
         return GateThresholds(**overrides)
-    except ValueError as error:
+    except ThresholdError as error:
         # The error names GateThresholds fields; name the options and ini keys that set them.
         settings = [
-            f"{option.flag} / ini {option.ini}"
-            for option in _THRESHOLD_OPTIONS
-            if re.search(rf"\b{option.field}\b", str(error))
+            f"{t.setting.flag} / ini {t.setting.name}"
+            for field in error.fields
+            for t in _THRESHOLDS
+            if t.field == field
         ]
         where = f" (set with {' and '.join(settings)})" if settings else ""
         raise pytest.UsageError(f"sbir-validate regression gates: {error}{where}") from error
 
 
-def _parse_threshold(field: str, raw: str, source: str) -> float | int | None:
+def _parse_threshold(field: str, value: SettingValue) -> float | int | None:
+    raw = str(value.raw)
     text = raw.strip().removesuffix("%").strip()
     if text.lower() in ("off", "none"):
         if field == "baseline_runs" or "noise" in field:
-            raise pytest.UsageError(f"{source}={raw!r}: this setting cannot be turned off; give a number")
+            raise pytest.UsageError(f"{value.describe()}: this setting cannot be turned off; give a number")
         return None
     try:
-        value = int(text) if field == "baseline_runs" else float(text)
+        number = int(text) if field == "baseline_runs" else float(text)
     except ValueError:
         kind = "a whole number" if field == "baseline_runs" else "a number or 'off'"
-        raise pytest.UsageError(f"{source}={raw!r} is not {kind}") from None
-    if not math.isfinite(value) or value < 0:
-        raise pytest.UsageError(f"{source}={raw!r} must be a non-negative number")
-    return value
+        raise pytest.UsageError(f"{value.describe()} is not {kind}") from None
+    if not math.isfinite(number) or number < 0:
+        raise pytest.UsageError(f"{value.describe()} must be a non-negative number")
+    return number
 
 
 def _parse_labels(values: list[str], source: str) -> dict[str, str]:
@@ -289,10 +306,9 @@ class HistoryRecorder:
                 webhook=None,
             )
         else:
-            machine_class = config.getoption("sbir_machine_class") or config.getini("sbir_machine_class") or None
             dataset = _parse_labels(config.getini("sbir_dataset"), "ini sbir_dataset")
             dataset.update(_parse_labels(config.getoption("sbir_dataset"), "--sbir-dataset"))
-            run = RunInfo.collect(machine_class=machine_class, dataset=dataset, cwd=config.rootpath)
+            run = RunInfo.collect(machine_class=machine_class(config), dataset=dataset, cwd=config.rootpath)
             webhook = webhook_url(config.getini("sbir_alert_webhook") or None)
             recorder = cls(
                 path=path,
@@ -319,20 +335,13 @@ class HistoryRecorder:
 
     # -- per test ------------------------------------------------------------------------------
 
-    # tryfirst: the outermost wrapper, so it sees the report after other plugins (e.g. the
-    # budget plugin failing an over-budget test) have changed it.
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if call.when != "call":
-            return report
-        measurement = item.stash.get(MEASUREMENT_KEY, None)
+    def pytest_sbir_test_measured(self, item: pytest.Item, report: pytest.TestReport, measurement: Measurement) -> None:
+        """Gate the test against its baseline (a failing gate fails it) and record it."""
         quality = item.stash.get(QUALITY_KEY, None)
+        benchmark = item.stash.get(BENCHMARK_STATS_KEY, None)
         sample = Sample(
-            wall_s=None if measurement is None else measurement.wall_s,
-            peak_rss_growth_mib=None if measurement is None else measurement.peak_rss_growth_bytes / MIB,
+            wall_s=measurement.wall_s if benchmark is None else benchmark.median_s,
+            peak_rss_growth_mib=measurement.peak_rss_growth_bytes / MIB,
             match_rate=None if quality is None else quality.match_rate,
         )
         gated = report.passed and not hasattr(report, "wasxfail")
@@ -362,13 +371,14 @@ class HistoryRecorder:
                     test_id=item.nodeid,
                     outcome=report.outcome,
                     wall_s=sample.wall_s,
-                    cpu_s=None if measurement is None else measurement.cpu_s,
+                    cpu_s=measurement.cpu_s,
                     peak_rss_growth_mib=sample.peak_rss_growth_mib,
                     time_budget_s=time_budget_s,
                     memory_budget_mib=memory_budget_mib,
                     quality=quality,
                     gate_status=None if verdict is None else verdict.status.value,
                     gate_message=None if verdict is None else verdict.summary,
+                    benchmark=benchmark,
                 )
             )
         except HistoryError as error:
@@ -380,7 +390,7 @@ class HistoryRecorder:
             else:
                 report.sections.append(("sbir-validate history", message))
             setattr(report, _REPORT_ATTR, {"status": "error", "messages": [message]})
-            return report
+            return
         if verdict is not None:
             setattr(
                 report,
@@ -391,7 +401,6 @@ class HistoryRecorder:
                     "summary": verdict.summary,
                 },
             )
-        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # In the controller this sees the reports of every worker (and in-process without xdist).
@@ -481,4 +490,14 @@ def _budget_values(item: pytest.Item) -> tuple[float | None, float | None]:
     return budgets.time_limit_s, None if memory_bytes is None else memory_bytes / MIB
 
 
-__all__ = ["QUALITY_KEY", "HistoryRecorder", "QualityFixture", "add_options", "configure", "thresholds_from_config"]
+__all__ = [
+    "BENCHMARK_STATS_KEY",
+    "HISTORY",
+    "QUALITY_KEY",
+    "HistoryRecorder",
+    "QualityFixture",
+    "add_options",
+    "configure",
+    "history_path",
+    "thresholds_from_config",
+]

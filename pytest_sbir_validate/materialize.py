@@ -141,3 +141,14 @@ def sbir_materialize(tmp_path: Path) -> Callable[..., "JobRun"]:
         return materialize(source, recipients_path, **kwargs)
 
     return run
+
+
+__all__ = [
+    "ALL_ASSETS",
+    "BLOCKING_GATES",
+    "assert_job_as_expected",
+    "job_mismatches",
+    "job_outcome",
+    "materialize",
+    "sbir_materialize",
+]

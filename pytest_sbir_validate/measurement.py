@@ -60,10 +60,6 @@ MEASUREMENT_KEY = pytest.StashKey[Measurement]()
 """``item.stash``: set once the call phase (and setup if a budget includes it) has been measured,
 before ``pytest_runtest_makereport`` runs for the call phase."""
 
-MEASURE_ALL_KEY = pytest.StashKey[bool]()
-"""``config.stash``: another feature sets True in its ``pytest_configure`` to have every test
-measured, budgeted or not."""
-
 
 class PeakRssMeter(Protocol):
     """Finds the peak RSS of this process between :meth:`start` and :meth:`stop`."""
@@ -108,7 +104,7 @@ class FallbackPeakRssMeter:
 
     def start(self) -> int:
         self._halt_sampler()
-        baseline = self._process.memory_info().rss
+        baseline: int = self._process.memory_info().rss
         self._maxrss_at_start = _ru_maxrss_bytes(resource.RUSAGE_SELF)
         self._sampled_peak = baseline
         self._stop_sampling = threading.Event()
@@ -215,3 +211,14 @@ class TestCostRecorder:
         if self._baseline_rss is not None:
             self._meter.stop(self._baseline_rss)
             self._baseline_rss = None
+
+
+__all__ = [
+    "MEASUREMENT_KEY",
+    "FallbackPeakRssMeter",
+    "HighWaterMarkMeter",
+    "Measurement",
+    "PeakRssMeter",
+    "TestCostRecorder",
+    "choose_peak_rss_meter",
+]

@@ -6,12 +6,15 @@ what came out with what `expected.yaml` says, award by award, so a mismatch read
 which awards, expected vs got.
 
 Pytest side: the `enrichment_scenario` parameter runs a test once per scenario directory under
-the ini option `sbir_fixtures_dir` (default: the project's bundled `fixtures/`), and the
-`check_scenario` fixture runs the core on a scenario and fails with that diff on any mismatch.
+the ini option `sbir_fixtures_dir` (default: the scenarios bundled with the package), and the
+`check_scenario` fixture runs the enrichment on a scenario — `sbir_etl.enrichment.enrich_files`,
+or what a `pytest_sbir_enrich` hook implementation runs instead — and fails with that diff on any
+mismatch.
 """
 
-import os
-from collections.abc import Mapping
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,12 +22,45 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from pytest_sbir_validate.options import relative_to_ini
 from sbir_etl.bundled import BUNDLED_FIXTURES
 from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS
 from sbir_etl.config import SCALAR_FIELDS, EnrichmentConfig, load_config
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from sbir_etl.enrichment import EnrichmentSummary
+
+__all__ = [
+    "BUNDLED_FIXTURES",
+    "FIXTURES_INI",
+    "AwardExpectation",
+    "Enrich",
+    "ExpectedError",
+    "Expectations",
+    "Scenario",
+    "ScenarioFormatError",
+    "ScenarioMismatch",
+    "ScenarioOutcome",
+    "add_options",
+    "assert_outcome",
+    "award_keys",
+    "award_mismatches",
+    "bundled_scenario",
+    "bundled_scenarios",
+    "check_scenario",
+    "compare",
+    "discover_scenarios",
+    "fixtures_dir",
+    "load_scenario",
+    "parse_expectations",
+    "pytest_sbir_enrich",
+    "run_scenario",
+]
+
+Enrich = Callable[[Path, Path, Path, EnrichmentConfig], "EnrichmentSummary | Mapping[str, Any]"]
+"""What runs the enrichment of a scenario (see the ``pytest_sbir_enrich`` hook)."""
 
 FIXTURES_INI = "sbir_fixtures_dir"
 AWARDS_FILE, RECIPIENTS_FILE, EXPECTED_FILE = "awards.csv", "recipients.csv", "expected.yaml"
@@ -214,8 +250,17 @@ def discover_scenarios(root: str | Path) -> list[Scenario]:
 
 
 def bundled_scenario(name: str) -> Scenario:
-    """A scenario shipped with the project, by name (e.g. "good-real")."""
-    return load_scenario(BUNDLED_FIXTURES / name)
+    """A scenario shipped with the package, by name (e.g. "good-real")."""
+    path = BUNDLED_FIXTURES / name
+    if not path.is_dir():
+        known = ", ".join(s.name for s in bundled_scenarios())
+        raise ScenarioFormatError(f"no bundled scenario {name!r} in {BUNDLED_FIXTURES}; the bundled ones are {known}")
+    return load_scenario(path)
+
+
+def bundled_scenarios() -> list[Scenario]:
+    """Every scenario shipped with the package, sorted by name."""
+    return discover_scenarios(BUNDLED_FIXTURES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +272,7 @@ class ScenarioOutcome:
     """What a run produced: the enriched table (None when the run raised), its summary, or the error."""
 
     scenario: Scenario
-    enriched: "pd.DataFrame | None" = None
+    enriched: pd.DataFrame | None = None
     summary: Mapping[str, Any] | None = None
     error: BaseException | None = None
     out_path: Path | None = None
@@ -241,39 +286,49 @@ class ScenarioOutcome:
             self.error_type, self.error_message = type(self.error).__name__, str(self.error)
 
 
-def run_scenario(scenario: Scenario, out_dir: str | Path, config: EnrichmentConfig | None = None) -> ScenarioOutcome:
-    """Run `sbir_etl.enrichment.enrich_files` on the scenario into `out_dir`.
+def run_scenario(
+    scenario: Scenario, out_dir: str | Path, config: EnrichmentConfig | None = None, *, enrich: Enrich | None = None
+) -> ScenarioOutcome:
+    """Run the enrichment on the scenario into `out_dir`: ``enrich`` (default: `sbir_etl.enrichment.enrich_files`).
 
     Errors the core raises on purpose (`EnrichmentError`) are captured in the outcome, since a
     scenario may expect one; anything else propagates.
     """
     import pandas as pd
 
-    from sbir_etl.enrichment import enrich_files
     from sbir_etl.errors import EnrichmentError
 
     config = scenario.enrichment_config(config)
     out_path = Path(out_dir) / f"{scenario.name}.enriched.parquet"
     outcome = ScenarioOutcome(scenario, out_path=out_path, config=config)
     try:
-        summary = enrich_files(scenario.awards_path, scenario.recipients_path, out_path, config=config)
+        summary = (enrich or _enrich_files)(scenario.awards_path, scenario.recipients_path, out_path, config)
     except EnrichmentError as exc:
         outcome.error = exc
         outcome.error_type, outcome.error_message = type(exc).__name__, str(exc)
         return outcome
-    outcome.summary = summary.as_dict()
+    outcome.summary = dict(summary) if isinstance(summary, Mapping) else summary.as_dict()
     outcome.enriched = pd.read_parquet(out_path)
     return outcome
 
 
-def award_keys(enriched: "pd.DataFrame", config: EnrichmentConfig) -> list[str]:
+def _enrich_files(
+    awards_path: Path, recipients_path: Path, out_path: Path, config: EnrichmentConfig
+) -> EnrichmentSummary:
+    from sbir_etl.enrichment import enrich_files
+
+    return enrich_files(awards_path, recipients_path, out_path, config=config)
+
+
+def award_keys(enriched: pd.DataFrame, config: EnrichmentConfig) -> list[str]:
     """The "<tracking number> | <contract>" key of every row, as expected.yaml spells it."""
     key_columns = config.award_columns.resolve(list(enriched.columns), "enriched output").key
     parts = [enriched[c].astype("string").fillna("").str.strip() for c in key_columns]
     keys = parts[0]
     for part in parts[1:]:
         keys = keys + KEY_SEPARATOR + part
-    return keys.tolist()
+    listed: list[str] = keys.tolist()
+    return listed
 
 
 def _value(value: Any) -> str | None:
@@ -310,7 +365,7 @@ def _describe_got(row: Mapping[str, Any]) -> str:
 
 
 def award_mismatches(
-    expected: Mapping[str, AwardExpectation], enriched: "pd.DataFrame", config: EnrichmentConfig
+    expected: Mapping[str, AwardExpectation], enriched: pd.DataFrame, config: EnrichmentConfig
 ) -> list[tuple[str, str, str]]:
     """(award key, expected, got) for every award whose outcome differs, is missing or is unexpected."""
     keys = award_keys(enriched, config)
@@ -421,20 +476,13 @@ def assert_outcome(outcome: ScenarioOutcome) -> None:
 
 
 def add_options(parser: pytest.Parser) -> None:
-    parser.addini(FIXTURES_INI, "directory of enrichment scenarios (default: the bundled fixtures/)", default="")
-
-
-def configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "smoke: end-to-end smoke test of the Dagster sbir_etl_job (run with -m smoke)")
+    parser.addini(FIXTURES_INI, "directory of enrichment scenarios (default: the bundled scenarios)", default="")
 
 
 def fixtures_dir(config: pytest.Config) -> Path:
     """The ini option `sbir_fixtures_dir` (relative to the ini file / rootdir), else the bundled fixtures."""
-    value = os.path.expanduser(str(config.getini(FIXTURES_INI) or "").strip())
-    if not value:
-        return BUNDLED_FIXTURES
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return (base / value).resolve()
+    value = str(config.getini(FIXTURES_INI) or "").strip()
+    return relative_to_ini(config, value).resolve() if value else BUNDLED_FIXTURES
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -443,12 +491,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("enrichment_scenario", scenarios, ids=[s.name for s in scenarios])
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sbir_enrich(
+    awards_path: Path, recipients_path: Path, out_path: Path, config: EnrichmentConfig
+) -> EnrichmentSummary:
+    """The default enrichment of a scenario: `sbir_etl.enrichment.enrich_files`."""
+    return _enrich_files(awards_path, recipients_path, out_path, config)
+
+
 @pytest.fixture
-def check_scenario(tmp_path: Path):
-    """`check_scenario(scenario, config=None) -> ScenarioOutcome`: run the core, fail with a diff on mismatch."""
+def check_scenario(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..., ScenarioOutcome]:
+    """`check_scenario(scenario, config=None) -> ScenarioOutcome`: run the enrichment (the
+    ``pytest_sbir_enrich`` hook), fail with a diff on mismatch."""
+    hook = request.node.ihook.pytest_sbir_enrich
+
+    def enrich(
+        awards_path: Path, recipients_path: Path, out_path: Path, config: EnrichmentConfig
+    ) -> EnrichmentSummary | Mapping[str, Any]:
+        summary: EnrichmentSummary | Mapping[str, Any] = hook(
+            awards_path=awards_path, recipients_path=recipients_path, out_path=out_path, config=config
+        )
+        return summary
 
     def check(scenario: Scenario, config: EnrichmentConfig | None = None) -> ScenarioOutcome:
-        outcome = run_scenario(scenario, tmp_path, config)
+        outcome = run_scenario(scenario, tmp_path, config, enrich=enrich)
         assert_outcome(outcome)
         return outcome
 

@@ -34,9 +34,7 @@ settings.register_profile(
 UEI_FIRST = "ABCDEFGHJKLMNPQRSTUVWXYZ123456789"
 UEI_REST = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
 DIGITS = "0123456789"
-AWARD_KEY = ("Agency Tracking Number", "Contract")
 AWARD_COLUMNS = ("Company", "Agency Tracking Number", "Contract", "UEI", "Duns", "City", "State", "Zip")
-RECIPIENT_COLUMNS = ("recipient_hash", "legal_business_name", "uei", "duns", "city", "state", "zip5")
 
 # Distinctive words so that two generated companies rarely look alike to a fuzzy matcher.
 NAME_WORDS = (
@@ -318,3 +316,18 @@ def awards_with_truth(draw: Any, recipients: pd.DataFrame, min_size: int = 1, ma
         )
         recipients = pd.concat([recipients, extra], ignore_index=True)
     return AwardsWithTruth(recipients, awards, pd.DataFrame(truth))
+
+
+__all__ = [
+    "SBIR_CI_PROFILE",
+    "AwardsWithTruth",
+    "awards_with_truth",
+    "company_names",
+    "duns_spellings",
+    "invalid_duns",
+    "invalid_ueis",
+    "name_variants",
+    "recipient_tables",
+    "valid_duns",
+    "valid_ueis",
+]

@@ -27,7 +27,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sbir_etl.bundled import BUNDLED_FIXTURES, DEFAULT_SCENARIO
+from sbir_etl.bundled import DEFAULT_SCENARIO, SMOKE_TESTS
 from sbir_etl.errors import ConfigError
 from sbir_etl.monitoring.history import HistoryError, HistoryStore, StoredResult
 from sbir_etl.monitoring.regression import GateStatus, GateThresholds, Sample, TestVerdict, judge_regression
@@ -35,8 +35,8 @@ from sbir_etl.monitoring.regression import GateStatus, GateThresholds, Sample, T
 if TYPE_CHECKING:  # only sbir_etl.dagster_defs imports Dagster; it is imported when the gates run
     from sbir_etl.dagster_defs import JobRun
 
-DEFAULT_TESTS_DIR: Path = BUNDLED_FIXTURES.parent / "tests"
-"""The project's test suite in a source checkout (where the smoke tests live)."""
+DEFAULT_TESTS_DIR: Path = SMOKE_TESTS
+"""The project's tests in a source checkout, else the smoke suite installed with the plugin."""
 SMOKE_TIMEOUT_S = 900
 SMOKE_ITEM = "smoke tests (pytest -m smoke)"
 JOB_ITEM = "sbir_etl_job materializes"

@@ -34,3 +34,12 @@ class InvariantError(EnrichmentError):
 
 class ConfigError(EnrichmentError):
     """A configuration value is missing, of the wrong type or out of range."""
+
+
+__all__ = [
+    "ConfigError",
+    "EnrichmentError",
+    "InputFormatError",
+    "InputSchemaError",
+    "InvariantError",
+]

@@ -1,7 +1,6 @@
 """Builders for small award and recipient tables used across the core tests."""
 
 import pandas as pd
-import pytest
 
 AWARD_COLUMNS = ["Company", "UEI", "Duns", "Agency Tracking Number", "Contract", "City", "State", "Zip"]
 RECIPIENT_COLUMNS = [
@@ -29,13 +28,3 @@ def awards(*rows: dict) -> pd.DataFrame:
 def recipients(*rows: dict) -> pd.DataFrame:
     filled = [{c: "" for c in RECIPIENT_COLUMNS} | row for row in rows]
     return pd.DataFrame(filled, columns=RECIPIENT_COLUMNS, dtype="string")
-
-
-@pytest.fixture
-def make_awards():
-    return awards
-
-
-@pytest.fixture
-def make_recipients():
-    return recipients

@@ -1,6 +1,8 @@
 """The scenario fixtures: every bundled scenario checked against the core, and, through pytester,
 proof that an expectation is really asserted (a wrong one fails with a readable diff)."""
 
+import csv
+import io
 import shutil
 import textwrap
 from pathlib import Path
@@ -27,6 +29,7 @@ EXPECTED_SCENARIOS = {
     "bad-conflicting-identifiers",
     "bad-duplicate-recipients",
     "bad-schema",
+    "bad-unreadable-rows",
     "edge-empty",
     "edge-unicode-names",
     "edge-all-unmatched",
@@ -41,15 +44,24 @@ def test_core_output_matches_every_scenario(enrichment_scenario, check_scenario)
     check_scenario(enrichment_scenario)
 
 
-def test_every_award_of_a_scenario_has_an_expectation(enrichment_scenario):
-    import pandas as pd
+def readable_award_keys(path: Path) -> tuple[set[str], int]:
+    """The keys of the award rows a strict reader keeps (UTF-8, as many fields as the header),
+    and how many rows it rejects: an oracle independent of the core's reader."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
+    header, body = rows[0], rows[1:]
+    readable = [row for row in body if len(row) == len(header) and "\ufffd" not in "".join(row)]
+    tracking, contract = header.index("Agency Tracking Number"), header.index("Contract")
+    return {f"{row[tracking]} | {row[contract]}" for row in readable}, len(body) - len(readable)
 
+
+def test_every_award_of_a_scenario_has_an_expectation(enrichment_scenario):
     if enrichment_scenario.expected.error is not None:
         assert enrichment_scenario.expected.awards == {}, "a run expected to fail produces no award to expect"
         return
-    awards = pd.read_csv(enrichment_scenario.awards_path, dtype=str, keep_default_na=False)
-    keys = {f"{a} | {c}" for a, c in zip(awards["Agency Tracking Number"], awards["Contract"])}
+    keys, unreadable = readable_award_keys(enrichment_scenario.awards_path)
     assert keys == set(enrichment_scenario.expected.awards)
+    assert unreadable == (enrichment_scenario.expected.rows or {}).get("rejected", 0)
 
 
 def test_a_wrong_expectation_is_reported_as_a_diff(tmp_path):
@@ -211,3 +223,35 @@ def test_default_fixtures_dir_is_the_bundled_one(pytester):
 
 def test_bundled_scenario_lookup():
     assert bundled_scenario("good-real").expected.rows == {"in": 235, "out": 235, "rejected": 0}
+
+
+def test_an_unknown_bundled_scenario_names_the_bundled_ones():
+    with pytest.raises(ScenarioFormatError, match=r"no bundled scenario 'good-reel'.*good-real"):
+        bundled_scenario("good-reel")
+
+
+def test_check_scenario_runs_the_enrichment_a_conftest_provides(pytester):
+    """The pytest_sbir_enrich hook replaces what a scenario runs: here a pipeline that loses the
+    UEI stage, so the scenario catches it; without the hook the same test passes."""
+    _user_project(pytester, "good-identifiers")
+    pytester.makeconftest(
+        """
+        import pandas as pd
+        from sbir_etl.enrichment import enrich_files
+
+        CALLS = []
+
+        def pytest_sbir_enrich(awards_path, recipients_path, out_path, config):
+            CALLS.append(awards_path.parent.name)
+            pd.read_csv(awards_path, dtype=str).drop(columns=["UEI"]).to_csv(out_path.with_suffix(".csv"), index=False)
+            return enrich_files(out_path.with_suffix(".csv"), recipients_path, out_path, config=config)
+
+        def pytest_terminal_summary(terminalreporter):
+            terminalreporter.write_line(f"enriched by the conftest: {CALLS}")
+        """
+    )
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*GI-001 | W911-GI-001*uei-exact -> r-gi-01*", "enriched by the conftest: ['good-identifiers']"]
+    )

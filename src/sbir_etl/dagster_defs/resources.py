@@ -9,10 +9,11 @@ from typing import Any
 
 import dagster as dg
 
-from sbir_etl.bundled import BUNDLED_FIXTURES, DEFAULT_SCENARIO
+from sbir_etl.bundled import DEFAULT_SCENARIO
 from sbir_etl.config import EnrichmentConfig, load_config
 
-DEFAULT_OUT_DIR = BUNDLED_FIXTURES.parent / "out" / "dagster"
+DEFAULT_OUT_DIR = Path("out") / "dagster"
+"""Relative to the working directory, like `sbir-etl run --out out/run`: never inside the installed package."""
 
 
 class SbirEtlPaths(dg.ConfigurableResource):

@@ -104,10 +104,11 @@ def summarize(result: dg.ExecuteInProcessResult, out_dir: Path, instance: dg.Dag
             e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None and e.user_message
         ]
     for event in result.get_asset_materialization_events():
-        name = event.asset_key.to_user_string()
+        key = event.materialization.asset_key
+        name = key.to_user_string()
         run.materialized.append(name)
         run.asset_metadata[name] = {k: _plain(v) for k, v in event.materialization.metadata.items()}
-        run.asset_values[name] = result.asset_value(event.asset_key)
+        run.asset_values[name] = result.asset_value(key)
     for evaluation in result.get_asset_check_evaluations():
         run.checks[evaluation.check_name] = CheckOutcome(
             name=evaluation.check_name,
@@ -118,9 +119,10 @@ def summarize(result: dg.ExecuteInProcessResult, out_dir: Path, instance: dg.Dag
             metadata={k: _plain(v) for k, v in evaluation.metadata.items()},
         )
     for event in result.get_step_failure_events():
-        error_type, message = _root_error(event.event_specific_data.error)
-        run.failed_steps[event.step_key] = StepFailure(event.step_key, error_type, message)
-    run.succeeded_steps = sorted(e.step_key for e in result.get_step_success_events())
+        error_type, message = _root_error(event.step_failure_data.error)
+        step = event.step_key or "(unknown step)"
+        run.failed_steps[step] = StepFailure(step, error_type, message)
+    run.succeeded_steps = sorted(e.step_key for e in result.get_step_success_events() if e.step_key)
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     planned = [node.name for node in result.job_def.nodes_in_topological_order]
     run.untouched_steps = [step for step in planned if step not in started]

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -68,6 +68,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE results ADD COLUMN gate_message TEXT",
         "CREATE INDEX results_by_test ON results(test_id, run_id)",
     ),
+    # 2 -> 3: the pytest-benchmark statistics of benchmark tests.
+    ("ALTER TABLE results ADD COLUMN benchmark_json TEXT",),
 )
 
 #: The schema version this code reads and writes.
@@ -159,12 +161,38 @@ class QualityMetrics:
 
 
 @dataclass(frozen=True)
+class BenchmarkStats:
+    """What pytest-benchmark measured for one benchmark test: seconds per round, and the rounds.
+
+    A benchmark test's recorded (and gated) ``wall_s`` is ``median_s``: the test's own wall time
+    also holds calibration and every round.
+    """
+
+    min_s: float
+    max_s: float
+    mean_s: float
+    median_s: float
+    stddev_s: float
+    iqr_s: float
+    rounds: int
+    iterations: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> BenchmarkStats:
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
 class TestResult:
     """The measurements of one test in one run, and the verdict of the regression gates on them.
 
     ``peak_rss_growth_mib`` is how far the process's peak RSS rose while the test ran.
     ``gate_status`` is one of ``pass``, ``warn``, ``fail``, ``baseline established`` or ``None``
-    (not gated, e.g. the test itself failed).
+    (not gated, e.g. the test itself failed). ``benchmark`` holds the statistics of a
+    pytest-benchmark test.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -181,6 +209,7 @@ class TestResult:
     gate_status: str | None = None
     gate_message: str | None = None
     recorded_at: str = ""
+    benchmark: BenchmarkStats | None = None
 
 
 @dataclass(frozen=True)
@@ -271,8 +300,8 @@ class HistoryStore:
             conn.execute(
                 "INSERT INTO results (run_id, test_id, outcome, wall_s, cpu_s,"
                 " peak_rss_growth_mib, time_budget_s, memory_budget_mib, quality_json,"
-                " gate_status, gate_message, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " gate_status, gate_message, recorded_at, benchmark_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     result.run_id,
                     result.test_id,
@@ -286,6 +315,7 @@ class HistoryStore:
                     result.gate_status,
                     result.gate_message,
                     result.recorded_at or _utc_now(),
+                    None if result.benchmark is None else result.benchmark.to_json(),
                 ),
             )
 
@@ -434,6 +464,7 @@ def _stored_from_row(row: sqlite3.Row) -> StoredResult:
         gate_status=row["gate_status"],
         gate_message=row["gate_message"],
         recorded_at=row["recorded_at"],
+        benchmark=None if row["benchmark_json"] is None else BenchmarkStats.from_json(row["benchmark_json"]),
     )
     return StoredResult(result=result, run=_run_from_row(row))
 
@@ -501,6 +532,7 @@ def _utc_now() -> str:
 
 
 __all__ = [
+    "BenchmarkStats",
     "HistoryError",
     "HistorySchemaError",
     "HistoryStore",

@@ -127,3 +127,17 @@ def measure() -> Iterator[Usage]:
         usage.cpu_s = time.process_time() - cpu0
         peak = close_span(span) if span else lifetime_peak_rss_bytes()
         usage.peak_rss_bytes = max(peak, usage.start_rss_bytes)
+
+
+__all__ = [
+    "MIB",
+    "PeakSpan",
+    "Usage",
+    "close_span",
+    "current_rss_bytes",
+    "high_water_mark_bytes",
+    "lifetime_peak_rss_bytes",
+    "measure",
+    "open_span",
+    "reset_high_water_mark",
+]

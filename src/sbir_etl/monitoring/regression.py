@@ -36,6 +36,14 @@ class GateStatus(str, Enum):
 _SEVERITY = {GateStatus.BASELINE: 0, GateStatus.PASS: 1, GateStatus.WARN: 2, GateStatus.FAIL: 3}
 
 
+class ThresholdError(ValueError):
+    """Gate thresholds out of range or contradicting each other; ``fields`` names the fields at fault."""
+
+    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 @dataclass(frozen=True)
 class GateThresholds:
     """When a change is a warning or a failure; every field is configurable from pytest.
@@ -60,15 +68,16 @@ class GateThresholds:
 
     def __post_init__(self) -> None:
         if self.baseline_runs < 1:
-            raise ValueError(f"baseline_runs must be at least 1, got {self.baseline_runs}")
+            raise ThresholdError(f"baseline_runs must be at least 1, got {self.baseline_runs}", ("baseline_runs",))
         for metric in ("time", "memory", "match_rate"):
             unit = "points" if metric == "match_rate" else "pct"
             warn = getattr(self, f"{metric}_warn_{unit}")
             fail = getattr(self, f"{metric}_fail_{unit}")
             if warn is not None and fail is not None and warn > fail:
-                raise ValueError(
+                raise ThresholdError(
                     f"{metric}_warn_{unit}={warn} is above {metric}_fail_{unit}={fail}; "
-                    "the warning threshold must not exceed the failure threshold"
+                    "the warning threshold must not exceed the failure threshold",
+                    (f"{metric}_warn_{unit}", f"{metric}_fail_{unit}"),
                 )
 
 
@@ -280,6 +289,7 @@ __all__ = [
     "GateVerdict",
     "Sample",
     "TestVerdict",
+    "ThresholdError",
     "judge_regression",
     "format_seconds",
 ]
