@@ -131,12 +131,14 @@ class QualityMetrics:
     """Match-quality figures a test reported through the ``record_quality`` fixture.
 
     ``match_rate`` is a fraction in [0, 1]; ``by_method`` maps a match method to its rate or
-    count; ``score_histogram`` maps a score bucket label (e.g. ``"90-100"``) to a count.
+    count; ``score_histogram`` maps a score bucket label (e.g. ``"90-100"``) to a count;
+    ``score_histogram_by_method`` is the same split by match method (what the report draws).
     """
 
     match_rate: float | None = None
     by_method: Mapping[str, float] = field(default_factory=dict)
     score_histogram: Mapping[str, int] = field(default_factory=dict)
+    score_histogram_by_method: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -144,6 +146,7 @@ class QualityMetrics:
                 "match_rate": self.match_rate,
                 "by_method": dict(self.by_method),
                 "score_histogram": dict(self.score_histogram),
+                "score_histogram_by_method": {m: dict(h) for m, h in self.score_histogram_by_method.items()},
             },
             sort_keys=True,
         )
@@ -155,6 +158,7 @@ class QualityMetrics:
             match_rate=data.get("match_rate"),
             by_method=data.get("by_method") or {},
             score_histogram=data.get("score_histogram") or {},
+            score_histogram_by_method=data.get("score_histogram_by_method") or {},
         )
 
 
