@@ -206,7 +206,7 @@ def test_html_is_one_offline_file_with_data_charts_and_the_summary_first(history
     assert page.index("id='summary'") < page.index("id='history'") < page.index("id='all-tests'")
     summary = page[page.index("id='summary'") : page.index("id='history'")]
     for test_id in (BROKEN, RATE, SLOW):
-        assert f"data-test='{test_id}'" in summary
+        assert f"title='{test_id}'" in summary
     assert STEADY not in summary
     data = json.loads(re.search(r"<script type='application/json' id='report-data'>(.*?)</script>", page).group(1))
     assert data["series"][SLOW]["o"] == "p" * 10 and data["series"][BROKEN]["o"].endswith("f")

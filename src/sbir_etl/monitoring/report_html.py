@@ -218,22 +218,19 @@ def _quality(report: HistoryReport) -> str:
             "(use the <code>record_quality</code> fixture).</p>"
         )
     rows = "".join(
-        f"<tr class='{_e(g.status)}'><td class='cell-test' data-label='test'>{_test_button(g.test_id)}</td>"
+        f"<tr class='{_e(g.status)}' data-id='{_e(g.test_id)}'><td class='cell-test' data-label='test'>{_test_button(g.test_id)}</td>"
         f"<td class='num' data-label='match rate' data-v='{g.match_rate}'>{g.match_rate:.1%}</td>"
         f"<td class='num' data-label='baseline' data-v='{'' if g.baseline is None else g.baseline}'>{_rate(g.baseline)}</td>"
         f"<td class='wrap' data-label='gate'><span class='badge {_e(g.status)}'>{_e(g.status)}</span> {_e(g.message)}</td></tr>"
         for g in report.quality_gates
     )
     charted = sorted(report.quality_gates, key=lambda g: g.match_rate)[:MAX_SUMMARY_RATE_CHARTS]
-    charts = "".join(
-        _figure("match_rate", g.test_id, f"match rate of {g.test_id}", key="q", attrs=f" data-test='{_e(g.test_id)}'")
-        for g in charted
-    )
+    charts = "".join(_figure("match_rate", f"match rate of {g.test_id}", key="q", test_id=g.test_id) for g in charted)
     return (
         "<h3>Quality gates and the match-rate trend</h3>"
         "<table class='quality sortable'><colgroup><col class='col-test'><col class='col-num'><col class='col-num'><col></colgroup>"
         "<thead><tr>"
-        + _th("test")
+        + _th("test", by_row_id=True)
         + _th("match rate", numeric=True)
         + _th("baseline", numeric=True)
         + _th("gate")
@@ -248,7 +245,7 @@ def _history(report: HistoryReport) -> str:
         for r in sorted(report.latest_results, key=_urgency)
     )
     charts = "".join(
-        _figure(metric, "", caption, key=key)
+        _figure(metric, caption, key=key)
         for metric, key, caption in (
             ("time", "t", "wall time per run"),
             ("memory", "m", "peak RSS growth per run"),
@@ -282,7 +279,7 @@ def _tests_table(report: HistoryReport) -> str:
         "<table id='tests' class='sortable'><colgroup><col class='col-test'><col class='col-status'>"
         "<col class='col-num'><col class='col-num'><col class='col-num'><col class='col-trend'><col class='col-trend'>"
         "</colgroup><thead><tr>"
-        + _th("test")
+        + _th("test", by_row_id=True)
         + _th("status", numeric=True)
         + _th("time", numeric=True)
         + _th("memory", numeric=True)
@@ -301,7 +298,7 @@ def _test_row(result: LatestResult, trends: dict[tuple[str, str], Trend]) -> str
     return (
         f"<tr class='{status}' data-id='{_e(result.test_id)}' data-status='{status}' "
         f"data-trend='{'degrading' if degrading else ''}'>"
-        f"<td class='cell-test' data-label='test' data-v='{_e(result.test_id)}'>{_test_button(result.test_id)}</td>"
+        f"<td class='cell-test' data-label='test'>{_test_button(result.test_id)}</td>"
         f"<td data-label='status' data-v='{STATUS_ORDER.index(status)}'>"
         f"<span class='badge {status}' title='{_e(result.message)}'>{status}</span></td>"
         + _num_cell("time", result.wall_s, _seconds(result.wall_s))
@@ -345,8 +342,7 @@ def _scores(report: HistoryReport) -> str:
     for test_id, by_method in list(report.score_distributions.items())[:MAX_SCORE_CHARTS]:
         distribution = ScoreDistribution.of(by_method)
         blocks.append(
-            _figure("scores", test_id, f"score distribution of {test_id}", attrs=f" data-test='{_e(test_id)}'")
-            + _score_table(distribution)
+            _figure("scores", f"score distribution of {test_id}", test_id=test_id) + _score_table(distribution)
         )
     hidden = len(report.score_distributions) - MAX_SCORE_CHARTS
     more = f"<p class='note'>{hidden} more tests reported scores; see the JSON report.</p>" if hidden > 0 else ""
@@ -422,22 +418,25 @@ def _urgency(result: LatestResult) -> tuple[int, float, str]:
     return (STATUS_ORDER.index(result.status), -(result.wall_s or 0.0), result.test_id)
 
 
-def _figure(chart: str, test_id: str, caption: str, *, key: str = "", attrs: str = "") -> str:
-    key_attr = f" data-key='{key}'" if key else ""
+def _figure(chart: str, caption: str, *, key: str = "", test_id: str | None = None) -> str:
+    """A chart placeholder the script fills: ``data-chart`` names the spec, ``data-key`` the metric."""
+    attrs = (f" data-key='{key}'" if key else "") + (f" data-test='{_e(test_id)}'" if test_id else "")
     return (
-        f"<figure><div class='chart' data-chart='{chart}'{key_attr}{attrs} role='img' aria-label='{_e(caption)}'></div>"
+        f"<figure><div class='chart' data-chart='{chart}'{attrs} role='img' aria-label='{_e(caption)}'></div>"
         f"<figcaption title='{_e(caption)}'>{_e(caption)}</figcaption></figure>"
     )
 
 
-def _th(label: str, *, numeric: bool = False) -> str:
-    kind = "number" if numeric else "text"
-    return f"<th scope='col' data-type='{kind}' class='{'num' if numeric else ''}'><button type='button'>{_e(label)}</button></th>"
+def _th(label: str, *, numeric: bool = False, by_row_id: bool = False) -> str:
+    """A sortable column header: by the cells' ``data-v`` (or text), or by the rows' full test id."""
+    kind = "id" if by_row_id else "number" if numeric else "text"
+    css = " class='num'" if numeric else ""
+    return f"<th scope='col' data-type='{kind}'{css}><button type='button'>{_e(label)}</button></th>"
 
 
 def _test_button(test_id: str) -> str:
     shown = _e(_shorten(test_id)).replace("/", "/<wbr>").replace("::", "::<wbr>").replace("[", "<wbr>[")
-    return f"<button type='button' class='tid' data-test='{_e(test_id)}' title='{_e(test_id)}'>{shown}</button>"
+    return f"<button type='button' class='tid' title='{_e(test_id)}'>{shown}</button>"
 
 
 def _shorten(test_id: str) -> str:

@@ -80,9 +80,9 @@
 
   picker.addEventListener("change", function () { showTest(picker.value); });
   document.addEventListener("click", function (event) {
-    const button = event.target.closest("button.tid[data-test]");
+    const button = event.target.closest("button.tid");
     if (!button) return;
-    showTest(button.dataset.test).then(function () {
+    showTest(button.title).then(function () {
       document.getElementById("history").scrollIntoView({ behavior: "smooth", block: "start" });
     });
   });
@@ -91,28 +91,39 @@
   document.querySelectorAll("#summary [data-chart='match_rate']").forEach(function (element) {
     pending.push(embed(element, data.specs.match_rate, historyRows(element.dataset.test, "q")));
   });
-  document.querySelectorAll("[data-chart='scores']").forEach(function (element) {
-    pending.push(embed(element, data.specs.scores, data.scores[element.dataset.test] || []));
-  });
+  // Score charts sit at the end of the page: each is drawn when it comes near the window, so a
+  // large report shows its summary and the first test's history without waiting for them.
+  const nearWindow = new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) {
+      if (!entry.isIntersecting) return;
+      nearWindow.unobserve(entry.target);
+      embed(entry.target, data.specs.scores, data.scores[entry.target.dataset.test] || []);
+    });
+  }, { rootMargin: "300px" });
+  document.querySelectorAll("[data-chart='scores']").forEach(function (element) { nearWindow.observe(element); });
   if (data.initial) pending.push(showTest(data.initial));
+  // For scripting the page (and for its browser tests): the rows a history chart draws, and the picker.
+  window.sbirReport = { historyRows: historyRows, showTest: showTest };
   Promise.all(pending).then(function () { document.body.dataset.chartsReady = "true"; });
 
   // -- tables -------------------------------------------------------------------------------
 
-  function sortKey(row, column, numeric) {
+  function sortKey(row, column, type) {
+    if (type === "id") return row.dataset.id;
     const raw = row.cells[column].dataset.v;
-    if (!numeric) return raw === undefined ? row.cells[column].textContent : raw;
+    if (type !== "number") return raw === undefined ? row.cells[column].textContent : raw;
     return raw === undefined || raw === "" ? NaN : Number(raw);
   }
 
   function sortTable(table, header) {
     const column = Array.prototype.indexOf.call(header.parentNode.children, header);
-    const numeric = header.dataset.type === "number";
+    const type = header.dataset.type;
+    const numeric = type === "number";
     const ascending = header.getAttribute("aria-sort") !== "ascending";
     const direction = ascending ? 1 : -1;
     const body = table.tBodies[0];
     const rows = Array.from(body.rows);
-    const keys = new Map(rows.map(function (row) { return [row, sortKey(row, column, numeric)]; }));
+    const keys = new Map(rows.map(function (row) { return [row, sortKey(row, column, type)]; }));
     rows.sort(function (a, b) {
       const x = keys.get(a), y = keys.get(b);
       if (numeric) {
@@ -159,5 +170,5 @@
 
   filterBox.addEventListener("input", applyFilter);
   statusFilter.addEventListener("change", applyFilter);
-  applyFilter();
+  shownCount.textContent = "showing " + testRows.length + " of " + testRows.length;
 })();
