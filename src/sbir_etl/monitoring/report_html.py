@@ -317,9 +317,9 @@ def _num_cell(label: str, value: float | None, text: str) -> str:
 def _trend_cell(label: str, trend: Trend | None) -> str:
     if trend is None:
         return f"<td class='trend' data-label='{label}' data-v=''>–</td>"
-    word = trend.direction.value
-    css = "insufficient" if trend.direction is Direction.INSUFFICIENT else word
-    change = "" if trend.change is None else _change(trend)
+    too_few = trend.direction is Direction.INSUFFICIENT
+    word, css = ("too few runs", "insufficient") if too_few else (trend.direction.value, trend.direction.value)
+    change = "" if trend.change is None or too_few else _change(trend)
     title = f"{trend.runs} runs: {_value(trend.metric, trend.before)} → {_value(trend.metric, trend.after)}"
     if trend.p_value is not None:
         title += f", p = {trend.p_value:.3g}"
