@@ -137,13 +137,14 @@ def score_spec(methods: Sequence[str]) -> dict[str, Any]:
                     "type": "nominal",
                     "title": "match score",
                     "sort": {"field": "lo", "op": "min"},
+                    "axis": {"labelAngle": {"expr": "width < 500 ? -45 : 0"}},  # level when there is room
                 },
                 "y": {"field": "count", "type": "quantitative", "stack": "zero", "title": "awards"},
                 "color": {
                     "field": "method",
                     "type": "nominal",
                     "scale": {"domain": list(methods), "range": [METHOD_COLOURS.get(m, "#b279a2") for m in methods]},
-                    "legend": {"orient": "bottom", "title": None},
+                    "legend": {"orient": "bottom", "title": None, "columns": 2},  # fits a phone
                 },
                 "order": {"field": "method_rank", "type": "quantitative"},
                 "tooltip": [
