@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sbir_etl.monitoring.history import HistoryError, HistoryStore, RunInfo, StoredResult
+from sbir_etl.monitoring.history import HistoryError, HistoryStore, RunInfo, StoredResult, TestResult
 from sbir_etl.monitoring.regression import GateStatus, GateThresholds, Sample, judge_regression
 from sbir_etl.monitoring.report_scores import ALL_METHODS
 from sbir_etl.monitoring.trends import Direction, Trend, TrendPolicy, judge_trend
@@ -146,6 +146,7 @@ class HistoryReport:
         return len(self.runs)
 
     def with_status(self, *statuses: str) -> list[LatestResult]:
+        """The latest run's tests in any of ``statuses`` (see :attr:`LatestResult.status`), in run order."""
         return [r for r in self.latest_results if r.status in statuses]
 
     def latest_trends(self) -> dict[tuple[str, str], Trend]:
@@ -199,7 +200,7 @@ def load_report(
         return build_report(store.runs(), store.results(), source=str(path), policy=policy, thresholds=thresholds)
 
 
-def _latest_result(result) -> LatestResult:
+def _latest_result(result: TestResult) -> LatestResult:
     return LatestResult(
         test_id=result.test_id,
         outcome=result.outcome,
@@ -273,7 +274,8 @@ def _quality_gates(
     return gates
 
 
-def _score_distributions(latest) -> dict[str, dict[str, dict[str, int]]]:
+def _score_distributions(latest: Sequence[TestResult]) -> dict[str, dict[str, dict[str, int]]]:
+    """Each test's latest score histogram by method (or its overall one, as "all methods")."""
     found = {}
     for result in latest:
         quality = result.quality
