@@ -310,7 +310,8 @@ class HistoryStore:
             params.append(test_id)
         sql = _RESULTS_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY runs.started_at, runs.seq, results.id"
-        return [_stored_from_row(row) for row in self._fetch_all(sql, params)]
+        runs: dict[str, RunInfo] = {}  # one RunInfo per run, not per result: 50,000 results share 50 runs
+        return [_stored_from_row(row, runs) for row in self._fetch_all(sql, params)]
 
     def previous_results(
         self,
@@ -424,7 +425,13 @@ def _run_from_row(row: sqlite3.Row) -> RunInfo:
     )
 
 
-def _stored_from_row(row: sqlite3.Row) -> StoredResult:
+def _stored_from_row(row: sqlite3.Row, runs: dict[str, RunInfo] | None = None) -> StoredResult:
+    """The result in ``row`` with its run; ``runs`` caches the runs already read, by id."""
+    run = runs.get(row["run_id"]) if runs is not None else None
+    if run is None:
+        run = _run_from_row(row)
+        if runs is not None:
+            runs[run.run_id] = run
     result = TestResult(
         run_id=row["run_id"],
         test_id=row["test_id"],
@@ -439,7 +446,7 @@ def _stored_from_row(row: sqlite3.Row) -> StoredResult:
         gate_message=row["gate_message"],
         recorded_at=row["recorded_at"],
     )
-    return StoredResult(result=result, run=_run_from_row(row))
+    return StoredResult(result=result, run=run)
 
 
 # -- run metadata ----------------------------------------------------------------------------
