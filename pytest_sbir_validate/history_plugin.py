@@ -244,7 +244,9 @@ class QualityFixture:
         """Report match-quality metrics of this test to the metrics store and its gates.
 
         ``record_quality(match_rate=0.82, by_method={"uei-exact": 0.61}, score_histogram={"90-100": 40})``;
-        ``match_rate`` is a fraction in [0, 1]. Calling it again replaces the earlier values.
+        ``match_rate`` is a fraction in [0, 1]. ``score_histogram_by_method`` (``{"uei-exact": {"95-100": 40}}``,
+        as ``match_metrics`` returns it) is what the report's score-distribution chart draws.
+        Calling it again replaces the earlier values.
         """
         node = request.node
 
@@ -253,6 +255,7 @@ class QualityFixture:
             match_rate: float | None = None,
             by_method: Mapping[str, float] | None = None,
             score_histogram: Mapping[str, int] | None = None,
+            score_histogram_by_method: Mapping[str, Mapping[str, int]] | None = None,
         ) -> None:
             if match_rate is not None and not 0.0 <= float(match_rate) <= 1.0:
                 raise ValueError(
@@ -263,6 +266,10 @@ class QualityFixture:
                 match_rate=None if match_rate is None else float(match_rate),
                 by_method={str(k): float(v) for k, v in (by_method or {}).items()},
                 score_histogram={str(k): int(v) for k, v in (score_histogram or {}).items()},
+                score_histogram_by_method={
+                    str(method): {str(k): int(v) for k, v in histogram.items()}
+                    for method, histogram in (score_histogram_by_method or {}).items()
+                },
             )
 
         return record

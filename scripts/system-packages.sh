@@ -3,6 +3,7 @@
 # the run stops, because a test that skips for want of its server is not a passing test.
 # Each line: <command that proves the package is there> <Debian package>.
 SYSTEM_PACKAGES=(
+    "/usr/bin/chromium chromium"  # the HTML report's browser tests (tests/history/test_report_browser.py)
 )
 
 ensure_system_packages() {

@@ -142,9 +142,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sbir_etl.monitoring.reporting import run_report
+    from sbir_etl.monitoring.reporting import ReportOptions, run_report
+    from sbir_etl.monitoring.trends import TrendPolicy
 
-    return run_report(args)
+    try:
+        trend = TrendPolicy(window=args.window)
+    except ValueError as error:
+        print(f"sbir-etl report: error: --window: {error}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else None
+    return run_report(ReportOptions(history=Path(args.history), format=args.format, out=out, trend=trend))
 
 
 def cmd_checklist(args: argparse.Namespace) -> int:
@@ -198,9 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--enriched", required=True, help="output of `sbir-etl enrich`")
             p.add_argument("--json", action="store_true", help="print the figures as JSON")
         elif name == "report":
-            from sbir_etl.monitoring.reporting import add_report_arguments
-
-            add_report_arguments(p)
+            p.add_argument("--history", required=True, help="metrics store written by pytest --sbir-history")
+            p.add_argument("--format", choices=("md", "json", "html"), default="md", help="output format (default md)")
+            p.add_argument("--out", help="write here instead of standard output (required for html)")
+            p.add_argument("--window", type=int, default=10, help="latest passed runs a trend looks at (default 10)")
         elif name == "run":
             p.add_argument(
                 "--awards",

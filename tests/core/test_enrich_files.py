@@ -177,6 +177,7 @@ def test_synthetic_truth_precision(synthetic, tmp_path, record_quality):
         match_rate=metrics["match_rate"],
         by_method=metrics["rates_by_method"],
         score_histogram=metrics["score_histogram"],
+        score_histogram_by_method=metrics["score_histogram_by_method"],
     )
     result = evaluate_against_truth(
         pd.read_parquet(tmp_path / "out.parquet"),

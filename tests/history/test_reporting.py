@@ -1,170 +1,280 @@
-"""Reports from a history: trends, match rate, histograms; Markdown, JSON and self-contained HTML."""
+"""Reports from a history: what needs attention, quality gates, trends; Markdown, JSON and HTML."""
 
 from __future__ import annotations
 
-import argparse
-import base64
 import json
 import re
-import struct
 from pathlib import Path
 
 import pytest
+from report_histories import History, jittered, quality
 
-from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo, TestResult
-from sbir_etl.monitoring.reporting import (
-    PLOT_SIZE_PX,
-    add_report_arguments,
-    build_report,
-    load_report,
-    render_markdown,
-    run_report,
-)
+from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo
+from sbir_etl.monitoring.report_markdown import MAX_CHARS, render_markdown
+from sbir_etl.monitoring.report_scores import ScoreDistribution
+from sbir_etl.monitoring.reporting import ReportOptions, build_report, load_report, render, render_json, run_report
+from sbir_etl.monitoring.trends import Direction
 
 SLOW = "tests/test_enrich.py::test_enrich_10k"
 STEADY = "tests/test_enrich.py::test_steady"
+BROKEN = "tests/test_enrich.py::test_broken"
+RATE = "tests/test_enrich.py::test_quality"
 
 
 @pytest.fixture
-def history(tmp_path: Path) -> Path:
-    """Six runs: SLOW gets slower and worse at matching, STEADY does not move."""
-    path = tmp_path / "history.sqlite"
-    with HistoryStore(path) as store:
-        for i in range(6):
-            run = RunInfo(
-                run_id=f"r{i}",
-                started_at=f"2026-01-0{i + 1}T00:00:00+00:00",
-                machine_class="ci",
-                python_version="3.11",
-                commit=f"{i}abcdef0123456",
-                branch="main",
-                dirty=False,
-            )
-            store.record_run(run)
-            store.record_result(
-                TestResult(
-                    run.run_id,
-                    SLOW,
-                    "passed",
-                    wall_s=1.0 + 0.2 * i,
-                    peak_rss_growth_mib=200.0,
-                    quality=QualityMetrics(
-                        match_rate=0.90 - 0.01 * i,
-                        by_method={"uei-exact": 0.5},
-                        score_histogram={"100-105": 1, "85-90": 5, "90-95": 9},
-                    ),
-                    gate_status="warn" if i == 5 else "pass",
-                    gate_message="time regression: 2.00 s vs baseline 1.60 s" if i == 5 else None,
-                )
-            )
-            store.record_result(TestResult(run.run_id, STEADY, "passed", wall_s=0.5, peak_rss_growth_mib=10.0))
-    return path
+def history() -> History:
+    """Ten runs: SLOW doubles for the last five and warns, BROKEN fails in the last run, RATE
+    drops 7 points in the last run (its gate failed), STEADY does not move."""
+    history = History()
+    runs = history.add_runs(10)
+    for i, run in enumerate(runs):
+        last = i == len(runs) - 1
+        history.add(
+            run,
+            SLOW,
+            wall_s=1.0 * (2 if i >= 5 else 1) * (1 + 0.01 * i),
+            peak_rss_growth_mib=200.0,
+            gate_status="warn" if last else "pass",
+            gate_message="time regression: 2.09 s vs baseline 2.05 s (median of 5 runs): +12 %, warn at +10 %"
+            if last
+            else None,
+        )
+        history.add(run, STEADY, wall_s=0.5, peak_rss_growth_mib=10.0, gate_status="pass")
+        history.add(run, BROKEN, "failed" if last else "passed", wall_s=0.2, gate_status=None if last else "pass")
+        history.add(
+            run,
+            RATE,
+            "failed" if last else "passed",
+            wall_s=0.3,
+            quality=quality(0.79 if last else 0.86),
+            gate_status="fail" if last else "pass",
+            gate_message="match rate regression: 79.0% vs baseline 86.0% (median of 5 runs): -7.0 points, fail at -5 points"
+            if last
+            else None,
+        )
+    return history
 
 
-def trend(report, test_id, metric):
-    [found] = [t for t in report.trends if t.test_id == test_id and t.metric == metric]
-    return found
+def report_of(history: History):
+    return build_report(history.runs, history.results, source="history.sqlite")
 
 
-def test_trends_compare_the_older_and_newer_half_of_the_window(history: Path) -> None:
-    report = load_report(history)
-    slow_time = trend(report, SLOW, "time")
-    # older half 1.0, 1.2, 1.4 -> median 1.2; newer half 1.6, 1.8, 2.0 -> median 1.8
-    assert (slow_time.before, slow_time.after) == pytest.approx((1.2, 1.8))
-    assert slow_time.change == pytest.approx(50.0) and slow_time.direction == "degrading"
-    rate = trend(report, SLOW, "match_rate")
-    assert rate.change == pytest.approx(-3.0) and rate.direction == "degrading"
-    assert trend(report, STEADY, "time").direction == "stable"
-    assert trend(report, SLOW, "memory").direction == "stable"
+def test_latest_results_say_what_needs_attention_and_why(history: History) -> None:
+    report = report_of(history)
+    status = {r.test_id: r.status for r in report.latest_results}
+    assert status == {SLOW: "warn", STEADY: "pass", BROKEN: "fail", RATE: "fail"}
+    [broken] = [r for r in report.latest_results if r.test_id == BROKEN]
+    assert "the test itself failed" in broken.message
+    assert [r.test_id for r in report.with_status("fail")] == [BROKEN, RATE]
 
 
-def test_window_limits_the_runs_a_trend_sees(history: Path) -> None:
-    report = load_report(history, window=2)
-    slow_time = trend(report, SLOW, "time")
-    assert slow_time.runs == 2 and slow_time.change == pytest.approx((2.0 - 1.8) / 1.8 * 100)
+def test_quality_gate_is_recomputed_against_the_previous_passed_runs(history: History) -> None:
+    [gate] = report_of(history).quality_gates
+    assert (gate.test_id, gate.match_rate, gate.baseline, gate.status) == (RATE, 0.79, pytest.approx(0.86), "fail")
+    assert "fail at -5 points" in gate.message
 
 
-def test_a_single_run_has_no_trend_but_a_latest_table(tmp_path: Path) -> None:
-    run = RunInfo(run_id="only", started_at="2026-01-01", machine_class="ci", python_version="3")
-    from sbir_etl.monitoring.history import StoredResult
-
-    report = build_report([run], [StoredResult(TestResult("only", STEADY, "passed", wall_s=0.5), run)], source="mem")
-    assert {t.direction for t in report.trends} == {"insufficient data"}
-    assert [r.test_id for r in report.latest_results] == [STEADY]
-
-
-def test_markdown_summarises_latest_run_trends_match_rate_and_scores(history: Path) -> None:
-    text = render_markdown(load_report(history))
-    assert "Latest: `5abcdef012` on `main`, machine class `ci`" in text
-    assert f"| `{SLOW}` | passed | **warn**: time regression: 2.00 s vs baseline 1.60 s | 2.00 s |" in text
-    assert f"| `{SLOW}` | time | degrading | +50.0 % | 1.20 s → 1.80 s |" in text
-    assert f"| `{SLOW}` | match_rate | degrading | -3.0 points | 89.0% → 86.0% |" in text
-    assert "| 2026-01-06T00:00:00+00:00 | `5abcdef012` |" in text
-    # score buckets in numeric order, not text order
-    assert text.index("| 85-90 | 5 |") < text.index("| 90-95 | 9 |") < text.index("| 100-105 | 1 |")
+def test_trends_find_the_doubled_test_only(history: History) -> None:
+    report = report_of(history)
+    assert [(t.test_id, t.metric) for t in report.moving(Direction.DEGRADING)] == [(SLOW, "time")]
+    [slow] = [t for t in report.trends if t.test_id == SLOW and t.metric == "time"]
+    assert slow.runs == 10 and slow.change == pytest.approx((2.14 - 1.02) / 1.02 * 100, abs=1)
+    # BROKEN and RATE failed once: only their 9 passed runs count, all alike; no memory was measured
+    others = {(t.test_id, t.metric): t.direction for t in report.trends if t.test_id != SLOW}
+    assert {k: d for k, d in others.items() if k[1] != "memory"} == {
+        (STEADY, "time"): Direction.STABLE,
+        (BROKEN, "time"): Direction.STABLE,
+        (RATE, "time"): Direction.STABLE,
+        (RATE, "match_rate"): Direction.STABLE,
+    }
+    assert others[(BROKEN, "memory")] is Direction.INSUFFICIENT
 
 
-def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    add_report_arguments(parser)
-    return run_report(parser.parse_args(argv))
+def test_series_keep_every_outcome_of_the_latest_machine_class(history: History) -> None:
+    other = history.add_runs(1, machine_class="laptop")[0]
+    history.add(other, SLOW, wall_s=9.0)
+    history.runs.append(history.runs.pop(-1))  # the laptop run is not the latest
+    history.runs[-1], history.runs[-2] = history.runs[-2], history.runs[-1]
+    report = report_of(history)
+    assert report.latest_run is not None and report.latest_run.machine_class == "ci"
+    series = report.series[SLOW]
+    assert 9.0 not in series.wall_s and len(series.runs) == 10
+    assert report.series[BROKEN].outcomes[-1] == "failed"
 
 
-def test_json_output_is_machine_readable(history: Path, tmp_path: Path) -> None:
-    out = tmp_path / "report.json"
-    assert run_cli("--history", str(history), "--format", "json", "--out", str(out)) == 0
-    data = json.loads(out.read_text())
-    assert data["run_count"] == 6 and data["latest_run"]["commit"] == "5abcdef0123456"
-    assert data["score_histograms"][SLOW] == {"85-90": 5, "90-95": 9, "100-105": 1}
+def test_score_distribution_by_method_and_the_overall_fallback(history: History) -> None:
+    run = history.add_runs(1)[0]
+    history.add(run, RATE, quality=quality(0.86))
+    history.add(run, STEADY, quality=QualityMetrics(match_rate=0.5, score_histogram={"90-95": 3, "85-90": 1}))
+    distributions = report_of(history).score_distributions
+    assert distributions[RATE]["name-fuzzy-auto"] == {"85-90": 40, "90-95": 60, "95-100": 20}
+    assert distributions[STEADY] == {"all methods": {"90-95": 3, "85-90": 1}}
 
 
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG signature"
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
+def test_score_distribution_orders_methods_by_cascade_and_buckets_by_score() -> None:
+    distribution = ScoreDistribution.of(
+        {"name-fuzzy-auto": {"95-100": 2, "90-95": 1}, "uei-exact": {"95-100": 5}, "unmatched": {"95-100": 0}}
+    )
+    assert list(distribution.counts) == ["uei-exact", "name-fuzzy-auto"]  # unmatched has no scored award
+    assert distribution.buckets == ("90-95", "95-100")
+    assert distribution.rows()[1] == {"method": "name-fuzzy-auto", "awards": 3, "90-95": 1, "95-100": 2}
+    assert distribution.markdown().splitlines() == [
+        "| method | awards | 90-95 | 95-100 |",
+        "|---|---:|---:|---:|",
+        "| uei-exact | 5 | 0 | 5 |",
+        "| name-fuzzy-auto | 3 | 1 | 2 |",
+    ]
 
 
-def test_html_is_self_contained_with_valid_png_plots(history: Path, tmp_path: Path) -> None:
-    out = tmp_path / "report.html"
-    assert run_cli("--history", str(history), "--format", "html", "--out", str(out)) == 0
-    page = out.read_text()
-    # nothing to fetch: no scripts, stylesheets or remote/relative images
-    assert "<script" not in page and "<link" not in page
-    sources = re.findall(r"src='([^']*)'", page)
-    assert len(sources) == 3  # match-rate trend, score histogram, time trend
-    for source in sources:
-        prefix = "data:image/png;base64,"
-        assert source.startswith(prefix)
-        png = base64.b64decode(source[len(prefix) :], validate=True)
-        assert png_size(png) == PLOT_SIZE_PX
-        from PIL import Image  # decodes every chunk, so a truncated PNG fails here
-
-        with Image.open(__import__("io").BytesIO(png)) as image:
-            image.load()
-            assert image.size == PLOT_SIZE_PX
-    assert "Match rate over time" in page and "Score distribution (latest run)" in page
+# -- Markdown -----------------------------------------------------------------------------------
 
 
-def test_html_without_quality_metrics_explains_what_is_missing(tmp_path: Path) -> None:
-    path = tmp_path / "h.sqlite"
-    with HistoryStore(path) as store:
-        store.record_run(RunInfo("r", "2026-01-01", "ci", "3"))
-        store.record_result(TestResult("r", STEADY, "passed", wall_s=0.1))
-    out = tmp_path / "r.html"
-    assert run_cli("--history", str(path), "--format", "html", "--out", str(out)) == 0
-    assert "use the <code>record_quality</code> fixture" in out.read_text()
+def test_markdown_is_the_summary_and_the_tests_that_need_attention(history: History) -> None:
+    text = render_markdown(report_of(history))
+    assert "Latest: `0009abcdef` on `main`, machine class `ci`" in text
+    assert "**2 failing · 1 warning · 1 degrading trend** among 4 tests (3 gated)." in text
+    assert "### Failing (2)" in text and f"| `{BROKEN}` | the test itself failed" in text
+    assert f"| `{RATE}` | match rate regression: 79.0% vs baseline 86.0%" in text
+    assert f"### Warnings (1)\n\n| test | why |\n|---|---|\n| `{SLOW}` | time regression" in text
+    assert f"| `{SLOW}` | time | +" in text and "| 0.004 |" in text  # the trend with its p-value
+    assert "### Quality gates (1)" in text and "| 79.0% | 86.0% |" in text
+    assert STEADY not in text  # passing tests are not listed
+    assert "one-sided Mann–Whitney U test" in text and "latest 10 passed runs" in text
 
 
-def test_missing_store_and_html_to_terminal_are_errors(tmp_path: Path, capsys) -> None:
-    assert run_cli("--history", str(tmp_path / "nope.sqlite")) == 2
+def test_markdown_says_so_when_all_is_well() -> None:
+    history = jittered(["a", "b"], runs=2)
+    text = render_markdown(report_of(history))
+    assert "**All 2 tests passed their gates** (2 gated); no degrading trend." in text
+    assert "### Failing" not in text
+
+
+def test_markdown_stays_under_the_pr_comment_limit_whatever_the_history() -> None:
+    history = History()
+    run = history.add_runs(1)[0]
+    long_id = "tests/" + "deep/" * 60 + "test_x.py::test_case"
+    for i in range(3_000):
+        status, outcome = ("warn", "passed") if i % 3 == 0 else ("fail", "failed")
+        history.add(
+            run, f"{long_id}[{i}]", outcome, wall_s=1.0, gate_status=status, gate_message="time regression " * 80
+        )
+    report = report_of(history)
+    text = render_markdown(report)
+    assert len(text) <= MAX_CHARS < 65_000
+    assert "**2000 failing · 1000 warnings" in text
+    hidden = re.search(r"… and (\d+) more failing tests", text)
+    shown = text.count("| `tests/deep/") - text.split("### Warnings")[1].count("| `tests/deep/")
+    assert hidden and shown + int(hidden.group(1)) == 2000 and shown > 20
+    assert re.search(r"… and (\d+) more warnings", text)  # the later section kept its place
+    assert max(len(line) for line in text.splitlines()) < 700  # ids and messages are shortened
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+
+def test_json_output_is_machine_readable(history: History) -> None:
+    data = json.loads(render_json(report_of(history)))
+    assert data["run_count"] == 10 and data["latest_run"]["commit"] == "0009abcdef0123456789"
+    assert data["policy"] == {
+        "alpha": 0.01,
+        "min_change_mib": 1.0,
+        "min_change_pct": 5.0,
+        "min_change_points": 1.0,
+        "window": 10,
+    }
+    [slow] = [t for t in data["trends"] if t["test_id"] == SLOW and t["metric"] == "time"]
+    assert slow["direction"] == "degrading" and slow["p_value"] == pytest.approx(1 / 252)
+    assert data["quality_gates"][0]["status"] == "fail"
+    assert data["score_distributions"][RATE]["uei-exact"] == {"95-100": 300}
+
+
+def test_json_writes_an_infinite_change_as_null() -> None:
+    history = History()
+    for run in history.add_runs(10):
+        history.add(run, STEADY, wall_s=0.1, peak_rss_growth_mib=0.0 if run.run_id < "r5" else 5.0)
+    data = json.loads(render_json(report_of(history)))
+    [memory] = [t for t in data["trends"] if t["metric"] == "memory"]
+    assert memory["change"] is None and memory["direction"] == "degrading"
+
+
+# -- HTML (content; the browser tests check it renders and behaves) ------------------------------
+
+
+def test_html_is_one_offline_file_with_data_charts_and_the_summary_first(history: History) -> None:
+    page = render(report_of(history), "html")
+    assert "<link" not in page and not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert page.index("id='summary'") < page.index("id='history'") < page.index("id='all-tests'")
+    summary = page[page.index("id='summary'") : page.index("id='history'")]
+    for test_id in (BROKEN, RATE, SLOW):
+        assert f"title='{test_id}'" in summary
+    assert STEADY not in summary
+    data = json.loads(re.search(r"<script type='application/json' id='report-data'>(.*?)</script>", page).group(1))
+    assert data["series"][SLOW]["o"] == "p" * 10 and data["series"][BROKEN]["o"].endswith("f")
+    assert set(data["specs"]) == {"time", "memory", "match_rate", "scores"}
+    assert data["initial"] == RATE  # the slowest failing test is shown first
+    assert "window.vegaEmbed" in page  # the Vega bundle is inlined
+
+
+def test_html_shortens_long_ids_but_keeps_the_full_id_on_hover() -> None:
+    long_id = "tests/" + "a/" * 80 + "test_long.py::test_name[param]"
+    history = History()
+    history.add(history.add_runs(1)[0], long_id, "failed", wall_s=0.1)
+    page = render(report_of(history), "html")
+    assert f"title='{long_id}'" in page
+    shown = re.search(rf"title='{re.escape(long_id)}'>(.*?)</button>", page).group(1).replace("<wbr>", "")
+    assert len(shown) == 90 and shown.startswith("tests/a/") and shown.endswith("test_long.py::test_name[param]")
+
+
+def test_html_of_a_thousand_tests_by_fifty_runs_stays_under_five_megabytes() -> None:
+    tests = [f"tests/core/test_module_{i % 40}.py::test_case_{i}[param-{i}]" for i in range(1_000)]
+    history = jittered(tests, runs=50, seed=2)
+    page = render(report_of(history), "html")
+    size = len(page.encode("utf-8"))
+    assert size < 5_000_000, f"{size / 1e6:.2f} MB"
+
+
+# -- command line -------------------------------------------------------------------------------
+
+
+def test_run_report_writes_each_format(history: History, tmp_path: Path, capsys) -> None:
+    store = history.write(tmp_path / "h.sqlite")
+    for fmt in ("md", "json", "html"):
+        out = tmp_path / f"report.{fmt}"
+        assert run_report(ReportOptions(history=store, format=fmt, out=out)) == 0
+        assert f"wrote {fmt} report to {out}" in capsys.readouterr().err
+    assert json.loads((tmp_path / "report.json").read_text())["run_count"] == 10
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert run_report(ReportOptions(history=store)) == 0
+    assert capsys.readouterr().out.startswith("## SBIR enrichment regression report")
+
+
+def test_missing_store_unwritable_output_and_html_to_terminal_are_errors(tmp_path: Path, capsys) -> None:
+    assert run_report(ReportOptions(history=tmp_path / "nope.sqlite")) == 2
     assert "run the tests with --sbir-history" in capsys.readouterr().err
-    (tmp_path / "h.sqlite").touch()
-    assert run_cli("--history", str(tmp_path / "h.sqlite"), "--format", "html") == 2
+    store = tmp_path / "h.sqlite"
+    with HistoryStore(store) as created:
+        created.record_run(RunInfo("r", "2026-01-01", "ci", "3"))
+    assert run_report(ReportOptions(history=store, format="html")) == 2
     assert "needs --out" in capsys.readouterr().err
+    assert run_report(ReportOptions(history=store, out=tmp_path / "missing-dir" / "r.md")) == 2
+    assert f"cannot write {tmp_path / 'missing-dir' / 'r.md'}" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown report format 'pdf'"):
+        ReportOptions(history=store, format="pdf")
 
 
-def test_sbir_etl_report_command(history: Path, capsys) -> None:
+def test_load_report_of_an_empty_store(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.sqlite"):
+        pass
+    report = load_report(tmp_path / "h.sqlite")
+    assert report.run_count == 0 and "no runs recorded yet" in render_markdown(report)
+    assert "no runs recorded yet" in render(report, "html")
+
+
+def test_sbir_etl_report_command(history: History, tmp_path: Path, capsys) -> None:
     from sbir_etl.cli import main
 
-    assert main(["report", "--history", str(history), "--format", "md"]) == 0
-    assert capsys.readouterr().out.startswith("## SBIR enrichment regression report")
+    store = history.write(tmp_path / "h.sqlite")
+    assert main(["report", "--history", str(store), "--format", "md", "--window", "20"]) == 0
+    assert "latest 20 passed runs" in capsys.readouterr().out
+    assert main(["report", "--history", str(store), "--window", "1"]) == 2
+    assert "--window: the trend window must cover 2 to 200 runs, got 1" in capsys.readouterr().err

@@ -27,6 +27,7 @@ from sbir_etl.evaluation.gates import identifier_counts
 from sbir_etl.evaluation.quality import match_metrics
 from sbir_etl.io.tables import RejectSink, TableWriter, atomic_path, iter_text_chunks, read_header
 from sbir_etl.monitoring.performance import Usage, measure
+from sbir_etl.monitoring.report_scores import ScoreDistribution
 
 GROUP = "sbir_etl"
 
@@ -169,6 +170,31 @@ def enriched_metrics(path: str | Path) -> dict[str, Any]:
     return match_metrics(pq.read_table(path, columns=["match_method", "match_confidence", "match_score"]).to_pandas())
 
 
+def score_distribution_metadata(metrics: dict[str, Any]) -> dict[str, dg.MetadataValue]:
+    """The match rate and score distribution by method as the regression report shows them.
+
+    The same `ScoreDistribution` table the HTML report draws: a table with a schema (sortable in
+    the Dagster UI) and Markdown with the match rate above it.
+    """
+    distribution = ScoreDistribution.of(metrics["score_histogram_by_method"])
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("method", "string"),
+            dg.TableColumn("awards", "int", description="awards with a score"),
+            *(dg.TableColumn(bucket, "int", description=f"awards scoring {bucket}") for bucket in distribution.buckets),
+        ]
+    )
+    summary = (
+        f"**Match rate {metrics['match_rate']:.1%}** of {metrics['rows']} awards (candidates are not matches).\n\n"
+    )
+    return {
+        "score_distribution_by_method": dg.MetadataValue.table(
+            [dg.TableRecord(row) for row in distribution.rows()], schema=schema
+        ),
+        "quality_summary": dg.MetadataValue.md(summary + "Score distribution by method:\n\n" + distribution.markdown()),
+    }
+
+
 class _Progress:
     """Logs records done, rate and ETA as the core reports finished chunks."""
 
@@ -237,6 +263,7 @@ def enriched_sbir_awards(
             "rates_by_method": metrics["rates_by_method"],
             "confidence": metrics["confidence"],
             "score_histogram": metrics["score_histogram"],
+            **score_distribution_metadata(metrics),
             "invalid_identifiers": summary.invalid_identifiers,
             "enrichment_summary": {k: v for k, v in summary.as_dict().items() if v is not None},
             "config": config.as_dict(),

@@ -19,13 +19,13 @@ def match_rate(counts_by_method: Mapping[str, int]) -> float | None:
 
 
 def match_metrics(enriched: pd.DataFrame) -> dict:
-    """Counts and rates by method, confidence distribution and score histogram (plain Python values)."""
+    """Counts and rates by method, confidence distribution, score histogram overall and by method (plain values)."""
     n = len(enriched)
-    methods = enriched["match_method"].astype(str).value_counts()
+    method_of = enriched["match_method"].astype(str)
+    methods = method_of.value_counts()
     counts = {m: int(methods.get(m, 0)) for m in MATCH_METHODS}
     confidence = enriched["match_confidence"].astype(str).value_counts()
-    scores = pd.to_numeric(enriched["match_score"], errors="coerce").dropna().to_numpy(dtype=float)
-    hist, _ = np.histogram(scores, bins=SCORE_BINS)
+    scores = pd.to_numeric(enriched["match_score"], errors="coerce")
     return {
         "rows": n,
         "match_rate": match_rate(counts) or 0.0,
@@ -33,8 +33,17 @@ def match_metrics(enriched: pd.DataFrame) -> dict:
         "counts_by_method": counts,
         "rates_by_method": {m: (c / n if n else 0.0) for m, c in counts.items()},
         "confidence": {c: int(confidence.get(c, 0)) for c in CONFIDENCE_LEVELS},
-        "score_histogram": {f"{lo}-{hi}": int(v) for lo, hi, v in zip(SCORE_BINS[:-1], SCORE_BINS[1:], hist)},
+        "score_histogram": _score_histogram(scores),
+        "score_histogram_by_method": {
+            m: _score_histogram(scores[method_of == m]) for m in MATCH_METHODS if methods.get(m, 0)
+        },
     }
+
+
+def _score_histogram(scores: pd.Series) -> dict[str, int]:
+    """Awards per SCORE_BINS bucket ("90-95": awards scoring 90 to under 95; the last bucket includes 100)."""
+    hist, _ = np.histogram(scores.dropna().to_numpy(dtype=float), bins=SCORE_BINS)
+    return {f"{lo}-{hi}": int(v) for lo, hi, v in zip(SCORE_BINS[:-1], SCORE_BINS[1:], hist)}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,10 @@
 - `history`: the long-lived metrics store the pytest plugin writes and the reports read.
 - `regression`: time, memory and match-rate gates of a test against its own history.
 - `alerts`: Slack-compatible webhook messages for failed gates.
-- `reporting`: trends, match rate and scores of a history, as Markdown, JSON or HTML.
+- `trends`: trend verdicts from a one-sided Mann–Whitney U test over each test's latest runs.
+- `reporting`: what a history says (latest results, quality gates, trends, series), as Markdown
+  (`report_markdown`), JSON or one offline HTML page (`report_html`, `report_charts`, `report_page/`);
+  `report_scores` is the score distribution by method that the page and Dagster both show.
 
 Import the module you need; this package imports nothing heavy on its own.
 """

@@ -133,12 +133,14 @@ class QualityMetrics:
     """Match-quality figures a test reported through the ``record_quality`` fixture.
 
     ``match_rate`` is a fraction in [0, 1]; ``by_method`` maps a match method to its rate or
-    count; ``score_histogram`` maps a score bucket label (e.g. ``"90-100"``) to a count.
+    count; ``score_histogram`` maps a score bucket label (e.g. ``"90-100"``) to a count;
+    ``score_histogram_by_method`` is the same split by match method (what the report draws).
     """
 
     match_rate: float | None = None
     by_method: Mapping[str, float] = field(default_factory=dict)
     score_histogram: Mapping[str, int] = field(default_factory=dict)
+    score_histogram_by_method: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -146,6 +148,7 @@ class QualityMetrics:
                 "match_rate": self.match_rate,
                 "by_method": dict(self.by_method),
                 "score_histogram": dict(self.score_histogram),
+                "score_histogram_by_method": {m: dict(h) for m, h in self.score_histogram_by_method.items()},
             },
             sort_keys=True,
         )
@@ -157,6 +160,7 @@ class QualityMetrics:
             match_rate=data.get("match_rate"),
             by_method=data.get("by_method") or {},
             score_histogram=data.get("score_histogram") or {},
+            score_histogram_by_method=data.get("score_histogram_by_method") or {},
         )
 
 
@@ -336,7 +340,8 @@ class HistoryStore:
             params.append(test_id)
         sql = _RESULTS_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY runs.started_at, runs.seq, results.id"
-        return [_stored_from_row(row) for row in self._fetch_all(sql, params)]
+        runs: dict[str, RunInfo] = {}  # one RunInfo per run, not per result: 50,000 results share 50 runs
+        return [_stored_from_row(row, runs) for row in self._fetch_all(sql, params)]
 
     def previous_results(
         self,
@@ -450,7 +455,13 @@ def _run_from_row(row: sqlite3.Row) -> RunInfo:
     )
 
 
-def _stored_from_row(row: sqlite3.Row) -> StoredResult:
+def _stored_from_row(row: sqlite3.Row, runs: dict[str, RunInfo] | None = None) -> StoredResult:
+    """The result in ``row`` with its run; ``runs`` caches the runs already read, by id."""
+    run = runs.get(row["run_id"]) if runs is not None else None
+    if run is None:
+        run = _run_from_row(row)
+        if runs is not None:
+            runs[run.run_id] = run
     result = TestResult(
         run_id=row["run_id"],
         test_id=row["test_id"],
@@ -466,7 +477,7 @@ def _stored_from_row(row: sqlite3.Row) -> StoredResult:
         recorded_at=row["recorded_at"],
         benchmark=None if row["benchmark_json"] is None else BenchmarkStats.from_json(row["benchmark_json"]),
     )
-    return StoredResult(result=result, run=_run_from_row(row))
+    return StoredResult(result=result, run=run)
 
 
 # -- run metadata ----------------------------------------------------------------------------
