@@ -9,6 +9,7 @@ docs/alerts-and-reports.md shows.
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from report_histories import History, jittered, quality
 
 from sbir_etl.monitoring.reporting import HistoryReport, build_report, render
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("SBIR_CHROMIUM", "/usr/bin/chromium"))  # e.g. /usr/bin/google-chrome on GitHub runners
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -95,7 +96,10 @@ def page_file(report: HistoryReport, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run the tests with scripts/test, which installs Debian's chromium")
+        pytest.fail(
+            f"{CHROMIUM} is missing: run the tests with scripts/test, which installs Debian's chromium, "
+            "or point SBIR_CHROMIUM at a Chromium or Chrome executable"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
