@@ -405,25 +405,78 @@ def _award_variant(base_words: list[str], rng: np.random.Generator) -> str:
     return (name + suffix) if suffix.startswith(",") else (name + " " + suffix).strip()
 
 
+@dataclass(frozen=True)
+class _Recipients:
+    """The generated recipient table and the columns the awards are drawn from."""
+
+    table: pa.Table
+    base: np.ndarray  # each recipient's name without its legal suffix, lowercase
+    uei: np.ndarray
+    duns: np.ndarray
+    state: np.ndarray
+    city: np.ndarray
+    zip5: np.ndarray
+    hashes: np.ndarray
+
+
+@dataclass
+class _AwardColumns:
+    """The per-award fields the row loop fills in."""
+
+    company: np.ndarray
+    uei: np.ndarray
+    duns: np.ndarray
+    state: np.ndarray
+    city: np.ndarray
+    zip: np.ndarray
+
+    @classmethod
+    def empty(cls, m: int) -> "_AwardColumns":
+        def blank() -> np.ndarray:
+            return np.full(m, "", dtype=object)
+
+        def unset() -> np.ndarray:
+            return np.empty(m, dtype=object)
+
+        return cls(company=unset(), uei=blank(), duns=blank(), state=unset(), city=unset(), zip=blank())
+
+
 def generate(n_awards: int = 533_000, n_recipients: int = 3_300_000, seed: int = 0) -> SyntheticData:
-    """Awards, recipients and ground truth, deterministic for a given seed."""
+    """Awards, recipients and ground truth, deterministic for a given seed.
+
+    The steps draw from one random generator in a fixed order, so a seed always gives the same
+    files: the vocabulary, the recipients, which recipient each award belongs to, then each award.
+    """
     rng = np.random.default_rng(seed)
-    coined = _coined_words(rng, max(20_000, n_recipients // 40))
-    distinctive = np.concatenate(
-        [coined, np.array(COMMON_WORDS * 20, dtype=object), np.array(SURNAMES * 20, dtype=object)]
+    recipients = _generate_recipients(rng, n_recipients, _vocabulary(rng, n_recipients))
+    true_idx, has_truth, kind = _assign_awards(rng, n_recipients, n_awards)
+    fields = _AwardColumns.empty(n_awards)
+    fresh = _coined_words(np.random.default_rng(seed + 1), 5_000)
+    for i in range(n_awards):
+        if has_truth[i]:
+            _true_award(fields, i, recipients, int(true_idx[i]), kind[i], rng)
+        else:
+            _decoy_award(fields, i, recipients.base[int(true_idx[i])], kind[i], fresh, rng)
+    keys = np.char.mod("SYN-%07d", np.arange(n_awards)).astype(object)
+    awards = _award_table(rng, fields, keys)
+    truth = pa.table(
+        {
+            "Agency Tracking Number": keys,
+            "Contract": awards.column("Contract"),
+            "recipient_hash": np.where(has_truth, recipients.hashes[true_idx], ""),
+        }
     )
-    n = n_recipients
-    w1 = rng.choice(distinctive, n)
-    w2 = np.where(rng.random(n) < 0.55, rng.choice(distinctive, n), "")
-    ind = np.where(rng.random(n) < 0.8, rng.choice(np.array(INDUSTRY, dtype=object), n), "")
-    words = [[a, b, c] for a, b, c in zip(w1, w2, ind)]
-    # Near-duplicates that are *different* companies: same name, another industry word.
-    twins = rng.random(n) < 0.04
-    source = rng.integers(0, n, n)
-    for i in np.flatnonzero(twins):
-        a, b, _ = words[source[i]]
-        words[i] = [a, b, INDUSTRY[int(rng.integers(0, len(INDUSTRY)))]]
-    base = np.array([" ".join(w for w in ws if w) for ws in words], dtype=object)
+    return SyntheticData(awards=awards, recipients=recipients.table, truth=truth)
+
+
+def _vocabulary(rng: np.random.Generator, n_recipients: int) -> np.ndarray:
+    """Distinctive name words: coined ones, plus common words and surnames many firms share."""
+    coined = _coined_words(rng, max(20_000, n_recipients // 40))
+    return np.concatenate([coined, np.array(COMMON_WORDS * 20, dtype=object), np.array(SURNAMES * 20, dtype=object)])
+
+
+def _generate_recipients(rng: np.random.Generator, n: int, distinctive: np.ndarray) -> _Recipients:
+    base = _recipient_base_names(rng, n, distinctive)
     suffix = rng.choice(np.array(SUFFIXES, dtype=object), n)
     legal = np.char.upper((base + " " + suffix).astype(str)).astype(object)
     legal = np.array([s.strip() for s in legal], dtype=object)
@@ -437,7 +490,7 @@ def generate(n_awards: int = 533_000, n_recipients: int = 3_300_000, seed: int =
     hashes = np.char.mod("%016x", rng.integers(0, 2**62, n, dtype=np.int64)).astype(object)
     hashes = np.array([f"{h}-{i:07x}" for i, h in enumerate(hashes)], dtype=object)  # unique
     alt = np.where(rng.random(n) < 0.03, np.char.upper(base.astype(str)).astype(object) + " HOLDINGS", "")
-    recipients = pa.table(
+    table = pa.table(
         {
             "recipient_hash": hashes,
             "legal_business_name": legal,
@@ -452,53 +505,74 @@ def generate(n_awards: int = 533_000, n_recipients: int = 3_300_000, seed: int =
             "alternate_names": alt,
         }
     )
+    return _Recipients(table, base, uei, duns, state, city, zip5, hashes)
 
-    m = n_awards
-    # SBIR firms win repeatedly: awards concentrate on a pool of recipients.
+
+def _recipient_base_names(rng: np.random.Generator, n: int, distinctive: np.ndarray) -> np.ndarray:
+    """One or two distinctive words and usually an industry word; 4 % are twins of another
+    recipient's name with another industry word: different companies that look alike."""
+    w1 = rng.choice(distinctive, n)
+    w2 = np.where(rng.random(n) < 0.55, rng.choice(distinctive, n), "")
+    ind = np.where(rng.random(n) < 0.8, rng.choice(np.array(INDUSTRY, dtype=object), n), "")
+    words = [[a, b, c] for a, b, c in zip(w1, w2, ind)]
+    twins = rng.random(n) < 0.04
+    source = rng.integers(0, n, n)
+    for i in np.flatnonzero(twins):
+        a, b, _ = words[source[i]]
+        words[i] = [a, b, INDUSTRY[int(rng.integers(0, len(INDUSTRY)))]]
+    return np.array([" ".join(w for w in ws if w) for ws in words], dtype=object)
+
+
+def _assign_awards(rng: np.random.Generator, n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(recipient each award is drawn near, whether it truly is that recipient's, a uniform roll
+    choosing its identifiers). SBIR firms win repeatedly: awards concentrate on a pool."""
     pool = rng.choice(n, size=min(n, max(1, m // 4)), replace=False)
     true_idx = pool[np.minimum((rng.pareto(1.2, m) * len(pool) / 20).astype(np.int64), len(pool) - 1)]
     has_truth = rng.random(m) < 0.85
-    kind = rng.random(m)
-    company = np.empty(m, dtype=object)
-    a_uei = np.full(m, "", dtype=object)
-    a_duns = np.full(m, "", dtype=object)
-    a_state = np.empty(m, dtype=object)
-    a_city = np.empty(m, dtype=object)
-    a_zip = np.full(m, "", dtype=object)
-    fresh = _coined_words(np.random.default_rng(seed + 1), 5_000)
-    for i in range(m):
-        r = int(true_idx[i])
-        if has_truth[i]:
-            company[i] = _award_variant(base[r].split(), rng)
-            a_state[i] = state[r] if rng.random() < 0.92 else STATES[int(rng.integers(0, len(STATES)))]
-            a_city[i] = city[r]
-            if rng.random() < 0.5:
-                a_zip[i] = zip5[r]
-            k = kind[i]
-            if k < 0.42 and uei[r]:
-                a_uei[i] = uei[r]
-            elif k < 0.58 and duns[r]:
-                a_duns[i] = duns[r].lstrip("0") if rng.random() < 0.2 else duns[r]
-            elif k < 0.62 and duns[r]:
-                a_duns[i] = duns[r] + ".0"  # went through a numeric column
-            elif k < 0.65 and uei[r]:
-                a_uei[i] = uei[r] + "X"  # 13 characters: invalid, never exact-matched
-        else:
-            words = [str(fresh[int(rng.integers(0, len(fresh)))])]
-            if rng.random() < 0.5:  # similar to a real recipient, but a different company
-                words = base[r].split()[:1] + words
-            words.append(INDUSTRY[int(rng.integers(0, len(INDUSTRY)))])
-            company[i] = _award_variant(words, rng)
-            a_state[i] = STATES[int(rng.integers(0, len(STATES)))]
-            a_city[i] = CITIES[int(rng.integers(0, len(CITIES)))]
-            if kind[i] < 0.1:
-                a_uei[i] = _random_codes(rng, 1, UEI_FIRST, UEI_REST, 12)[0]  # valid, but no such recipient
-    keys = np.char.mod("SYN-%07d", np.arange(m)).astype(object)
-    awards = pa.table(
+    return true_idx, has_truth, rng.random(m)
+
+
+def _true_award(fields: _AwardColumns, i: int, rec: _Recipients, r: int, kind: float, rng: np.random.Generator) -> None:
+    """An award of recipient `r`: a spelling variant of its name, its location (8 % another
+    state, half with its ZIP), and identifiers present, repaired-looking or broken as exports are."""
+    fields.company[i] = _award_variant(rec.base[r].split(), rng)
+    fields.state[i] = rec.state[r] if rng.random() < 0.92 else STATES[int(rng.integers(0, len(STATES)))]
+    fields.city[i] = rec.city[r]
+    if rng.random() < 0.5:
+        fields.zip[i] = rec.zip5[r]
+    if kind < 0.42 and rec.uei[r]:
+        fields.uei[i] = rec.uei[r]
+    elif kind < 0.58 and rec.duns[r]:
+        fields.duns[i] = rec.duns[r].lstrip("0") if rng.random() < 0.2 else rec.duns[r]
+    elif kind < 0.62 and rec.duns[r]:
+        fields.duns[i] = rec.duns[r] + ".0"  # went through a numeric column
+    elif kind < 0.65 and rec.uei[r]:
+        fields.uei[i] = rec.uei[r] + "X"  # 13 characters: invalid, never exact-matched
+
+
+def _decoy_award(
+    fields: _AwardColumns, i: int, near: str, kind: float, fresh: np.ndarray, rng: np.random.Generator
+) -> None:
+    """An award with no true recipient: a fresh name (half of them sharing a word with the
+    recipient `near`), a random location, and 10 % carrying a valid UEI no recipient has."""
+    words = [str(fresh[int(rng.integers(0, len(fresh)))])]
+    if rng.random() < 0.5:  # similar to a real recipient, but a different company
+        words = near.split()[:1] + words
+    words.append(INDUSTRY[int(rng.integers(0, len(INDUSTRY)))])
+    fields.company[i] = _award_variant(words, rng)
+    fields.state[i] = STATES[int(rng.integers(0, len(STATES)))]
+    fields.city[i] = CITIES[int(rng.integers(0, len(CITIES)))]
+    if kind < 0.1:
+        fields.uei[i] = _random_codes(rng, 1, UEI_FIRST, UEI_REST, 12)[0]
+
+
+def _award_table(rng: np.random.Generator, fields: _AwardColumns, keys: np.ndarray) -> pa.Table:
+    m = len(keys)
+    return pa.table(
         {
-            "Company": company,
-            "UEI": a_uei,
-            "Duns": a_duns,
+            "Company": fields.company,
+            "UEI": fields.uei,
+            "Duns": fields.duns,
             "Agency Tracking Number": keys,
             "Contract": np.char.mod("C%06d", rng.integers(0, 10**6, m)).astype(object),
             "Award Year": rng.integers(2000, 2025, m).astype(str).astype(object),
@@ -506,19 +580,11 @@ def generate(n_awards: int = 533_000, n_recipients: int = 3_300_000, seed: int =
             "Agency": rng.choice(np.array(["DOD", "HHS", "NASA", "DOE", "NSF"], dtype=object), m),
             "Phase": rng.choice(np.array(["Phase I", "Phase II"], dtype=object), m),
             "Program": rng.choice(np.array(["SBIR", "STTR"], dtype=object), m),
-            "City": a_city,
-            "State": a_state,
-            "Zip": a_zip,
+            "City": fields.city,
+            "State": fields.state,
+            "Zip": fields.zip,
         }
     )
-    truth = pa.table(
-        {
-            "Agency Tracking Number": keys,
-            "Contract": awards.column("Contract"),
-            "recipient_hash": np.where(has_truth, hashes[true_idx], ""),
-        }
-    )
-    return SyntheticData(awards=awards, recipients=recipients, truth=truth)
 
 
 def write(data: SyntheticData, out_dir: str | Path) -> dict[str, Path]:
