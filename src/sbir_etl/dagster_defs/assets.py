@@ -25,7 +25,14 @@ from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
 from sbir_etl.enrichment import enrich_files
 from sbir_etl.evaluation.gates import identifier_counts
 from sbir_etl.evaluation.quality import match_metrics
-from sbir_etl.io.tables import RejectSink, TableWriter, atomic_path, iter_text_chunks, read_header
+from sbir_etl.io.tables import (
+    RejectSink,
+    TableWriter,
+    atomic_path,
+    default_rejects_path,
+    iter_text_chunks,
+    read_header,
+)
 from sbir_etl.monitoring.performance import Usage, measure
 
 GROUP = "sbir_etl"
@@ -58,12 +65,9 @@ def copy_to_parquet(source: Path, target: Path, chunk_rows: int, log: Any) -> tu
             rows += chunk.num_rows
             log.info(f"{source.name}: {rows} rows copied")
         writer.close(pa.schema([(name, pa.string()) for name in header]))
-    rejects_path = target.with_name(target.stem + ".rejects.csv")
-    if rejects.rows:
-        rejects.write(rejects_path)
-        log.warning(f"{source}: {len(rejects.rows)} unreadable rows written to {rejects_path}")
-    else:
-        rejects_path.unlink(missing_ok=True)
+    written = rejects.flush(default_rejects_path(target))
+    if written:
+        log.warning(f"{source}: {len(rejects.rows)} unreadable rows written to {written}")
     return rows, len(rejects.rows)
 
 

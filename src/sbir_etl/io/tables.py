@@ -67,6 +67,21 @@ class RejectSink:
             for r in self.rows:
                 writer.writerow([r.file, "" if r.input_row is None else r.input_row, r.column, r.reason, r.raw])
 
+    def flush(self, path: str | Path) -> str | None:
+        """Write the rejects to `path`, or delete `path` when there are none, so a rejects file
+        beside an output always describes the run that wrote that output. Returns the path written."""
+        if self.rows:
+            self.write(path)
+            return str(path)
+        Path(path).unlink(missing_ok=True)
+        return None
+
+
+def default_rejects_path(out_path: str | Path) -> Path:
+    """`<out stem>.rejects.csv` beside the output."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.stem + ".rejects.csv")
+
 
 def read_csv_header(path: str | Path) -> list[str]:
     """Header names of a CSV file ([] for an empty file)."""
