@@ -24,10 +24,10 @@ from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import InputSchemaError, InvariantError
 from sbir_etl.evaluation.quality import match_rate
 from sbir_etl.io.checkpoints import CheckpointStore, PartRecord, run_fingerprint
+from sbir_etl.io.outputs import atomic_path, claim_outputs
 from sbir_etl.io.tables import (
     RejectSink,
     TableWriter,
-    atomic_path,
     default_rejects_path,
     iter_text_chunks,
     read_header,
@@ -247,15 +247,14 @@ def _index_recipients(
 
 
 def _identified_names(
-    awards_path: Path, columns: ResolvedAwardColumns | None, index: RecipientIndex, config: EnrichmentConfig
+    awards_path: Path, columns: ResolvedAwardColumns, index: RecipientIndex, config: EnrichmentConfig
 ) -> IdentifiedNames:
     """A first, read-only pass: which recipient the file's identified awards give each name.
 
     It reads every column, so it rejects exactly the rows the main pass rejects (an undecodable
     byte in any column); the main pass counts them.
     """
-    chunks = iter_text_chunks(awards_path, config.chunk_size, RejectSink()) if columns else ()
-    return IdentifiedNames.collect(chunks, columns, index)
+    return IdentifiedNames.collect(iter_text_chunks(awards_path, config.chunk_size, RejectSink()), columns, index)
 
 
 def _after_resumed(chunks: Iterable[pa.Table], skip: int) -> Iterator[pa.Table]:
@@ -354,15 +353,33 @@ def enrich_files(
     Unreadable rows of either input go to `rejects_path` (default: `<out>.rejects.csv`).
     With `resume`, completed chunks are checkpointed beside the output and a rerun over the same
     inputs and settings continues after the last one (see `checkpoints.py`).
+    The output and rejects paths are refused if either is an input (`OutputPathError`), and the
+    output is locked for the run (`OutputBusyError` while another run writes it).
     Raises `InputSchemaError` for missing columns, `InvariantError` if awards were lost or duplicated.
     """
     config = config or EnrichmentConfig()
-    awards_path, out_path = Path(awards_path), Path(out_path)
+    awards_path, recipients_path, out_path = Path(awards_path), Path(recipients_path), Path(out_path)
     rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(out_path)
+    table_format(out_path)
+    inputs = {"awards file": awards_path, "recipients file": recipients_path}
+    with claim_outputs(inputs, out_path, rejects_path):
+        return _enrich(awards_path, recipients_path, out_path, rejects_path, config, progress, resume)
+
+
+def _enrich(
+    awards_path: Path,
+    recipients_path: Path,
+    out_path: Path,
+    rejects_path: Path,
+    config: EnrichmentConfig,
+    progress: Callable[[int], None] | None,
+    resume: bool,
+) -> EnrichmentSummary:
+    """The run itself, once its outputs are claimed."""
     summary = EnrichmentSummary(out_path=str(out_path))
     rejects = RejectSink()
     header = read_header(awards_path)
-    columns = _resolve_awards(header, awards_path, config) if header else None
+    columns = _resolve_awards(header, awards_path, config)
     out_format = table_format(out_path)
     with measure() as usage:
         started = time.perf_counter()
@@ -379,13 +396,12 @@ def enrich_files(
             log.info("resuming after %d awards already enriched by an earlier run", summary.resumed_rows)
         with atomic_path(out_path) as tmp:
             writer = TableWriter(tmp, out_format)
-            if columns:
-                chunks = _after_resumed(iter_text_chunks(awards_path, config.chunk_size, rejects), tally.keys.rows)
-                _ChunkLoop(columns, index, config, identified, tally, store, writer, progress, started).run(chunks)
+            chunks = _after_resumed(iter_text_chunks(awards_path, config.chunk_size, rejects), tally.keys.rows)
+            _ChunkLoop(columns, index, config, identified, tally, store, writer, progress, started).run(chunks)
             for table in store.tables() if store else ():
                 writer.write(table)
             writer.close(_output_schema(header))
-            written = KeyPrint.of_file(tmp, out_format, columns.key if columns else ())
+            written = KeyPrint.of_file(tmp, out_format, columns.key)
             _account(summary, tally, rejects, awards_path, written)  # before the output appears
     summary.invalid_identifiers = dict(sorted(tally.stats.invalid_identifiers.items()))
     summary.events = dict(sorted(tally.stats.events.items()))
