@@ -4,6 +4,9 @@ Every class carries the exit code `sbir-etl` ends with when it escapes a command
 user's files, paths or settings are wrong (fix them and rerun), 1 when the environment or the
 run itself failed (disk full, read-only file system, another run on the same output, a broken
 invariant).
+
+An error that wraps a library's exception is raised `from None`: its message carries the cause,
+and a failed Dagster step then reports this class, whose exit code `sbir-etl run` returns.
 """
 
 from collections.abc import Iterable
@@ -47,7 +50,11 @@ class InputFormatError(BadInputError):
 
 
 class ConfigError(BadInputError):
-    """A configuration value is missing, of the wrong type or out of range."""
+    """A configuration value is missing, of the wrong type or out of range; `options` names the option(s)."""
+
+    def __init__(self, message: str, options: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.options = options
 
 
 class OutputPathError(BadInputError):

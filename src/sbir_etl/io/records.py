@@ -114,7 +114,7 @@ def strict_record_count(path: str | Path, fields: int) -> int:
                     raise _refuse(path, first, line, f"a record over lines {first}-{line} has {len(row)} fields")
                 records += bool(row)
         except csv.Error as exc:
-            raise _refuse(path, line + 1, reader.line_num, str(exc)) from exc
+            raise _refuse(path, line + 1, reader.line_num, str(exc)) from None
     return records - 1
 
 

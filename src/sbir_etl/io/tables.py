@@ -118,8 +118,8 @@ def read_csv_header(path: str | Path) -> list[str]:
         raise InputFormatError(f"{path}: the first line is blank; it must hold the column names")
     try:
         "".join(header).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InputFormatError(f"{path}: row 0 (header): not UTF-8; re-export the file as UTF-8") from exc
+    except UnicodeEncodeError:
+        raise InputFormatError(f"{path}: row 0 (header): not UTF-8; re-export the file as UTF-8") from None
     return _unique_names(path, header)
 
 
@@ -127,7 +127,7 @@ def _parquet_file(path: str | Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
-        raise InputFormatError(f"{path}: not a readable Parquet file ({exc})") from exc
+        raise InputFormatError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
 def read_header(path: str | Path) -> list[str]:
@@ -225,7 +225,7 @@ def _iter_parquet(path: Path, chunk_rows: int, columns: list[str] | None) -> Ite
         for batch in _parquet_file(path).iter_batches(batch_size=chunk_rows, columns=columns):
             yield pa.table([_as_text(c) for c in batch.columns], names=batch.schema.names)
     except pa.ArrowException as exc:
-        raise InputFormatError(f"{path}: not a readable Parquet file ({exc})") from exc
+        raise InputFormatError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
 def _rechunk(tables: Iterator[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
@@ -286,7 +286,7 @@ def _iter_csv_batches(
             readable += batch.num_rows
     except pa.ArrowInvalid as exc:
         if count_lines(path) > 1:  # a lone header line without a line ending is an empty table
-            raise InputFormatError(f"{path}: cannot be read as CSV ({exc})") from exc
+            raise InputFormatError(f"{path}: cannot be read as CSV ({exc})") from None
     check_physical_records(path, len(header), readable + invalid)
 
 
