@@ -7,6 +7,7 @@ rows rejected, and the output holds exactly the input's award keys — and raise
 """
 
 import logging
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -23,7 +24,7 @@ from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS, OUTPUT_COLUMNS, Reso
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import InputSchemaError, InvariantError
 from sbir_etl.evaluation.quality import match_rate
-from sbir_etl.io.checkpoints import CheckpointStore, PartRecord, run_fingerprint
+from sbir_etl.io.checkpoints import CheckpointStore, PartRecord, parts_dir, run_fingerprint
 from sbir_etl.io.outputs import atomic_path, claim_outputs
 from sbir_etl.io.tables import (
     RejectSink,
@@ -211,13 +212,13 @@ class ChunkSizer:
     rows: int
     ceiling_mib: int | None
 
-    def parts(self, chunk: pa.Table) -> Iterator[pa.Table]:
-        """The chunk in slices of the current size (which may shrink between slices)."""
+    def parts(self, chunk: pa.Table) -> Iterator[tuple[int, pa.Table]]:
+        """(offset, slice) of the chunk in slices of the current size (which may shrink between slices)."""
         offset = 0
         while offset < chunk.num_rows:
             part = chunk.slice(offset, self.rows)
+            yield offset, part
             offset += part.num_rows
-            yield part
 
     def after_part(self, stats: ChunkStats) -> None:
         if not self.ceiling_mib or self.rows <= MIN_CHUNK or current_rss_bytes() <= self.ceiling_mib << 20:
@@ -257,15 +258,26 @@ def _identified_names(
     return IdentifiedNames.collect(iter_text_chunks(awards_path, config.chunk_size, RejectSink()), columns, index)
 
 
-def _after_resumed(chunks: Iterable[pa.Table], skip: int) -> Iterator[pa.Table]:
-    """The chunks from award `skip` on. Earlier ones were enriched by the resumed run; they are
-    still read, so their unreadable rows are counted again."""
+def _not_checkpointed(chunks: Iterable[pa.Table], done: list[PartRecord]) -> Iterator[tuple[int, pa.Table]]:
+    """(first award, slice) of the awards no checkpointed part covers, in input order.
+
+    Covered awards are still read, so their unreadable rows are counted again.
+    """
+    ranges = sorted((p.start, p.stop) for p in done)
+    position, next_range = 0, 0
     for chunk in chunks:
-        if skip >= chunk.num_rows:
-            skip -= chunk.num_rows
-            continue
-        yield chunk.slice(skip)
-        skip = 0
+        end, cursor = position + chunk.num_rows, position
+        while next_range < len(ranges) and ranges[next_range][0] < end:
+            start, stop = ranges[next_range]
+            if start > cursor:
+                yield cursor, chunk.slice(cursor - position, start - cursor)
+            cursor = max(cursor, min(stop, end))
+            if stop > end:  # the range goes on into the next chunk
+                break
+            next_range += 1
+        if cursor < end:
+            yield cursor, chunk.slice(cursor - position, end - cursor)
+        position = end
 
 
 def _output_schema(header: list[str]) -> pa.Schema:
@@ -291,19 +303,19 @@ class _ChunkLoop:
     started: float
     cache: FuzzyCache = field(default_factory=FuzzyCache)
 
-    def run(self, chunks: Iterable[pa.Table]) -> None:
+    def run(self, chunks: Iterable[tuple[int, pa.Table]]) -> None:
         sizer = ChunkSizer(self.config.chunk_size, self.config.memory_ceiling_mib)
-        for chunk in chunks:
-            for part in sizer.parts(chunk):
-                self._enrich(part)
+        for start, chunk in chunks:
+            for offset, part in sizer.parts(chunk):
+                self._enrich(start + offset, part)
                 sizer.after_part(self.tally.stats)
 
-    def _enrich(self, part: pa.Table) -> None:
+    def _enrich(self, start: int, part: pa.Table) -> None:
         enriched, stats = enrich_table(part, self.columns, self.index, self.config, self.cache, self.identified)
         keys = KeyPrint.of(part, self.columns.key)
         methods = Counter(enriched.column("match_method").to_pylist())
         if self.store:
-            self.store.add(enriched, keys.key_hash, methods, stats.invalid_identifiers, stats.events)
+            self.store.add(enriched, start, keys.key_hash, methods, stats.invalid_identifiers, stats.events)
         else:
             self.writer.write(enriched)
         self.tally.add(keys, methods, stats)
@@ -390,15 +402,16 @@ def _enrich(
             if resume
             else None
         )
-        tally = Tally.replay(store.resume() if store else ())
+        done = store.resume() if store else []
+        tally = Tally.replay(done)
         summary.resumed_rows = tally.keys.rows
         if summary.resumed_rows:
-            log.info("resuming after %d awards already enriched by an earlier run", summary.resumed_rows)
+            log.info("resuming: %d awards were already enriched by an earlier run", summary.resumed_rows)
         with atomic_path(out_path) as tmp:
             writer = TableWriter(tmp, out_format)
-            chunks = _after_resumed(iter_text_chunks(awards_path, config.chunk_size, rejects), tally.keys.rows)
+            chunks = _not_checkpointed(iter_text_chunks(awards_path, config.chunk_size, rejects), done)
             _ChunkLoop(columns, index, config, identified, tally, store, writer, progress, started).run(chunks)
-            for table in store.tables() if store else ():
+            for table in store.drain() if store else ():
                 writer.write(table)
             writer.close(_output_schema(header))
             written = KeyPrint.of_file(tmp, out_format, columns.key)
@@ -408,6 +421,5 @@ def _enrich(
     summary.wall_s, summary.cpu_s = usage.wall_s, usage.cpu_s
     summary.peak_rss_mib, summary.peak_rss_growth_mib = usage.peak_rss_mib, usage.peak_rss_growth_mib
     summary.rejects_path = rejects.flush(rejects_path)
-    if store:
-        store.remove()
+    shutil.rmtree(parts_dir(out_path), ignore_errors=True)  # the output is complete: no run needs them
     return summary
