@@ -83,16 +83,36 @@ def enrich_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_enrich(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def _check_enrich_paths(args: argparse.Namespace) -> None:
+    """Every file `enrich` reads and writes, checked before the slow imports and the index build:
+    the inputs are readable tables, no output is an input (or another output)."""
+    from sbir_etl.io.outputs import check_output_paths
+    from sbir_etl.io.tables import default_rejects_path, read_header, table_format
 
+    inputs = {"awards file": Path(args.awards), "recipients file": Path(args.recipients)}
+    for path in inputs.values():
+        read_header(path)
+    if args.config:
+        inputs["config file"] = Path(args.config)
+    table_format(args.out)
+    outputs = {"output": Path(args.out), "rejects file": Path(args.rejects or default_rejects_path(args.out))}
+    if args.summary_json:
+        outputs["--summary-json"] = Path(args.summary_json)
+    check_output_paths(inputs, outputs)
+
+
+def cmd_enrich(args: argparse.Namespace) -> int:
     from sbir_etl.config import load_config
-    from sbir_etl.enrichment import enrich_files
 
     config, sources = load_config(args.config, overrides={"chunk_size": args.chunk_size})
+    _check_enrich_paths(args)
     logging.getLogger("sbir_etl").debug(
         "effective config: %s", {k: (getattr(config, k), v) for k, v in sources.items()}
     )
+    from tqdm import tqdm
+
+    from sbir_etl.enrichment import enrich_files  # pandas and the core: ~1 s, once the arguments are sound
+
     with tqdm(desc="enriching", unit=" awards", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr) as bar:
         summary = enrich_files(
             args.awards,
@@ -103,9 +123,12 @@ def cmd_enrich(args: argparse.Namespace) -> int:
             progress=bar.update,
             resume=args.resume,
         )
-    _print_summary(summary)
     if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=2))
+        from sbir_etl.io.outputs import atomic_path
+
+        with atomic_path(args.summary_json) as tmp:
+            tmp.write_text(json.dumps(summary.as_dict(), indent=2))
+    _print_summary(summary)
     return 0
 
 
@@ -152,7 +175,6 @@ def _load_for_evaluation(path: str, required: Sequence[str], hint: str) -> Any:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from sbir_etl.evaluation.quality import evaluate_against_truth
     from sbir_etl.io.tables import read_header
 
     truth_header = read_header(args.truth)
@@ -163,6 +185,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     truth = _load_for_evaluation(args.truth, ["recipient_hash", *key], truth_hint)
     enriched_hint = f"--enriched takes the output of `sbir-etl enrich`, with the key columns {key} of the truth file"
     enriched = _load_for_evaluation(args.enriched, [*key, *EVALUATED_COLUMNS], enriched_hint)
+    from sbir_etl.evaluation.quality import evaluate_against_truth
+
     result = evaluate_against_truth(enriched, truth, key)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -203,13 +227,15 @@ def _materialize(awards: str, recipients: str, out: str, config: str | None) -> 
         return 0
     print(run.describe(), file=sys.stderr)
     failures = list(run.failed_steps.values())
+    code = max((exit_code_of(f.error_type) for f in failures), default=FAILURE_EXIT)
+    kind = "error" if code == BAD_INPUT_EXIT else "failed"
     if failures:
         first = failures[0]
-        print(f"sbir-etl: failed: step {first.step}: {first.error_type}: {first.message}", file=sys.stderr)
+        print(f"sbir-etl: {kind}: step {first.step}: {first.error_type}: {first.message}", file=sys.stderr)
     else:
         failed = [c.name for c in run.checks.values() if not c.passed and c.severity == "ERROR"]
-        print(f"sbir-etl: failed: blocking quality gate(s) {', '.join(failed) or '?'} did not pass", file=sys.stderr)
-    return max((exit_code_of(f.error_type) for f in failures), default=FAILURE_EXIT)
+        print(f"sbir-etl: {kind}: blocking quality gate(s) {', '.join(failed) or '?'} did not pass", file=sys.stderr)
+    return code
 
 
 def run_arguments(p: argparse.ArgumentParser) -> None:
@@ -250,7 +276,11 @@ def report_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from sbir_etl.io.outputs import check_output_paths
     from sbir_etl.monitoring.reporting import run_report
+
+    if args.out:
+        check_output_paths({"history store": Path(args.history)}, {"--out": Path(args.out)})
 
     return run_report(args)
 
@@ -263,7 +293,13 @@ def checklist_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_checklist(args: argparse.Namespace) -> int:
     from sbir_etl.checklist import ChecklistOptions, checklist_command
+    from sbir_etl.io.outputs import check_output_paths
     from sbir_etl.monitoring.regression import GateThresholds
+
+    if args.markdown:
+        inputs = {"--awards": args.awards, "--recipients": args.recipients, "--history": args.history}
+        given = {role: Path(path) for role, path in inputs.items() if path}
+        check_output_paths(given, {"--markdown": Path(args.markdown)})
 
     try:
         thresholds = GateThresholds(baseline_runs=args.baseline_runs)

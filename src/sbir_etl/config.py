@@ -163,16 +163,15 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         raise ConfigError(f"{source}: {name} needs a value", options=(name,))
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise ConfigError(f"{source}: {name}={raw!r} is not a number", options=(name,))
-    if isinstance(raw, str):
-        try:
-            raw = float(raw.strip())
-        except ValueError as exc:
-            raise ConfigError(f"{source}: {name}={raw!r} is not a number ({exc})", options=(name,)) from None
+    try:
+        number = float(raw.strip()) if isinstance(raw, str) else raw
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {name}={raw!r} is not a number ({exc})", options=(name,)) from None
     if allowed.whole:
-        if not float(raw).is_integer():
+        if not float(number).is_integer():
             raise ConfigError(f"{source}: {name}={raw!r} is not a whole number", options=(name,))
-        return int(raw)
-    return float(raw)
+        return int(number)
+    return float(number)
 
 
 def _source_name(source: str) -> str:

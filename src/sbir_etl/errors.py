@@ -9,6 +9,7 @@ An error that wraps a library's exception is raised `from None`: its message car
 and a failed Dagster step then reports this class, whose exit code `sbir-etl run` returns.
 """
 
+import errno
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -64,13 +65,22 @@ class OutputPathError(BadInputError):
 class OutputWriteError(EnrichmentError):
     """The file system refused an output (full disk, read-only file system, no permission)."""
 
+    HINTS: ClassVar[dict[int, str]] = {
+        errno.ENOSPC: "free space on its disk and rerun (with --resume, finished chunks are kept)",
+        errno.EDQUOT: "free space within your quota and rerun (with --resume, finished chunks are kept)",
+        errno.EROFS: "write it to a writable file system",
+        errno.EACCES: "write it where you have write permission",
+        errno.EPERM: "write it where you have write permission",
+    }
+
     def __init__(self, path: str | Path, error: OSError) -> None:
         self.path = str(path)
         self.errno = error.errno
         reason = error.strerror or str(error)
         if "Detail: " in reason:  # pyarrow: "Error writing bytes to file. Detail: [errno 28] No space left on device"
             reason = reason.split("Detail: ", 1)[1].split("] ", 1)[-1]
-        super().__init__(f"cannot write {self.path}: {reason}")
+        hint = self.HINTS.get(error.errno or 0)
+        super().__init__(f"cannot write {self.path}: {reason}" + (f"; {hint}" if hint else ""))
 
 
 class OutputBusyError(EnrichmentError):
