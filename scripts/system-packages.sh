@@ -3,6 +3,7 @@
 # the run stops, because a test that skips for want of its server is not a passing test.
 # Each line: <command that proves the package is there> <Debian package>.
 SYSTEM_PACKAGES=(
+    "mount mount"  # tests/reliability mounts a small tmpfs for the full-disk and read-only cases
 )
 
 ensure_system_packages() {

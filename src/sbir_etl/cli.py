@@ -86,8 +86,8 @@ def enrich_arguments(p: argparse.ArgumentParser) -> None:
 def _check_enrich_paths(args: argparse.Namespace) -> None:
     """Every file `enrich` reads and writes, checked before the slow imports and the index build:
     the inputs are readable tables, no output is an input (or another output)."""
-    from sbir_etl.io.outputs import check_output_paths
-    from sbir_etl.io.tables import default_rejects_path, read_header, table_format
+    from sbir_etl.io.inputs import read_header, table_format
+    from sbir_etl.io.outputs import check_output_paths, default_rejects_path
 
     inputs = {"awards file": Path(args.awards), "recipients file": Path(args.recipients)}
     for path in inputs.values():
@@ -165,7 +165,8 @@ EVALUATED_COLUMNS = ("match_method", "usaspending_recipient_hash", "candidate_re
 
 
 def _load_for_evaluation(path: str, required: Sequence[str], hint: str) -> Any:
-    from sbir_etl.io.tables import RejectSink, read_header, read_text_table
+    from sbir_etl.io.inputs import read_header
+    from sbir_etl.io.tables import RejectSink, read_text_table
 
     header = read_header(path)
     missing = [c for c in required if c not in header]
@@ -175,7 +176,7 @@ def _load_for_evaluation(path: str, required: Sequence[str], hint: str) -> Any:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from sbir_etl.io.tables import read_header
+    from sbir_etl.io.inputs import read_header
 
     truth_header = read_header(args.truth)
     key = [c for c in truth_header if c != "recipient_hash"]
@@ -213,7 +214,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _materialize(awards: str, recipients: str, out: str, config: str | None) -> int:
     """Materialize `sbir_etl_job`; its summary to stdout on success, to stderr with the failure otherwise."""
     from sbir_etl.dagster_defs import run_job
-    from sbir_etl.io.tables import check_input_file
+    from sbir_etl.io.inputs import check_input_file
 
     check_input_file(awards)
     check_input_file(recipients)

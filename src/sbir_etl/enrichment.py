@@ -25,11 +25,10 @@ from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import InputSchemaError, InvariantError
 from sbir_etl.evaluation.quality import match_rate
 from sbir_etl.io.checkpoints import CheckpointStore, PartRecord, parts_dir, run_fingerprint
-from sbir_etl.io.outputs import atomic_path, claim_outputs
+from sbir_etl.io.outputs import atomic_path, claim_outputs, default_rejects_path
 from sbir_etl.io.tables import (
     RejectSink,
     TableWriter,
-    default_rejects_path,
     iter_text_chunks,
     read_header,
     read_text_table,

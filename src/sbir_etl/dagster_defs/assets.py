@@ -25,11 +25,10 @@ from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
 from sbir_etl.enrichment import enrich_files
 from sbir_etl.evaluation.gates import identifier_counts
 from sbir_etl.evaluation.quality import match_metrics
-from sbir_etl.io.outputs import atomic_path, check_output_paths
+from sbir_etl.io.outputs import atomic_path, check_output_paths, default_rejects_path
 from sbir_etl.io.tables import (
     RejectSink,
     TableWriter,
-    default_rejects_path,
     iter_text_chunks,
     read_header,
 )

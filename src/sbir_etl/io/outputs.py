@@ -32,6 +32,12 @@ def partial_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial-{os.getpid()}")
 
 
+def default_rejects_path(out_path: str | Path) -> Path:
+    """`<out stem>.rejects.csv` beside the output."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.stem + ".rejects.csv")
+
+
 def lock_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.lock")
 

@@ -5,14 +5,13 @@ Every input column is read as text: a DUNS read as a number loses its leading ze
 (wrong number of fields, bytes that are not UTF-8) go to a rejects stream with their input row
 number, column and reason instead of failing the run or vanishing. After a CSV is read, its
 records are checked against its lines (`records.py`), so no two awards are ever silently read as
-one. An input that cannot be read at all (missing, a directory, empty, not CSV/Parquet, corrupt,
-duplicate column names) is an `InputFormatError` naming the file. Outputs are written to a
-temporary file beside the target and renamed into place only when complete (`outputs.py`).
+one. An input that cannot be read at all is an `InputFormatError` naming the file (`inputs.py`).
+Outputs are written to a temporary file beside the target and renamed into place only when
+complete (`outputs.py`).
 """
 
 import bisect
 import csv
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,21 +22,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from sbir_etl.errors import InputFormatError
+from sbir_etl.io.inputs import parquet_file, read_header, table_format
 from sbir_etl.io.outputs import atomic_path
 from sbir_etl.io.records import check_physical_records, count_lines
 
 CSV_BLOCK_SIZE = 8 << 20
 REJECT_COLUMNS = ("file", "input_row", "column", "reason", "raw")
-
-
-def table_format(path: str | Path) -> str:
-    """'csv' or 'parquet', from the file extension."""
-    suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".txt"):
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise InputFormatError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
 @dataclass(frozen=True)
@@ -78,64 +68,6 @@ class RejectSink:
             return str(path)
         Path(path).unlink(missing_ok=True)
         return None
-
-
-def default_rejects_path(out_path: str | Path) -> Path:
-    """`<out stem>.rejects.csv` beside the output."""
-    out_path = Path(out_path)
-    return out_path.with_name(out_path.stem + ".rejects.csv")
-
-
-def check_input_file(path: str | Path) -> Path:
-    """`path` as a readable, non-empty CSV or Parquet file; `InputFormatError` saying what it is instead."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFormatError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputFormatError(f"{path}: is a directory; pass a .csv or .parquet file")
-    table_format(path)
-    if path.stat().st_size == 0:
-        raise InputFormatError(f"{path}: the file is empty (0 bytes), not even a header line")
-    return path
-
-
-def _unique_names(path: str | Path, names: list[str]) -> list[str]:
-    repeated = [name for name, count in Counter(names).items() if count > 1]
-    if repeated:
-        where = "; ".join(
-            f"{name!r} is column {' and '.join(str(i + 1) for i, n in enumerate(names) if n == name)}"
-            for name in repeated
-        )
-        raise InputFormatError(f"{path}: duplicate column names ({where}); rename them so each is unique")
-    return names
-
-
-def read_csv_header(path: str | Path) -> list[str]:
-    """Header names of a CSV file: its first record, whatever its line ending (LF, CRLF or CR)."""
-    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
-        header = next(csv.reader(fh), [])
-    if not any(name.strip() for name in header):
-        raise InputFormatError(f"{path}: the first line is blank; it must hold the column names")
-    try:
-        "".join(header).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InputFormatError(f"{path}: row 0 (header): not UTF-8; re-export the file as UTF-8") from None
-    return _unique_names(path, header)
-
-
-def _parquet_file(path: str | Path) -> pq.ParquetFile:
-    try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise InputFormatError(f"{path}: not a readable Parquet file ({exc})") from None
-
-
-def read_header(path: str | Path) -> list[str]:
-    """Column names of a CSV or Parquet input (checked with `check_input_file` first)."""
-    path = check_input_file(path)
-    if table_format(path) == "parquet":
-        return _unique_names(path, list(_parquet_file(path).schema_arrow.names))
-    return read_csv_header(path)
 
 
 def _as_text(column: pa.Array) -> pa.Array:
@@ -222,7 +154,7 @@ def iter_text_chunks(
 
 def _iter_parquet(path: Path, chunk_rows: int, columns: list[str] | None) -> Iterator[pa.Table]:
     try:
-        for batch in _parquet_file(path).iter_batches(batch_size=chunk_rows, columns=columns):
+        for batch in parquet_file(path).iter_batches(batch_size=chunk_rows, columns=columns):
             yield pa.table([_as_text(c) for c in batch.columns], names=batch.schema.names)
     except pa.ArrowException as exc:
         raise InputFormatError(f"{path}: not a readable Parquet file ({exc})") from None
@@ -354,3 +286,14 @@ class TableWriter:
             self.write(schema.empty_table())
         assert self._writer is not None
         self._writer.close()
+
+
+__all__ = [
+    "Reject",
+    "RejectSink",
+    "TableWriter",
+    "iter_text_chunks",
+    "read_header",  # from inputs.py, where every input is checked
+    "read_text_table",
+    "table_format",  # from inputs.py
+]
