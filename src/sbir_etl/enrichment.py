@@ -414,11 +414,11 @@ def _enrich(
                 writer.write(table)
             writer.close(_output_schema(header))
             written = KeyPrint.of_file(tmp, out_format, columns.key)
-            _account(summary, tally, rejects, awards_path, written)  # before the output appears
+            _account(summary, tally, rejects, awards_path, written)  # before the output appears,
+            summary.rejects_path = rejects.flush(rejects_path)  # and so do its rejects
     summary.invalid_identifiers = dict(sorted(tally.stats.invalid_identifiers.items()))
     summary.events = dict(sorted(tally.stats.events.items()))
     summary.wall_s, summary.cpu_s = usage.wall_s, usage.cpu_s
     summary.peak_rss_mib, summary.peak_rss_growth_mib = usage.peak_rss_mib, usage.peak_rss_growth_mib
-    summary.rejects_path = rejects.flush(rejects_path)
     shutil.rmtree(parts_dir(out_path), ignore_errors=True)  # the output is complete: no run needs them
     return summary
