@@ -7,7 +7,6 @@ rows rejected, and the output holds exactly the input's award keys — and raise
 """
 
 import logging
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,7 +23,7 @@ from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS, OUTPUT_COLUMNS, Reso
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import InputSchemaError, InvariantError
 from sbir_etl.evaluation.quality import match_rate
-from sbir_etl.io.checkpoints import CheckpointStore, PartRecord, parts_dir, run_fingerprint
+from sbir_etl.io.checkpoints import CheckpointStore, PartRecord, remove_checkpoints, run_fingerprint
 from sbir_etl.io.outputs import atomic_path, claim_outputs, default_rejects_path
 from sbir_etl.io.tables import (
     RejectSink,
@@ -420,5 +419,5 @@ def _enrich(
     summary.events = dict(sorted(tally.stats.events.items()))
     summary.wall_s, summary.cpu_s = usage.wall_s, usage.cpu_s
     summary.peak_rss_mib, summary.peak_rss_growth_mib = usage.peak_rss_mib, usage.peak_rss_growth_mib
-    shutil.rmtree(parts_dir(out_path), ignore_errors=True)  # the output is complete: no run needs them
+    remove_checkpoints(out_path)
     return summary

@@ -62,6 +62,11 @@ def parts_dir(out_path: Path) -> Path:
     return out_path.with_name(f".{out_path.name}.parts")
 
 
+def remove_checkpoints(out_path: Path) -> None:
+    """Delete the checkpoints of an output (once it is complete, no run needs them)."""
+    shutil.rmtree(parts_dir(out_path), ignore_errors=True)
+
+
 class CheckpointStore:
     """The parts directory of one output file."""
 
@@ -107,9 +112,6 @@ class CheckpointStore:
         for part in sorted(self.parts, key=lambda p: p.start):
             yield pq.read_table(self.dir / part.file)
             (self.dir / part.file).unlink()
-
-    def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def _read_manifest(self) -> dict[str, Any]:
         try:
