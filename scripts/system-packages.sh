@@ -4,6 +4,7 @@
 # Each line: <command that proves the package is there> <Debian package>.
 SYSTEM_PACKAGES=(
     "/usr/bin/chromium chromium"  # the HTML report's browser tests (tests/history/test_report_browser.py)
+    "mount mount"  # tests/reliability mounts a small tmpfs for the full-disk and read-only cases
 )
 
 ensure_system_packages() {

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sbir_etl.bundled import DEFAULT_SCENARIO, SMOKE_TESTS
-from sbir_etl.errors import ConfigError
 from sbir_etl.monitoring.history import HistoryError, HistoryStore, StoredResult
 from sbir_etl.monitoring.regression import GateStatus, GateThresholds, Sample, TestVerdict, judge_regression
 
@@ -130,7 +129,7 @@ def judge_smoke(returncode: int, output: str) -> ItemResult:
         return ItemResult(name, Status.PASS, True, summary)
     if returncode == 5:
         return ItemResult(
-            name, Status.FAIL, True, "no smoke tests were collected; run from a checkout with tests/smoke"
+            name, Status.FAIL, True, "no smoke tests were collected; point --tests at a directory with smoke tests"
         )
     hint = "; rerun them with `pytest -m smoke` to see the failures"
     return ItemResult(name, Status.FAIL, True, f"pytest exited {returncode}: {summary}{hint}", failed[:20])
@@ -338,24 +337,14 @@ def add_checklist_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--markdown", help="also write the report as Markdown here (e.g. $GITHUB_STEP_SUMMARY)")
 
 
-def cmd_checklist(args: argparse.Namespace) -> int:
-    """`sbir-etl checklist`: print the report; 0 when ready, 1 while a critical item does not pass."""
-    try:
-        thresholds = GateThresholds(baseline_runs=args.baseline_runs)
-    except ValueError as error:
-        raise ConfigError(f"--baseline-runs: {error}") from error
-    options = ChecklistOptions(
-        awards=Path(args.awards),
-        recipients=Path(args.recipients),
-        out_dir=Path(args.out),
-        config=Path(args.config) if args.config else None,
-        tests_dir=Path(args.tests),
-        history=Path(args.history) if args.history else None,
-        thresholds=thresholds,
-    )
+def checklist_command(options: ChecklistOptions, markdown: Path | None = None) -> int:
+    """`sbir-etl checklist`: print the report; 0 when ready, 1 while a critical item does not pass.
+
+    Progress goes to stderr; ``markdown`` (e.g. $GITHUB_STEP_SUMMARY) gets the report appended.
+    """
     report = run_checklist(options, progress=lambda line: print(line, file=sys.stderr, flush=True))
     sys.stdout.write(report.render_text())
-    if args.markdown:
-        with open(args.markdown, "a", encoding="utf-8") as out:  # append: GITHUB_STEP_SUMMARY is shared
+    if markdown:
+        with open(markdown, "a", encoding="utf-8") as out:  # append: GITHUB_STEP_SUMMARY is shared
             out.write(report.render_markdown())
     return 0 if report.ready else 1

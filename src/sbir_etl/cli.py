@@ -1,32 +1,56 @@
 """`sbir-etl`: run the Dagster job, enrich, generate synthetic data, evaluate against truth, report.
 
-Exit codes: 0 success, 2 bad input or configuration (message on stderr), 1 any other failure.
+Exit codes: 0 success; 2 bad input, output path or configuration; 1 the environment or the run
+failed (full disk, read-only file system, another run on the same output, a failed quality gate,
+an internal error); 130 interrupted; 141 standard output closed early (`| head`). Every error is
+one line on stderr (`--debug` shows the traceback instead); see docs/reliability.md.
+
+Each command is a `Command`: its name, help, an argument builder and a runner. Adding one is
+adding a line to `COMMANDS`.
 """
 
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sbir_etl.bundled import DEFAULT_SCENARIO
-from sbir_etl.errors import ConfigError, EnrichmentError, InputFormatError, InputSchemaError
+from sbir_etl.errors import BAD_INPUT_EXIT, FAILURE_EXIT, ConfigError, EnrichmentError, InputSchemaError, exit_code_of
 
-BAD_INPUT = (InputSchemaError, InputFormatError, ConfigError, FileNotFoundError, IsADirectoryError)
+INTERRUPTED_EXIT = 130
+CLOSED_STDOUT_EXIT = 141  # what a shell reports for a process killed by SIGPIPE
+INVALID_IDENTIFIER_HINTS = {
+    "duns:scientific-notation": (
+        "DUNS written in scientific notation (1.23456789E+08) were saved by a spreadsheet that read the column "
+        "as numbers; their digits cannot be trusted, so they join nothing. Re-export the DUNS column as text"
+    ),
+}
 
 
-def _print_summary(summary, config_sources: dict[str, str] | None = None) -> None:
+# -- enrich --------------------------------------------------------------------------------------
+
+
+def _print_summary(summary: Any) -> None:
     out = sys.stdout
+    award_rejects = f" (see {summary.rejects_path})" if summary.rejects_path and summary.rows_rejected else ""
     print(
-        f"awards: {summary.rows_in} in, {summary.rows_out} out, {summary.rows_rejected} rejected"
-        + (f" (see {summary.rejects_path})" if summary.rejects_path else ""),
+        f"awards: {summary.rows_in} in, {summary.rows_out} out, {summary.rows_rejected} rejected{award_rejects}",
         file=out,
     )
     if summary.resumed_rows:
         print(f"resumed: {summary.resumed_rows} awards were already enriched by the interrupted run", file=out)
-    print(f"recipients: {summary.recipients} indexed in {summary.index_build_s:.1f} s", file=out)
+    recipient_rejects = (
+        f", {summary.recipients_rejected} rows rejected (see {summary.rejects_path})"
+        if summary.recipients_rejected
+        else ""
+    )
+    print(f"recipients: {summary.recipients} indexed in {summary.index_build_s:.1f} s{recipient_rejects}", file=out)
     width = max(len(m) for m in summary.counts_by_method)
     for method, count in summary.counts_by_method.items():
         share = count / summary.rows_out if summary.rows_out else 0.0
@@ -34,6 +58,8 @@ def _print_summary(summary, config_sources: dict[str, str] | None = None) -> Non
     print(f"match rate: {summary.match_rate:.1%} (candidates are not matches)", file=out)
     if summary.invalid_identifiers:
         print("invalid identifiers: " + ", ".join(f"{k}={v}" for k, v in summary.invalid_identifiers.items()), file=out)
+        for reason in summary.invalid_identifiers.keys() & INVALID_IDENTIFIER_HINTS.keys():
+            print(f"  hint ({reason}): {INVALID_IDENTIFIER_HINTS[reason]}", file=out)
     events = {k: v for k, v in summary.events.items() if v}
     if events:
         print("resolved ties/conflicts: " + ", ".join(f"{k}={v}" for k, v in events.items()), file=out)
@@ -41,16 +67,52 @@ def _print_summary(summary, config_sources: dict[str, str] | None = None) -> Non
     print(f"output: {summary.out_path}", file=out)
 
 
-def cmd_enrich(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def enrich_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--awards", required=True, help="SBIR.gov award export (.csv or .parquet)")
+    p.add_argument("--recipients", required=True, help="USAspending recipient lookup (.csv or .parquet)")
+    p.add_argument("--out", required=True, help="enriched output (.csv or .parquet); never one of the inputs")
+    p.add_argument("--rejects", help="where unreadable rows go (default: <out>.rejects.csv)")
+    p.add_argument("--chunk-size", type=_positive_int, help="awards per chunk (default 100000)")
+    p.add_argument("--config", help="YAML/TOML configuration file")
+    p.add_argument("--summary-json", help="also write the run summary as JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="checkpoint each chunk; rerunning the same command after a crash continues where it stopped",
+    )
 
+
+def _check_enrich_paths(args: argparse.Namespace) -> None:
+    """Every file `enrich` reads and writes, checked before the slow imports and the index build:
+    the inputs are readable tables, no output is an input (or another output)."""
+    from sbir_etl.io.inputs import read_header, table_format
+    from sbir_etl.io.outputs import check_output_paths, default_rejects_path
+
+    inputs = {"awards file": Path(args.awards), "recipients file": Path(args.recipients)}
+    for path in inputs.values():
+        read_header(path)
+    if args.config:
+        inputs["config file"] = Path(args.config)
+    table_format(args.out)
+    outputs = {"output": Path(args.out), "rejects file": Path(args.rejects or default_rejects_path(args.out))}
+    if args.summary_json:
+        outputs["--summary-json"] = Path(args.summary_json)
+    check_output_paths(inputs, outputs)
+
+
+def cmd_enrich(args: argparse.Namespace) -> int:
     from sbir_etl.config import load_config
-    from sbir_etl.enrichment import enrich_files
 
     config, sources = load_config(args.config, overrides={"chunk_size": args.chunk_size})
+    _check_enrich_paths(args)
     logging.getLogger("sbir_etl").debug(
         "effective config: %s", {k: (getattr(config, k), v) for k, v in sources.items()}
     )
+    from tqdm import tqdm
+
+    from sbir_etl.enrichment import enrich_files  # pandas and the core: ~1 s, once the arguments are sound
+
     with tqdm(desc="enriching", unit=" awards", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr) as bar:
         summary = enrich_files(
             args.awards,
@@ -61,10 +123,23 @@ def cmd_enrich(args: argparse.Namespace) -> int:
             progress=bar.update,
             resume=args.resume,
         )
-    _print_summary(summary)
     if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=2))
+        from sbir_etl.io.outputs import atomic_path
+
+        with atomic_path(args.summary_json) as tmp:
+            tmp.write_text(json.dumps(summary.as_dict(), indent=2))
+    _print_summary(summary)
     return 0
+
+
+# -- generate, evaluate --------------------------------------------------------------------------
+
+
+def generate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--awards", type=_positive_int, default=533_000, help="awards to generate (default 533000)")
+    p.add_argument("--recipients", type=_positive_int, default=3_300_000, help="recipients (default 3300000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="directory for awards.csv, recipients.csv, truth.csv")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -80,17 +155,39 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    import pandas as pd
+def evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--truth", required=True, help="truth.csv: award key columns + recipient_hash")
+    p.add_argument("--enriched", required=True, help="output of `sbir-etl enrich`")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
-    from sbir_etl.evaluation.quality import evaluate_against_truth
+
+EVALUATED_COLUMNS = ("match_method", "usaspending_recipient_hash", "candidate_recipient_hash")
+
+
+def _load_for_evaluation(path: str, required: Sequence[str], hint: str) -> Any:
+    from sbir_etl.io.inputs import read_header
     from sbir_etl.io.tables import RejectSink, read_text_table
 
-    def load(path: str) -> pd.DataFrame:
-        return read_text_table(path, RejectSink()).to_pandas()
+    header = read_header(path)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputSchemaError(path, missing, header, hint=hint)
+    return read_text_table(path, RejectSink()).to_pandas()
 
-    enriched, truth = load(args.enriched), load(args.truth)
-    key = [c for c in truth.columns if c != "recipient_hash"]
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sbir_etl.io.inputs import read_header
+
+    truth_header = read_header(args.truth)
+    key = [c for c in truth_header if c != "recipient_hash"]
+    truth_hint = "--truth takes the truth.csv of `sbir-etl generate` (award key columns + recipient_hash)"
+    if not key:
+        raise InputSchemaError(args.truth, ["an award key column"], truth_header, hint=truth_hint)
+    truth = _load_for_evaluation(args.truth, ["recipient_hash", *key], truth_hint)
+    enriched_hint = f"--enriched takes the output of `sbir-etl enrich`, with the key columns {key} of the truth file"
+    enriched = _load_for_evaluation(args.enriched, [*key, *EVALUATED_COLUMNS], enriched_hint)
+    from sbir_etl.evaluation.quality import evaluate_against_truth
+
     result = evaluate_against_truth(enriched, truth, key)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -111,127 +208,233 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the Dagster job: run, demo, checklist -------------------------------------------------------
+
+
+def _materialize(awards: str, recipients: str, out: str, config: str | None) -> int:
+    """Materialize `sbir_etl_job`; its summary to stdout on success, to stderr with the failure otherwise."""
+    from sbir_etl.dagster_defs import run_job
+    from sbir_etl.io.inputs import check_input_file
+
+    check_input_file(awards)
+    check_input_file(recipients)
+    print(f"materializing sbir_etl_job: awards {awards}, recipients {recipients} -> {out}", flush=True)
+    run = run_job(awards, recipients, out, config_path=config)
+    if run.success:
+        print(run.describe())
+        report = run.asset_values.get("enrichment_quality_report")
+        if report:
+            print(f"quality report: {report}")
+        return 0
+    print(run.describe(), file=sys.stderr)
+    failures = list(run.failed_steps.values())
+    code = max((exit_code_of(f.error_type) for f in failures), default=FAILURE_EXIT)
+    kind = "error" if code == BAD_INPUT_EXIT else "failed"
+    if failures:
+        first = failures[0]
+        print(f"sbir-etl: {kind}: step {first.step}: {first.error_type}: {first.message}", file=sys.stderr)
+    else:
+        failed = [c.name for c in run.checks.values() if not c.passed and c.severity == "ERROR"]
+        print(f"sbir-etl: {kind}: blocking quality gate(s) {', '.join(failed) or '?'} did not pass", file=sys.stderr)
+    return code
+
+
+def run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--awards", default=str(DEFAULT_SCENARIO / "awards.csv"), help="SBIR.gov award export (.csv or .parquet)"
+    )
+    p.add_argument(
+        "--recipients", default=str(DEFAULT_SCENARIO / "recipients.csv"), help="USAspending recipient lookup"
+    )
+    p.add_argument("--out", default="out/run", help="directory for the job's tables and its Dagster instance")
+    p.add_argument("--config", help="YAML/TOML configuration file")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Materialize the Dagster `sbir_etl_job`: ingest, validate, enrich, gate, report."""
-    from sbir_etl.dagster_defs import run_job
+    return _materialize(args.awards, args.recipients, args.out, args.config)
 
-    for path in (args.awards, args.recipients):
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: no such file")
-    print(f"materializing sbir_etl_job: awards {args.awards}, recipients {args.recipients} -> {args.out}", flush=True)
-    run = run_job(args.awards, args.recipients, args.out, config_path=args.config)
-    print(run.describe())
-    report = run.asset_values.get("enrichment_quality_report")
-    if report:
-        print(f"quality report: {report}")
-    if run.success:
-        return 0
-    bad_input = {"InputSchemaError", "InputFormatError", "ConfigError"}
-    return 2 if any(f.error_type in bad_input for f in run.failed_steps.values()) else 1
+
+def demo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scenario", default=str(DEFAULT_SCENARIO), help="scenario directory with awards.csv and recipients.csv"
+    )
+    p.add_argument("--out", default="out/demo", help="output directory")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`sbir-etl run` on the bundled real-data scenario (real SBIR.gov awards and FPDS recipients)."""
     scenario = Path(args.scenario)
-    if not (scenario / "awards.csv").exists():
-        raise FileNotFoundError(f"bundled scenario not found at {scenario}; run from a checkout of the project")
-    ns = argparse.Namespace(
-        awards=str(scenario / "awards.csv"), recipients=str(scenario / "recipients.csv"), out=args.out, config=None
-    )
-    return cmd_run(ns)
+    if not (scenario / "awards.csv").is_file():
+        raise ConfigError(
+            f"--scenario {scenario}: no awards.csv there; pass a scenario directory (awards.csv, recipients.csv)"
+        )
+    return _materialize(str(scenario / "awards.csv"), str(scenario / "recipients.csv"), args.out, None)
+
+
+def report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--history", required=True, help="metrics store written by pytest --sbir-history")
+    p.add_argument("--format", choices=("md", "json", "html"), default="md", help="output format (default md)")
+    p.add_argument("--out", help="write here instead of standard output (required for html)")
+    p.add_argument("--window", type=int, default=10, help="latest passed runs a trend looks at (default 10)")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from sbir_etl.io.outputs import check_output_paths
     from sbir_etl.monitoring.reporting import ReportOptions, run_report
     from sbir_etl.monitoring.trends import TrendPolicy
 
+    if args.out:
+        check_output_paths({"history store": Path(args.history)}, {"--out": Path(args.out)})
     try:
         trend = TrendPolicy(window=args.window)
     except ValueError as error:
-        print(f"sbir-etl report: error: --window: {error}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--window: {error}") from None
     out = Path(args.out) if args.out else None
     return run_report(ReportOptions(history=Path(args.history), format=args.format, out=out, trend=trend))
 
 
+def checklist_arguments(p: argparse.ArgumentParser) -> None:
+    from sbir_etl.checklist import add_checklist_arguments
+
+    add_checklist_arguments(p)
+
+
 def cmd_checklist(args: argparse.Namespace) -> int:
-    from sbir_etl.checklist import cmd_checklist as run_checklist_command
+    from sbir_etl.checklist import ChecklistOptions, checklist_command
+    from sbir_etl.io.outputs import check_output_paths
+    from sbir_etl.monitoring.regression import GateThresholds
 
-    return run_checklist_command(args)
+    if args.markdown:
+        inputs = {"--awards": args.awards, "--recipients": args.recipients, "--history": args.history}
+        given = {role: Path(path) for role, path in inputs.items() if path}
+        check_output_paths(given, {"--markdown": Path(args.markdown)})
+
+    try:
+        thresholds = GateThresholds(baseline_runs=args.baseline_runs)
+    except ValueError as error:
+        raise ConfigError(f"--baseline-runs: {error}") from error
+    options = ChecklistOptions(
+        awards=Path(args.awards),
+        recipients=Path(args.recipients),
+        out_dir=Path(args.out),
+        config=Path(args.config) if args.config else None,
+        tests_dir=Path(args.tests),
+        history=Path(args.history) if args.history else None,
+        thresholds=thresholds,
+    )
+    return checklist_command(options, markdown=Path(args.markdown) if args.markdown else None)
 
 
-COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
-    "enrich": (cmd_enrich, "enrich an award file with USAspending recipients"),
-    "generate": (cmd_generate, "write synthetic awards, recipients and ground truth"),
-    "evaluate": (cmd_evaluate, "precision/recall of an enriched file against ground truth"),
-    "run": (cmd_run, "materialize the Dagster sbir_etl_job (enrichment with blocking quality gates)"),
-    "demo": (cmd_demo, "materialize sbir_etl_job on the bundled real-data sample"),
-    "report": (cmd_report, "trends, match rate and scores from a pytest --sbir-history store (md/json/html)"),
-    "checklist": (
-        cmd_checklist,
-        "deployment readiness: smoke tests, quality gates, baseline comparison; exit 1 until all critical items pass",
+# -- the commands, the parser and the error boundary ---------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its name, its help, the builder of its arguments and the function that runs it."""
+
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("enrich", "enrich an award file with USAspending recipients", enrich_arguments, cmd_enrich),
+    Command("generate", "write synthetic awards, recipients and ground truth", generate_arguments, cmd_generate),
+    Command("evaluate", "precision/recall of an enriched file against ground truth", evaluate_arguments, cmd_evaluate),
+    Command(
+        "run", "materialize the Dagster sbir_etl_job (enrichment with blocking quality gates)", run_arguments, cmd_run
     ),
-}
+    Command("demo", "materialize sbir_etl_job on the bundled real-data sample", demo_arguments, cmd_demo),
+    Command(
+        "report",
+        "trends, match rate and scores from a pytest --sbir-history store (md/json/html)",
+        report_arguments,
+        cmd_report,
+    ),
+    Command(
+        "checklist",
+        "deployment readiness: smoke tests, quality gates, baseline comparison; exit 1 until all critical items pass",
+        checklist_arguments,
+        cmd_checklist,
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sbir-etl", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and the effective configuration")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (func, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(func=func)
-        if name == "enrich":
-            p.add_argument("--awards", required=True, help="SBIR.gov award export (.csv or .parquet)")
-            p.add_argument("--recipients", required=True, help="USAspending recipient lookup (.csv or .parquet)")
-            p.add_argument("--out", required=True, help="enriched output (.csv or .parquet)")
-            p.add_argument("--rejects", help="where unreadable rows go (default: <out>.rejects.csv)")
-            p.add_argument("--chunk-size", type=int, help="awards per chunk (default 100000)")
-            p.add_argument("--config", help="YAML/TOML configuration file")
-            p.add_argument("--summary-json", help="also write the run summary as JSON here")
-            p.add_argument("--quiet", action="store_true", help="no progress bar")
-            p.add_argument(
-                "--resume",
-                action="store_true",
-                help="checkpoint each chunk; rerunning the same command after a crash continues where it stopped",
-            )
-        elif name == "generate":
-            p.add_argument("--awards", type=int, default=533_000)
-            p.add_argument("--recipients", type=int, default=3_300_000)
-            p.add_argument("--seed", type=int, default=0)
-            p.add_argument("--out", required=True, help="directory for awards.csv, recipients.csv, truth.csv")
-        elif name == "evaluate":
-            p.add_argument("--truth", required=True, help="truth.csv: award key columns + recipient_hash")
-            p.add_argument("--enriched", required=True, help="output of `sbir-etl enrich`")
-            p.add_argument("--json", action="store_true", help="print the figures as JSON")
-        elif name == "report":
-            p.add_argument("--history", required=True, help="metrics store written by pytest --sbir-history")
-            p.add_argument("--format", choices=("md", "json", "html"), default="md", help="output format (default md)")
-            p.add_argument("--out", help="write here instead of standard output (required for html)")
-            p.add_argument("--window", type=int, default=10, help="latest passed runs a trend looks at (default 10)")
-        elif name == "run":
-            p.add_argument(
-                "--awards",
-                default=str(DEFAULT_SCENARIO / "awards.csv"),
-                help="SBIR.gov award export (.csv or .parquet)",
-            )
-            p.add_argument(
-                "--recipients", default=str(DEFAULT_SCENARIO / "recipients.csv"), help="USAspending recipient lookup"
-            )
-            p.add_argument("--out", default="out/run", help="directory for the job's tables and its Dagster instance")
-            p.add_argument("--config", help="YAML/TOML configuration file")
-        elif name == "demo":
-            p.add_argument(
-                "--scenario",
-                default=str(DEFAULT_SCENARIO),
-                help="scenario directory with awards.csv and recipients.csv",
-            )
-            p.add_argument("--out", default="out/demo", help="output directory")
-        elif name == "checklist":
-            from sbir_etl.checklist import add_checklist_arguments
-
-            add_checklist_arguments(p)
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.arguments(p)
+        p.set_defaults(func=command.run)
     return parser
+
+
+def _os_error(error: BaseException) -> str:
+    assert isinstance(error, OSError)
+    where = f"{error.filename}: " if error.filename else ""
+    return f"failed: {where}{error.strerror or error}"
+
+
+@dataclass(frozen=True)
+class ExitRule:
+    """How an error that escapes a command ends the process: exit code (None: the error's own) and message."""
+
+    error: type[BaseException]
+    code: int | None
+    message: Callable[[BaseException], str | None]
+
+
+EXIT_RULES: tuple[ExitRule, ...] = (
+    ExitRule(BrokenPipeError, CLOSED_STDOUT_EXIT, lambda e: None),  # the reader left (`| head`): stop quietly
+    ExitRule(KeyboardInterrupt, INTERRUPTED_EXIT, lambda e: "interrupted"),
+    ExitRule(
+        EnrichmentError,
+        None,
+        lambda e: f"{'error' if getattr(e, 'exit_code', 1) == BAD_INPUT_EXIT else 'failed'}: {e}",
+    ),
+    ExitRule(OSError, FAILURE_EXIT, _os_error),  # the environment: file system, permissions, devices
+    ExitRule(
+        Exception,
+        FAILURE_EXIT,
+        lambda e: f"internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback, and report it)",
+    ),
+)
+"""First match wins: specific classes before their bases."""
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced by a capture without a file descriptor
+        pass
+
+
+def exit_for(error: BaseException) -> int:
+    """The error boundary: print the rule's one-line message on stderr and return its exit code."""
+    rule = next(r for r in EXIT_RULES if isinstance(error, r.error))
+    if isinstance(error, BrokenPipeError):
+        _silence_stdout()
+    message = rule.message(error)
+    if message:
+        print(f"sbir-etl: {message}", file=sys.stderr)
+    return rule.code if rule.code is not None else getattr(error, "exit_code", FAILURE_EXIT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -240,13 +443,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        return args.func(args)
-    except BAD_INPUT as exc:
-        print(f"sbir-etl: error: {exc}", file=sys.stderr)
-        return 2
-    except EnrichmentError as exc:
-        print(f"sbir-etl: failed: {exc}", file=sys.stderr)
-        return 1
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the boundary
+        return code
+    except (Exception, KeyboardInterrupt) as error:
+        if args.debug and not isinstance(error, BrokenPipeError):
+            raise
+        return exit_for(error)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ rows rejected, and the output holds exactly the input's award keys — and raise
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,11 @@ from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS, OUTPUT_COLUMNS, Reso
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import InputSchemaError, InvariantError
 from sbir_etl.evaluation.quality import match_rate
-from sbir_etl.io.checkpoints import CheckpointStore, run_fingerprint
+from sbir_etl.io.checkpoints import CheckpointStore, PartRecord, remove_checkpoints, run_fingerprint
+from sbir_etl.io.outputs import atomic_path, claim_outputs, default_rejects_path
 from sbir_etl.io.tables import (
     RejectSink,
     TableWriter,
-    atomic_path,
     iter_text_chunks,
     read_header,
     read_text_table,
@@ -136,35 +136,217 @@ def enrich_frame(
     return table.to_pandas(types_mapper=pd.ArrowDtype).set_axis(awards.index)
 
 
-def _key_fingerprint(table: pa.Table, key: tuple[str, ...]) -> tuple[int, int]:
-    """(row count, order-independent sum of key hashes): equal multisets of keys give equal prints."""
-    if not key or table.num_rows == 0:
-        return table.num_rows, 0
-    frame = table.select(list(key)).to_pandas(types_mapper=pd.ArrowDtype)
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return table.num_rows, int(hashes.sum(dtype="uint64"))
+# -- the pieces of `enrich_files` ----------------------------------------------------------------
 
 
-def _read_back_keys(path: Path, fmt: str, key: tuple[str, ...]) -> tuple[int, int]:
-    if fmt == "parquet":
+@dataclass(frozen=True)
+class KeyPrint:
+    """Row count and order-independent sum of award-key hashes (mod 2**64).
+
+    Equal multisets of keys give equal prints, so comparing the print of the awards read with
+    the print of the file written proves that no award was lost or duplicated on the way.
+    """
+
+    rows: int = 0
+    key_hash: int = 0
+
+    def __add__(self, other: "KeyPrint") -> "KeyPrint":
+        return KeyPrint(self.rows + other.rows, (self.key_hash + other.key_hash) % (1 << 64))
+
+    @classmethod
+    def of(cls, table: pa.Table, key: tuple[str, ...]) -> "KeyPrint":
+        if not key or table.num_rows == 0:
+            return cls(table.num_rows, 0)
+        frame = table.select(list(key)).to_pandas(types_mapper=pd.ArrowDtype)
+        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+        return cls(table.num_rows, int(hashes.sum(dtype="uint64")))
+
+    @classmethod
+    def of_file(cls, path: Path, fmt: str, key: tuple[str, ...]) -> "KeyPrint":
+        """The print of a written output, read back from disk (only the key columns)."""
+        if fmt == "parquet":
+            if not key:
+                return cls(pq.ParquetFile(path).metadata.num_rows, 0)
+            return cls.of(pq.read_table(path, columns=list(key)), key)
+        parse = pacsv.ParseOptions(newlines_in_values=True)
         if not key:
-            return pq.ParquetFile(path).metadata.num_rows, 0
-        return _key_fingerprint(pq.read_table(path, columns=list(key)), key)
-    if not key:
-        return sum(
-            b.num_rows for b in pacsv.open_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True))
-        ), 0
-    table = pacsv.read_csv(
-        path,
-        convert_options=pacsv.ConvertOptions(
+            return cls(sum(b.num_rows for b in pacsv.open_csv(path, parse_options=parse)), 0)
+        convert = pacsv.ConvertOptions(
             include_columns=list(key),
             column_types={k: pa.string() for k in key},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
-        ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        )
+        return cls.of(pacsv.read_csv(path, convert_options=convert, parse_options=parse), key)
+
+
+@dataclass
+class Tally:
+    """What the enriched awards add up to so far: their key print, match methods and cascade stats."""
+
+    keys: KeyPrint = KeyPrint()
+    methods: Counter = field(default_factory=Counter)
+    stats: ChunkStats = field(default_factory=ChunkStats)
+
+    def add(self, keys: KeyPrint, methods: Mapping[str, int], stats: ChunkStats) -> None:
+        self.keys += keys
+        self.methods.update(methods)
+        self.stats.merge(stats)
+
+    @classmethod
+    def replay(cls, parts: Iterable[PartRecord]) -> "Tally":
+        """The tally of the checkpointed parts a resumed run starts from."""
+        tally = cls()
+        for part in parts:
+            stats = ChunkStats(Counter(part.invalid_identifiers), Counter(part.events))
+            tally.add(KeyPrint(part.rows, part.key_hash), part.methods, stats)
+        return tally
+
+
+@dataclass
+class ChunkSizer:
+    """Adaptive chunk size: halved (down to `MIN_CHUNK`) after a chunk that left RSS above the ceiling."""
+
+    rows: int
+    ceiling_mib: int | None
+
+    def parts(self, chunk: pa.Table) -> Iterator[tuple[int, pa.Table]]:
+        """(offset, slice) of the chunk in slices of the current size (which may shrink between slices)."""
+        offset = 0
+        while offset < chunk.num_rows:
+            part = chunk.slice(offset, self.rows)
+            yield offset, part
+            offset += part.num_rows
+
+    def after_part(self, stats: ChunkStats) -> None:
+        if not self.ceiling_mib or self.rows <= MIN_CHUNK or current_rss_bytes() <= self.ceiling_mib << 20:
+            return
+        self.rows = max(MIN_CHUNK, self.rows // 2)
+        log.warning("RSS above memory_ceiling_mib=%d: chunk size lowered to %d", self.ceiling_mib, self.rows)
+        stats.events["chunk-size-lowered"] += 1
+
+
+def _index_recipients(
+    recipients_path: str | Path, config: EnrichmentConfig, rejects: RejectSink, summary: EnrichmentSummary
+) -> RecipientIndex:
+    """Build the recipient index once and note its size, rejects and build time in the summary."""
+    started = time.perf_counter()
+    index = build_recipient_index(recipients_path, config, rejects)
+    summary.index_build_s = time.perf_counter() - started
+    summary.recipients = len(index.table)
+    summary.recipients_rejected = rejects.count(recipients_path)
+    summary.recipient_stats = dict(index.stats)
+    log.info(
+        "recipient index: %d recipients, %d distinct names, built in %.1f s",
+        summary.recipients,
+        len(index.names),
+        summary.index_build_s,
     )
-    return _key_fingerprint(table, key)
+    return index
+
+
+def _identified_names(
+    awards_path: Path, columns: ResolvedAwardColumns, index: RecipientIndex, config: EnrichmentConfig
+) -> IdentifiedNames:
+    """A first, read-only pass: which recipient the file's identified awards give each name.
+
+    It reads every column, so it rejects exactly the rows the main pass rejects (an undecodable
+    byte in any column); the main pass counts them.
+    """
+    return IdentifiedNames.collect(iter_text_chunks(awards_path, config.chunk_size, RejectSink()), columns, index)
+
+
+def _not_checkpointed(chunks: Iterable[pa.Table], done: list[PartRecord]) -> Iterator[tuple[int, pa.Table]]:
+    """(first award, slice) of the awards no checkpointed part covers, in input order.
+
+    Covered awards are still read, so their unreadable rows are counted again.
+    """
+    ranges = sorted((p.start, p.stop) for p in done)
+    position, next_range = 0, 0
+    for chunk in chunks:
+        end, cursor = position + chunk.num_rows, position
+        while next_range < len(ranges) and ranges[next_range][0] < end:
+            start, stop = ranges[next_range]
+            if start > cursor:
+                yield cursor, chunk.slice(cursor - position, start - cursor)
+            cursor = max(cursor, min(stop, end))
+            if stop > end:  # the range goes on into the next chunk
+                break
+            next_range += 1
+        if cursor < end:
+            yield cursor, chunk.slice(cursor - position, end - cursor)
+        position = end
+
+
+def _output_schema(header: list[str]) -> pa.Schema:
+    """The award columns as text, followed by the match columns (written even for an empty input)."""
+    return pa.schema(
+        [(c, pa.string()) for c in header]
+        + [(c, pa.float64() if c == "match_score" else pa.string()) for c in OUTPUT_COLUMNS]
+    )
+
+
+@dataclass
+class _ChunkLoop:
+    """Matches award chunks and hands each enriched part to the checkpoints or straight to the output."""
+
+    columns: ResolvedAwardColumns
+    index: RecipientIndex
+    config: EnrichmentConfig
+    identified: IdentifiedNames
+    tally: Tally
+    store: CheckpointStore | None
+    writer: TableWriter
+    progress: Callable[[int], None] | None
+    started: float
+    cache: FuzzyCache = field(default_factory=FuzzyCache)
+
+    def run(self, chunks: Iterable[tuple[int, pa.Table]]) -> None:
+        sizer = ChunkSizer(self.config.chunk_size, self.config.memory_ceiling_mib)
+        for start, chunk in chunks:
+            for offset, part in sizer.parts(chunk):
+                self._enrich(start + offset, part)
+                sizer.after_part(self.tally.stats)
+
+    def _enrich(self, start: int, part: pa.Table) -> None:
+        enriched, stats = enrich_table(part, self.columns, self.index, self.config, self.cache, self.identified)
+        keys = KeyPrint.of(part, self.columns.key)
+        methods = Counter(enriched.column("match_method").to_pylist())
+        if self.store:
+            self.store.add(enriched, start, keys.key_hash, methods, stats.invalid_identifiers, stats.events)
+        else:
+            self.writer.write(enriched)
+        self.tally.add(keys, methods, stats)
+        if self.progress:
+            self.progress(part.num_rows)
+        done, elapsed = self.tally.keys.rows, time.perf_counter() - self.started
+        log.info("enriched %d awards (%.0f/s)", done, done / elapsed if elapsed else 0.0)
+
+
+def _account(
+    summary: EnrichmentSummary,
+    tally: Tally,
+    rejects: RejectSink,
+    awards_path: Path,
+    written: KeyPrint,
+) -> None:
+    """Rows in, out and rejected into the summary; raises `InvariantError` if awards were lost or duplicated."""
+    summary.rows_rejected = rejects.count(awards_path)
+    summary.rows_in = tally.keys.rows + summary.rows_rejected
+    summary.rows_out = written.rows
+    summary.counts_by_method = {m: int(tally.methods.get(m, 0)) for m in MATCH_METHODS}
+    _check_invariant(summary, tally.keys, written, awards_path)
+
+
+def _check_invariant(summary: EnrichmentSummary, read: KeyPrint, written: KeyPrint, path: Path) -> None:
+    if summary.rows_in != summary.rows_out + summary.rows_rejected:
+        raise InvariantError(
+            f"{path}: {summary.rows_in} rows in != {summary.rows_out} out + {summary.rows_rejected} rejected"
+        )
+    if read.key_hash != written.key_hash or sum(summary.counts_by_method.values()) != summary.rows_out:
+        raise InvariantError(
+            f"{path}: the award keys written differ from the award keys read (lost or duplicated awards)"
+        )
 
 
 def enrich_files(
@@ -181,127 +363,61 @@ def enrich_files(
     Unreadable rows of either input go to `rejects_path` (default: `<out>.rejects.csv`).
     With `resume`, completed chunks are checkpointed beside the output and a rerun over the same
     inputs and settings continues after the last one (see `checkpoints.py`).
+    The output and rejects paths are refused if either is an input (`OutputPathError`), and the
+    output is locked for the run (`OutputBusyError` while another run writes it).
     Raises `InputSchemaError` for missing columns, `InvariantError` if awards were lost or duplicated.
     """
     config = config or EnrichmentConfig()
-    awards_path, out_path = Path(awards_path), Path(out_path)
-    rejects_path = Path(rejects_path) if rejects_path else out_path.with_name(out_path.stem + ".rejects.csv")
+    awards_path, recipients_path, out_path = Path(awards_path), Path(recipients_path), Path(out_path)
+    rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(out_path)
+    table_format(out_path)
+    inputs = {"awards file": awards_path, "recipients file": recipients_path}
+    with claim_outputs(inputs, out_path, rejects_path):
+        return _enrich(awards_path, recipients_path, out_path, rejects_path, config, progress, resume)
+
+
+def _enrich(
+    awards_path: Path,
+    recipients_path: Path,
+    out_path: Path,
+    rejects_path: Path,
+    config: EnrichmentConfig,
+    progress: Callable[[int], None] | None,
+    resume: bool,
+) -> EnrichmentSummary:
+    """The run itself, once its outputs are claimed."""
     summary = EnrichmentSummary(out_path=str(out_path))
     rejects = RejectSink()
     header = read_header(awards_path)
-    columns = _resolve_awards(header, awards_path, config) if header else None
+    columns = _resolve_awards(header, awards_path, config)
     out_format = table_format(out_path)
     with measure() as usage:
         started = time.perf_counter()
-        index = build_recipient_index(recipients_path, config, rejects)
-        summary.index_build_s = time.perf_counter() - started
-        summary.recipients = len(index.table)
-        summary.recipients_rejected = rejects.count(recipients_path)
-        summary.recipient_stats = dict(index.stats)
-        log.info(
-            "recipient index: %d recipients, %d distinct names, built in %.1f s",
-            summary.recipients,
-            len(index.names),
-            summary.index_build_s,
-        )
-        cache = FuzzyCache()
-        # A first, read-only pass: which recipient the file's identified awards give each name.
-        # It reads every column, so it rejects exactly the rows the main pass rejects (an
-        # undecodable byte in any column); the main pass counts them.
-        identified = IdentifiedNames.collect(
-            iter_text_chunks(awards_path, config.chunk_size, RejectSink()) if columns else (), columns, index
-        )
-        totals = ChunkStats()
-        methods: Counter = Counter()
-        in_print = (0, 0)
-        chunk_rows = config.chunk_size
+        index = _index_recipients(recipients_path, config, rejects, summary)
+        identified = _identified_names(awards_path, columns, index, config)
         store = (
             CheckpointStore(out_path, run_fingerprint(awards_path, recipients_path, settings=config.as_dict()))
             if resume
             else None
         )
-        for part in store.resume() if store else ():
-            methods.update(part.methods)
-            totals.invalid_identifiers.update(part.invalid_identifiers)
-            totals.events.update(part.events)
-            in_print = (in_print[0] + part.rows, (in_print[1] + part.key_hash) % (1 << 64))
-        summary.resumed_rows = skip = in_print[0]
-        if skip:
-            log.info("resuming after %d awards already enriched by an earlier run", skip)
-        schema = pa.schema(
-            [(c, pa.string()) for c in header]
-            + [(c, pa.float64() if c == "match_score" else pa.string()) for c in OUTPUT_COLUMNS]
-        )
+        done = store.resume() if store else []
+        tally = Tally.replay(done)
+        summary.resumed_rows = tally.keys.rows
+        if summary.resumed_rows:
+            log.info("resuming: %d awards were already enriched by an earlier run", summary.resumed_rows)
         with atomic_path(out_path) as tmp:
             writer = TableWriter(tmp, out_format)
-            done = skip
-            for chunk in iter_text_chunks(awards_path, config.chunk_size, rejects) if columns else ():
-                if skip >= chunk.num_rows:  # enriched by the run being resumed; still read for its rejects
-                    skip -= chunk.num_rows
-                    continue
-                chunk, skip = chunk.slice(skip), 0
-                offset = 0
-                while offset < chunk.num_rows:
-                    part = chunk.slice(offset, chunk_rows)
-                    offset += part.num_rows
-                    enriched, stats = enrich_table(part, columns, index, config, cache, identified)
-                    n, h = _key_fingerprint(part, columns.key)
-                    in_print = (in_print[0] + n, (in_print[1] + h) % (1 << 64))
-                    part_methods = Counter(enriched.column("match_method").to_pylist())
-                    if store:
-                        store.add(enriched, h, part_methods, stats.invalid_identifiers, stats.events)
-                    else:
-                        writer.write(enriched)
-                    totals.merge(stats)
-                    methods.update(part_methods)
-                    done += part.num_rows
-                    if progress:
-                        progress(part.num_rows)
-                    elapsed = time.perf_counter() - started
-                    log.info("enriched %d awards (%.0f/s)", done, done / elapsed if elapsed else 0.0)
-                    if (
-                        config.memory_ceiling_mib
-                        and current_rss_bytes() > config.memory_ceiling_mib << 20
-                        and chunk_rows > MIN_CHUNK
-                    ):
-                        chunk_rows = max(MIN_CHUNK, chunk_rows // 2)
-                        log.warning(
-                            "RSS above memory_ceiling_mib=%d: chunk size lowered to %d",
-                            config.memory_ceiling_mib,
-                            chunk_rows,
-                        )
-                        totals.events["chunk-size-lowered"] += 1
-            for table in store.tables() if store else ():
+            chunks = _not_checkpointed(iter_text_chunks(awards_path, config.chunk_size, rejects), done)
+            _ChunkLoop(columns, index, config, identified, tally, store, writer, progress, started).run(chunks)
+            for table in store.drain() if store else ():
                 writer.write(table)
-            writer.close(schema)
-            summary.rows_rejected = rejects.count(awards_path)
-            summary.rows_in = in_print[0] + summary.rows_rejected
-            out_print = _read_back_keys(tmp, out_format, columns.key if columns else ())
-            summary.rows_out = out_print[0]
-            summary.counts_by_method = {m: int(methods.get(m, 0)) for m in MATCH_METHODS}
-            _check_invariant(summary, in_print, out_print, awards_path)  # before the output appears
-    summary.invalid_identifiers = dict(sorted(totals.invalid_identifiers.items()))
-    summary.events = dict(sorted(totals.events.items()))
+            writer.close(_output_schema(header))
+            written = KeyPrint.of_file(tmp, out_format, columns.key)
+            _account(summary, tally, rejects, awards_path, written)  # before the output appears,
+            summary.rejects_path = rejects.flush(rejects_path)  # and so do its rejects
+    summary.invalid_identifiers = dict(sorted(tally.stats.invalid_identifiers.items()))
+    summary.events = dict(sorted(tally.stats.events.items()))
     summary.wall_s, summary.cpu_s = usage.wall_s, usage.cpu_s
     summary.peak_rss_mib, summary.peak_rss_growth_mib = usage.peak_rss_mib, usage.peak_rss_growth_mib
-    if rejects.rows:
-        rejects.write(rejects_path)
-        summary.rejects_path = str(rejects_path)
-    else:
-        rejects_path.unlink(missing_ok=True)
-    if store:
-        store.remove()
+    remove_checkpoints(out_path)
     return summary
-
-
-def _check_invariant(
-    summary: EnrichmentSummary, in_print: tuple[int, int], out_print: tuple[int, int], path: Path
-) -> None:
-    if summary.rows_in != summary.rows_out + summary.rows_rejected:
-        raise InvariantError(
-            f"{path}: {summary.rows_in} rows in != {summary.rows_out} out + {summary.rows_rejected} rejected"
-        )
-    if in_print[1] != out_print[1] or sum(summary.counts_by_method.values()) != summary.rows_out:
-        raise InvariantError(
-            f"{path}: the award keys written differ from the award keys read (lost or duplicated awards)"
-        )

@@ -94,15 +94,16 @@ def test_unreadable_rows_are_rejected_with_row_number_column_and_reason(tmp_path
     assert pq.read_table(tmp_path / "out.parquet").column("Agency Tracking Number").to_pylist() == ["A0", "A2", "A4"]
 
 
-def test_empty_inputs_give_empty_outputs(tmp_path):
+def test_a_header_only_input_gives_an_empty_output_and_a_0_byte_one_is_an_error(tmp_path):
     (tmp_path / "header_only.csv").write_text(",".join(AWARD_COLUMNS) + "\n")
     (tmp_path / "empty.csv").write_text("")
     recipients().to_csv(tmp_path / "r.csv", index=False)
     summary = enrich_files(tmp_path / "header_only.csv", tmp_path / "r.csv", tmp_path / "out.parquet")
     assert (summary.rows_in, summary.rows_out, summary.match_rate) == (0, 0, 0.0)
     assert pq.read_schema(tmp_path / "out.parquet").names == AWARD_COLUMNS + list(OUTPUT_COLUMNS)
-    summary = enrich_files(tmp_path / "empty.csv", tmp_path / "r.csv", tmp_path / "out2.csv")
-    assert summary.rows_out == 0 and (tmp_path / "out2.csv").exists()
+    with pytest.raises(InputFormatError, match=r"empty\.csv: the file is empty \(0 bytes\)"):
+        enrich_files(tmp_path / "empty.csv", tmp_path / "r.csv", tmp_path / "out2.csv")
+    assert not (tmp_path / "out2.csv").exists()
 
 
 def test_parquet_inputs_with_numeric_identifier_columns(tmp_path):

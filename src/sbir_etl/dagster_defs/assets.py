@@ -25,7 +25,13 @@ from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
 from sbir_etl.enrichment import enrich_files
 from sbir_etl.evaluation.gates import identifier_counts
 from sbir_etl.evaluation.quality import match_metrics
-from sbir_etl.io.tables import RejectSink, TableWriter, atomic_path, iter_text_chunks, read_header
+from sbir_etl.io.outputs import atomic_path, check_output_paths, default_rejects_path
+from sbir_etl.io.tables import (
+    RejectSink,
+    TableWriter,
+    iter_text_chunks,
+    read_header,
+)
 from sbir_etl.monitoring.performance import Usage, measure
 from sbir_etl.monitoring.report_scores import ScoreDistribution
 
@@ -49,7 +55,8 @@ def copy_to_parquet(source: Path, target: Path, chunk_rows: int, log: Any) -> tu
 
     Unreadable rows go to `<target stem>.rejects.csv`. Returns (rows written, rows rejected).
     """
-    rejects = RejectSink()
+    rejects, rejects_path = RejectSink(), default_rejects_path(target)
+    check_output_paths({"input file": source}, {"table": target, "rejects file": rejects_path})
     header = read_header(source)
     rows = 0
     with atomic_path(target) as tmp:
@@ -59,12 +66,9 @@ def copy_to_parquet(source: Path, target: Path, chunk_rows: int, log: Any) -> tu
             rows += chunk.num_rows
             log.info(f"{source.name}: {rows} rows copied")
         writer.close(pa.schema([(name, pa.string()) for name in header]))
-    rejects_path = target.with_name(target.stem + ".rejects.csv")
-    if rejects.rows:
-        rejects.write(rejects_path)
-        log.warning(f"{source}: {len(rejects.rows)} unreadable rows written to {rejects_path}")
-    else:
-        rejects_path.unlink(missing_ok=True)
+    written = rejects.flush(rejects_path)
+    if written:
+        log.warning(f"{source}: {len(rejects.rows)} unreadable rows written to {written}")
     return rows, len(rejects.rows)
 
 

@@ -3,16 +3,16 @@
 Every input column is read as text: a DUNS read as a number loses its leading zeros or becomes
 "123456789.0", and the output must carry input columns unchanged. CSV rows that cannot be read
 (wrong number of fields, bytes that are not UTF-8) go to a rejects stream with their input row
-number, column and reason instead of failing the run or vanishing. Outputs are written to a
-temporary file beside the target and renamed into place only when complete.
+number, column and reason instead of failing the run or vanishing. After a CSV is read, its
+records are checked against its lines (`records.py`), so no two awards are ever silently read as
+one. An input that cannot be read at all is an `InputFormatError` naming the file (`inputs.py`).
+Outputs are written to a temporary file beside the target and renamed into place only when
+complete (`outputs.py`).
 """
 
 import bisect
 import csv
-import io
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,19 +22,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from sbir_etl.errors import InputFormatError
+from sbir_etl.io.inputs import parquet_file, read_header, table_format
+from sbir_etl.io.outputs import atomic_path
+from sbir_etl.io.records import check_physical_records, count_lines
 
 CSV_BLOCK_SIZE = 8 << 20
 REJECT_COLUMNS = ("file", "input_row", "column", "reason", "raw")
-
-
-def table_format(path: str | Path) -> str:
-    """'csv' or 'parquet', from the file extension."""
-    suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".txt"):
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise InputFormatError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
 @dataclass(frozen=True)
@@ -67,25 +60,14 @@ class RejectSink:
             for r in self.rows:
                 writer.writerow([r.file, "" if r.input_row is None else r.input_row, r.column, r.reason, r.raw])
 
-
-def read_csv_header(path: str | Path) -> list[str]:
-    """Header names of a CSV file ([] for an empty file)."""
-    with open(path, "rb") as fh:
-        first = fh.readline()
-    if not first.strip():
-        return []
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputFormatError(f"{path}: row 0 (header): not UTF-8 ({exc}); re-export the file as UTF-8") from exc
-    return next(csv.reader(io.StringIO(text)))
-
-
-def read_header(path: str | Path) -> list[str]:
-    """Column names of a CSV or Parquet file."""
-    if table_format(path) == "parquet":
-        return list(pq.ParquetFile(path).schema_arrow.names)
-    return read_csv_header(path)
+    def flush(self, path: str | Path) -> str | None:
+        """Write the rejects to `path`, or delete `path` when there are none, so a rejects file
+        beside an output always describes the run that wrote that output. Returns the path written."""
+        if self.rows:
+            self.write(path)
+            return str(path)
+        Path(path).unlink(missing_ok=True)
+        return None
 
 
 def _as_text(column: pa.Array) -> pa.Array:
@@ -158,19 +140,52 @@ def iter_text_chunks(
     *,
     use_threads: bool = False,
 ) -> Iterator[pa.Table]:
-    """Yield the rows of a CSV/Parquet file as all-text tables of about `chunk_rows` rows."""
+    """Yield the rows of a CSV/Parquet file as all-text tables of about `chunk_rows` rows.
+
+    A CSV is checked against its lines once read to the end: `InputFormatError` if a quote made
+    records merge (see `records.py`).
+    """
     path = Path(path)
     if table_format(path) == "parquet":
-        pf = pq.ParquetFile(path)
-        for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
+        yield from _iter_parquet(path, chunk_rows, columns)
+    else:
+        yield from _rechunk(_iter_csv_batches(path, rejects, columns, use_threads), chunk_rows)
+
+
+def _iter_parquet(path: Path, chunk_rows: int, columns: list[str] | None) -> Iterator[pa.Table]:
+    try:
+        for batch in parquet_file(path).iter_batches(batch_size=chunk_rows, columns=columns):
             yield pa.table([_as_text(c) for c in batch.columns], names=batch.schema.names)
-        return
-    header = read_csv_header(path)
-    if not header:
-        return
+    except pa.ArrowException as exc:
+        raise InputFormatError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def _rechunk(tables: Iterator[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    for table in tables:
+        pending.append(table)
+        pending_rows += table.num_rows
+        while pending_rows >= chunk_rows:
+            merged = pa.concat_tables(pending)
+            yield merged.slice(0, chunk_rows)
+            rest = merged.slice(chunk_rows)
+            pending, pending_rows = [rest], rest.num_rows
+    if pending_rows:
+        yield pa.concat_tables(pending)
+
+
+def _iter_csv_batches(
+    path: Path, rejects: RejectSink, columns: list[str] | None, use_threads: bool
+) -> Iterator[pa.Table]:
+    """The readable rows of a CSV, batch by batch; the others to `rejects` with their row number."""
+    header = read_header(path)
     numbers = _RowNumbers()
+    invalid = 0
 
     def on_invalid(row: "pacsv.InvalidRow") -> str:
+        nonlocal invalid
+        invalid += 1
         input_row = None if row.number is None or row.number < 0 else row.number - 1
         if input_row is not None:
             bisect.insort(numbers.skipped, input_row)
@@ -185,33 +200,26 @@ def iter_text_chunks(
         )
         return "skip"
 
-    wanted = header if columns is None else columns
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(use_threads=use_threads, block_size=CSV_BLOCK_SIZE, encoding="utf8"),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.binary() for name in header},
-            include_columns=wanted,
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
     readable = 0
-    pending: list[pa.Table] = []
-    pending_rows = 0
-    for batch in reader:
-        table = _decode(batch, str(path), readable, numbers, rejects)
-        readable += batch.num_rows
-        pending.append(table)
-        pending_rows += table.num_rows
-        while pending_rows >= chunk_rows:
-            merged = pa.concat_tables(pending)
-            yield merged.slice(0, chunk_rows)
-            rest = merged.slice(chunk_rows)
-            pending, pending_rows = [rest], rest.num_rows
-    if pending_rows:
-        yield pa.concat_tables(pending)
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=use_threads, block_size=CSV_BLOCK_SIZE, encoding="utf8"),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.binary() for name in header},
+                include_columns=header if columns is None else columns,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        for batch in reader:
+            yield _decode(batch, str(path), readable, numbers, rejects)
+            readable += batch.num_rows
+    except pa.ArrowInvalid as exc:
+        if count_lines(path) > 1:  # a lone header line without a line ending is an empty table
+            raise InputFormatError(f"{path}: cannot be read as CSV ({exc})") from None
+    check_physical_records(path, len(header), readable + invalid)
 
 
 def _read_clean_csv_fast(path: Path, header: list[str], columns: list[str] | None) -> pa.Table | None:
@@ -238,13 +246,16 @@ def _read_clean_csv_fast(path: Path, header: list[str], columns: list[str] | Non
         )
     except pa.ArrowInvalid:
         return None
-    return None if malformed else table
+    if malformed:
+        return None
+    check_physical_records(path, len(header), table.num_rows)
+    return table
 
 
 def read_text_table(path: str | Path, rejects: RejectSink, columns: list[str] | None = None) -> pa.Table:
     """A whole file as an all-text table (used for the recipient table, read once)."""
     header = read_header(path)
-    if header and table_format(path) == "csv":
+    if table_format(path) == "csv":
         fast = _read_clean_csv_fast(Path(path), header, columns)
         if fast is not None:
             return fast
@@ -255,26 +266,12 @@ def read_text_table(path: str | Path, rejects: RejectSink, columns: list[str] | 
     return pa.concat_tables(chunks)
 
 
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside `path`, renamed onto it only if the block completes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 class TableWriter:
     """Writes chunks to CSV or Parquet (by extension) at a temporary path; `path` appears on success only."""
 
     def __init__(self, tmp_path: Path, fmt: str) -> None:
         self.tmp_path, self.fmt = tmp_path, fmt
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
-        self.rows = 0
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
@@ -283,10 +280,20 @@ class TableWriter:
             else:
                 self._writer = pacsv.CSVWriter(self.tmp_path, table.schema)
         self._writer.write_table(table)
-        self.rows += table.num_rows
 
     def close(self, schema: pa.Schema) -> None:
         if self._writer is None:  # empty input still yields a file with the full header
             self.write(schema.empty_table())
         assert self._writer is not None
         self._writer.close()
+
+
+__all__ = [
+    "Reject",
+    "RejectSink",
+    "TableWriter",
+    "iter_text_chunks",
+    "read_header",  # from inputs.py, where every input is checked
+    "read_text_table",
+    "table_format",  # from inputs.py
+]

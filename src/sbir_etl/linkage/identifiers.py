@@ -57,7 +57,7 @@ def clean_uei(values: TextLike) -> CleanedIdentifiers:
 
 
 def clean_duns(values: TextLike) -> CleanedIdentifiers:
-    """Repair and validate DUNS. Reasons: float-suffix-unrepairable, non-digit, too-long, all-zero.
+    """Repair and validate DUNS. Reasons: scientific-notation, non-digit, too-long, all-zero.
 
     "123456789.0" and "12345678" (leading zero lost in a numeric read) are repaired, not rejected:
     they are unambiguous, and rejecting them would silently lose exact matches.
@@ -71,8 +71,11 @@ def clean_duns(values: TextLike) -> CleanedIdentifiers:
     padded = pc.utf8_lpad(arr, 9, "0")
     all_zero = pc.equal(padded, "000000000")
     valid = pc.and_(pc.and_(digits, pc.invert(too_long)), pc.invert(all_zero))
+    # "1.23456789E+08": a spreadsheet read the column as numbers; its own reason, so the summary can say so.
+    scientific = pc.match_substring_regex(arr, r"^\d(\.\d+)?[eE][+]?\d+$")
     reason = pc.case_when(
-        pc.make_struct(pc.invert(digits), too_long, all_zero),
+        pc.make_struct(scientific, pc.invert(digits), too_long, all_zero),
+        "scientific-notation",
         "non-digit",
         "too-long",
         "all-zero",
