@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from sbir_etl.outcomes import Outcome, Status
 
 DURATION_FORMS = 'a positive number of seconds (0.5) or a string such as "250ms", "3s", "1.5 s", "2min"'
 SIZE_FORMS = (
@@ -184,16 +186,18 @@ class Budgets:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """One budget judged against one measurement."""
+class Verdict(Outcome):
+    """One budget judged against one measurement; its name is the budget's kind, "time" or "memory",
+    and its message a one-line summary that starts with "... budget exceeded" when it failed."""
 
-    kind: Literal["time", "memory"]
-    used: float
+    used: float = field(kw_only=True)
     """Seconds (time) or bytes (memory) spent."""
-    limit: float
+    limit: float = field(kw_only=True)
     """Seconds (time, after scaling) or bytes (memory) allowed."""
-    message: str
-    """A one-line summary; starts with "... budget exceeded" when ``exceeded``."""
+
+    @classmethod
+    def judged(cls, kind: Literal["time", "memory"], used: float, limit: float, message: str) -> Verdict:
+        return cls(kind, Status.of(used <= limit), message, used=used, limit=limit)
 
     @property
     def percent(self) -> float:
@@ -203,7 +207,7 @@ class Verdict:
     @property
     def exceeded(self) -> bool:
         """True when more was spent than allowed."""
-        return self.used > self.limit
+        return self.status is Status.FAIL
 
 
 def judge_time(budget: TimeBudget, wall_s: float, cpu_s: float, scale: float = 1.0) -> Verdict:
@@ -222,7 +226,7 @@ def judge_time(budget: TimeBudget, wall_s: float, cpu_s: float, scale: float = 1
         )
     else:
         message = f"time budget: {budget.clock} {format_duration(used)}{setup} of {limit_text} ({percent:.0f}%)"
-    return Verdict("time", used, limit, message)
+    return Verdict.judged("time", used, limit, message)
 
 
 def judge_memory(budget: MemoryBudget, peak_rss_growth_bytes: int) -> Verdict:
@@ -236,7 +240,7 @@ def judge_memory(budget: MemoryBudget, peak_rss_growth_bytes: int) -> Verdict:
         message = f"memory budget exceeded: peak RSS +{growth}{setup} > budget {limit_text} ({percent:.0f}%)"
     else:
         message = f"memory budget: peak RSS +{growth}{setup} of {limit_text} ({percent:.0f}%)"
-    return Verdict("memory", used, budget.limit_bytes, message)
+    return Verdict.judged("memory", used, budget.limit_bytes, message)
 
 
 def _format_limit(budget: MemoryBudget) -> str:

@@ -37,13 +37,13 @@ from sbir_etl.monitoring.history import (
     TestResult,
 )
 from sbir_etl.monitoring.regression import (
-    GateStatus,
     GateThresholds,
     Sample,
     TestVerdict,
     ThresholdError,
     judge_regression,
 )
+from sbir_etl.outcomes import Status
 
 #: A benchmark test's statistics, set by the pytest-benchmark integration when its call ends;
 #: its median is the time recorded and gated for that test.
@@ -368,7 +368,7 @@ class HistoryRecorder:
                     [Sample.of(r) for r in previous],
                     self.thresholds,
                 )
-                if verdict.status is GateStatus.FAIL:
+                if verdict.status is Status.FAIL:
                     report.outcome = "failed"
                     report.longrepr = _failure_text(verdict)
             time_budget_s, memory_budget_mib = _budget_values(item)
@@ -404,7 +404,7 @@ class HistoryRecorder:
                 _REPORT_ATTR,
                 {
                     "status": verdict.status.value,
-                    "messages": verdict.messages(GateStatus.WARN),
+                    "messages": verdict.messages(Status.WARN),
                     "summary": verdict.summary,
                 },
             )
@@ -423,11 +423,11 @@ class HistoryRecorder:
         failures = [
             FailedGate(test_id, tuple(v["messages"]))
             for test_id, v in self.verdicts.items()
-            if v["status"] == GateStatus.FAIL.value
+            if v["status"] == Status.FAIL.value
         ]
         if not failures:
             return
-        warnings = sum(v["status"] == GateStatus.WARN.value for v in self.verdicts.values())
+        warnings = sum(v["status"] == Status.WARN.value for v in self.verdicts.values())
         self.delivery = send_alert(
             self.webhook, build_payload(failures, run_label=self._run_label(), warnings=warnings)
         )
@@ -450,7 +450,7 @@ class HistoryRecorder:
             for test_id in by_status.get(status, []):
                 for message in self.verdicts[test_id]["messages"]:
                     tr.write_line(f"{status.upper()} {test_id}: {message}", **markup)
-        established = by_status.get(GateStatus.BASELINE.value, [])
+        established = by_status.get(Status.BASELINE.value, [])
         if established:
             tr.write_line(
                 f"baseline established for {len(established)} test(s) with no earlier run on "
@@ -476,8 +476,8 @@ class HistoryRecorder:
 
 def _failure_text(verdict: TestVerdict) -> str:
     """The failed gates first (the short summary shows the first line), then what to do."""
-    failed = verdict.messages(GateStatus.FAIL)
-    warnings = [m for m in verdict.messages(GateStatus.WARN) if m not in failed]
+    failed = verdict.messages(Status.FAIL)
+    warnings = [m for m in verdict.messages(Status.WARN) if m not in failed]
     lines = [*failed, *(f"also: {m}" for m in warnings)]
     lines.append(
         "(sbir-validate regression gate. If the change is intended, rerun with a higher "

@@ -22,17 +22,6 @@ from pytest_sbir_validate.scenarios import Scenario, ScenarioMismatch, ScenarioO
 if TYPE_CHECKING:
     from sbir_etl.dagster_defs import JobRun
 
-ALL_ASSETS = (
-    "raw_sbir_awards",
-    "validated_sbir_awards",
-    "raw_usaspending_recipients",
-    "recipient_lookup",
-    "enriched_sbir_awards",
-    "enrichment_quality_report",
-)
-RAW_AWARDS, ENRICHED, REPORT = "raw_sbir_awards", "enriched_sbir_awards", "enrichment_quality_report"
-BLOCKING_GATES = ("match_rate", "completeness")
-
 
 def materialize(
     source: "Scenario | str | Path",
@@ -66,6 +55,8 @@ def job_outcome(scenario: Scenario, run: "JobRun") -> ScenarioOutcome:
     """The job's result in the shape `scenarios.compare` checks against expected.yaml."""
     import pandas as pd
 
+    from sbir_etl.dagster_defs.assets import ENRICHED, RAW_AWARDS
+
     outcome = ScenarioOutcome(scenario, config=scenario.enrichment_config())
     step_errors = [f for f in run.failed_steps.values() if f.error_type != "DagsterAssetCheckFailedError"]
     if step_errors:
@@ -89,6 +80,9 @@ def job_outcome(scenario: Scenario, run: "JobRun") -> ScenarioOutcome:
 
 def job_mismatches(scenario: Scenario, run: "JobRun") -> list[str]:
     """How the job run differs from expected.yaml: outputs, errors, gates, and what gates blocked."""
+    from sbir_etl.dagster_defs import ASSET_NAMES, BLOCKING_CHECKS
+    from sbir_etl.dagster_defs.assets import ENRICHED, REPORT
+
     problems = compare(job_outcome(scenario, run))
     expected = scenario.expected
     for gate, should_pass in expected.gates.items():
@@ -97,16 +91,16 @@ def job_mismatches(scenario: Scenario, run: "JobRun") -> list[str]:
             problems.append(f"gate {gate}: expected {'pass' if should_pass else 'fail'}, but it was not evaluated")
         elif check.passed != should_pass:
             problems.append(
-                f"gate {gate}: expected {'pass' if should_pass else 'fail'}, got {'pass' if check.passed else 'fail'}: {check.description}"
+                f"gate {gate}: expected {'pass' if should_pass else 'fail'}, got {'pass' if check.passed else 'fail'}: {check.message}"
             )
-    blocked = expected.error is not None or any(not expected.gates.get(g, True) for g in BLOCKING_GATES)
+    blocked = expected.error is not None or any(not expected.gates.get(g, True) for g in BLOCKING_CHECKS)
     if blocked:
         if REPORT in run.materialized:
             problems.append(f"{REPORT} materialized although a blocking gate failed or a step raised")
         if REPORT not in run.untouched_steps:
             problems.append(f"{REPORT} should be untouched (never started); untouched: {run.untouched_steps}")
     else:
-        missing = [a for a in ALL_ASSETS if a not in run.materialized]
+        missing = [a for a in ASSET_NAMES if a not in run.materialized]
         if missing:
             problems.append(f"assets not materialized: {missing}")
     if expected.error is not None and (Path(run.out_dir) / f"{ENRICHED}.parquet").exists():
@@ -144,8 +138,6 @@ def sbir_materialize(tmp_path: Path) -> Callable[..., "JobRun"]:
 
 
 __all__ = [
-    "ALL_ASSETS",
-    "BLOCKING_GATES",
     "assert_job_as_expected",
     "job_mismatches",
     "job_outcome",

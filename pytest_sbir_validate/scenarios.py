@@ -65,7 +65,6 @@ Enrich = Callable[[Path, Path, Path, EnrichmentConfig], "EnrichmentSummary | Map
 FIXTURES_INI = "sbir_fixtures_dir"
 AWARDS_FILE, RECIPIENTS_FILE, EXPECTED_FILE = "awards.csv", "recipients.csv", "expected.yaml"
 KEY_SEPARATOR = " | "
-GATES: tuple[str, ...] = ("match_rate", "completeness", "identifier_validity")
 GATE_OUTCOMES = {"pass": True, "fail": False}
 _TOP_LEVEL_KEYS = {"description", "config", "error", "match_rate", "rows", "gates", "invalid_identifiers", "awards"}
 _AWARD_KEYS = {"method", "recipient", "candidate"}
@@ -198,6 +197,8 @@ def parse_expectations(data: Any, where: str) -> Expectations:
         raise ScenarioFormatError(
             f"{where}: invalid_identifiers: expected counts by reason, e.g. {{uei:wrong-length: 3}}; got {invalid!r}"
         )
+    from sbir_etl.evaluation.gates import GATES  # loads pandas: only once a scenario is read
+
     gates: dict[str, bool] = {}
     for gate, outcome in (data.get("gates") or {}).items():
         if gate not in GATES or outcome not in GATE_OUTCOMES:

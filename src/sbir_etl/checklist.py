@@ -23,13 +23,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sbir_etl.bundled import DEFAULT_SCENARIO, SMOKE_TESTS
 from sbir_etl.monitoring.history import HistoryError, HistoryStore, StoredResult
-from sbir_etl.monitoring.regression import GateStatus, GateThresholds, Sample, TestVerdict, judge_regression
+from sbir_etl.monitoring.regression import GateThresholds, Sample, TestVerdict, judge_regression
+from sbir_etl.outcomes import Outcome, Severity, Status
 
 if TYPE_CHECKING:  # only sbir_etl.dagster_defs imports Dagster; it is imported when the gates run
     from sbir_etl.dagster_defs import JobRun
@@ -43,26 +43,15 @@ BASELINE_ITEM = "baseline comparison (regression gates)"
 _SUMMARY_LINE = re.compile(r"^=*\s*(?P<body>\d+ \w+.*) in [\d.]+s.*$", re.MULTILINE)
 
 
-class Status(str, Enum):
-    """Outcome of one checklist item."""
-
-    PASS = "PASS"
-    FAIL = "FAIL"
-    SKIP = "SKIP"
-
-
 @dataclass(frozen=True)
-class ItemResult:
-    """One checklist item: what was checked, its outcome, whether it blocks deployment, and why.
+class ItemResult(Outcome):
+    """One checklist item: what was checked, its outcome and why, and whether it blocks deployment.
 
     ``details`` are extra lines for the report (failing tests, gate messages, ...).
     """
 
-    name: str
-    status: Status
-    critical: bool
-    reason: str
-    details: tuple[str, ...] = ()
+    critical: bool = field(default=True, kw_only=True)
+    details: tuple[str, ...] = field(default=(), kw_only=True)
 
     @property
     def blocks(self) -> bool:
@@ -97,7 +86,7 @@ class ChecklistReport:
         lines = ["deployment-readiness checklist"]
         for item in self.items:
             tag = "critical" if item.critical else "advisory"
-            lines.append(f"  [{item.status.value}] {item.name:<{width}}  ({tag}) {item.reason}")
+            lines.append(f"  [{item.status.name}] {item.name:<{width}}  ({tag}) {item.message}")
             lines += [f"         {' ' * width}  - {' '.join(d.split())}" for d in item.details]  # one line per detail
         lines.append(self.verdict())
         return "\n".join(lines) + "\n"
@@ -105,8 +94,8 @@ class ChecklistReport:
     def render_markdown(self) -> str:
         lines = ["## Deployment-readiness checklist", "", "| status | item | critical | why |", "|---|---|---|---|"]
         for item in self.items:
-            why = "<br>".join([item.reason, *item.details]).replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {item.status.value} | {item.name} | {'yes' if item.critical else 'no'} | {why} |")
+            why = "<br>".join([item.message, *item.details]).replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {item.status.name} | {item.name} | {'yes' if item.critical else 'no'} | {why} |")
         lines += ["", f"**{self.verdict()}**"]
         return "\n".join(lines) + "\n"
 
@@ -126,13 +115,13 @@ def judge_smoke(returncode: int, output: str) -> ItemResult:
     summary = summaries[-1].strip("= ") if summaries else "no pytest summary line in the output"
     failed = tuple(line.strip() for line in output.splitlines() if line.startswith(("FAILED ", "ERROR ")))
     if returncode == 0:
-        return ItemResult(name, Status.PASS, True, summary)
+        return ItemResult(name, Status.PASS, summary)
     if returncode == 5:
         return ItemResult(
-            name, Status.FAIL, True, "no smoke tests were collected; point --tests at a directory with smoke tests"
+            name, Status.FAIL, "no smoke tests were collected; point --tests at a directory with smoke tests"
         )
     hint = "; rerun them with `pytest -m smoke` to see the failures"
-    return ItemResult(name, Status.FAIL, True, f"pytest exited {returncode}: {summary}{hint}", failed[:20])
+    return ItemResult(name, Status.FAIL, f"pytest exited {returncode}: {summary}{hint}", details=failed[:20])
 
 
 def run_smoke(tests_dir: Path, timeout_s: float = SMOKE_TIMEOUT_S) -> ItemResult:
@@ -141,7 +130,6 @@ def run_smoke(tests_dir: Path, timeout_s: float = SMOKE_TIMEOUT_S) -> ItemResult
         return ItemResult(
             SMOKE_ITEM,
             Status.FAIL,
-            True,
             f"test directory {tests_dir} not found; pass --tests DIR of a checkout with the smoke tests",
         )
     try:
@@ -149,7 +137,7 @@ def run_smoke(tests_dir: Path, timeout_s: float = SMOKE_TIMEOUT_S) -> ItemResult
             smoke_command(tests_dir), cwd=tests_dir.parent, capture_output=True, text=True, timeout=timeout_s
         )
     except subprocess.TimeoutExpired:
-        return ItemResult(SMOKE_ITEM, Status.FAIL, True, f"did not finish within {timeout_s:.0f} s")
+        return ItemResult(SMOKE_ITEM, Status.FAIL, f"did not finish within {timeout_s:.0f} s")
     return judge_smoke(done.returncode, done.stdout + done.stderr)
 
 
@@ -164,24 +152,17 @@ def judge_job(run: JobRun) -> list[ItemResult]:
     """
     where = f"on {run.out_dir}"
     if run.success:
-        job = ItemResult(JOB_ITEM, Status.PASS, True, f"{len(run.materialized)} assets materialized {where}")
+        job = ItemResult(JOB_ITEM, Status.PASS, f"{len(run.materialized)} assets materialized {where}")
     else:
         details = tuple(f"step {f.step}: {f.error_type}: {f.message}" for f in run.failed_steps.values())
         details += (f"not run: {', '.join(run.untouched_steps)}",) if run.untouched_steps else ()
         job = ItemResult(
-            JOB_ITEM, Status.FAIL, True, f"the job failed {where}; fix the input or the failing gate below", details
+            JOB_ITEM, Status.FAIL, f"the job failed {where}; fix the input or the failing gate below", details=details
         )
     items = [job]
     for check in sorted(run.checks.values(), key=lambda c: c.name):
-        critical = check.severity == "ERROR"
-        items.append(
-            ItemResult(
-                f"gate {check.name} ({check.asset})",
-                Status.PASS if check.passed else Status.FAIL,
-                critical,
-                check.description,
-            )
-        )
+        name = f"gate {check.name} ({check.asset})"
+        items.append(ItemResult(name, check.status, check.message, critical=check.severity is Severity.ERROR))
     return items
 
 
@@ -195,7 +176,6 @@ def run_quality_gates(awards: Path, recipients: Path, out_dir: Path, config: Pat
             ItemResult(
                 JOB_ITEM,
                 Status.FAIL,
-                True,
                 f"input file(s) not found: {', '.join(missing)}; pass --awards/--recipients",
             )
         ]
@@ -210,24 +190,24 @@ def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdic
     name = BASELINE_ITEM
     if not latest:
         return ItemResult(
-            name, Status.FAIL, True, f"{source} holds no recorded run; run `pytest --sbir-history {source}` first"
+            name, Status.FAIL, f"{source} holds no recorded run; run `pytest --sbir-history {source}` first"
         )
     run = latest[0].run
     where = f"latest run {run.started_at} (commit {(run.commit or 'unknown')[:10]}, {run.machine_class})"
     failed_tests = [s.result for s in latest if s.result.outcome not in ("passed", "skipped", "xfailed")]
-    failing = [v for v in verdicts if v.status is GateStatus.FAIL]
-    warning = [v for v in verdicts if v.status is GateStatus.WARN]
-    new = sum(1 for v in verdicts if v.status is GateStatus.BASELINE)
-    details = tuple(f"FAIL {v.test_id}: {'; '.join(v.messages(GateStatus.FAIL))}" for v in failing)
-    details += tuple(f"WARN {v.test_id}: {'; '.join(v.messages(GateStatus.WARN))}" for v in warning)
+    failing = [v for v in verdicts if v.status is Status.FAIL]
+    warning = [v for v in verdicts if v.status is Status.WARN]
+    new = sum(1 for v in verdicts if v.status is Status.BASELINE)
+    details = tuple(f"FAIL {v.test_id}: {'; '.join(v.messages(Status.FAIL))}" for v in failing)
+    details += tuple(f"WARN {v.test_id}: {'; '.join(v.messages(Status.WARN))}" for v in warning)
     details += tuple(f"test {r.test_id} {r.outcome}" for r in failed_tests[:20])
     counts = f"{len(verdicts)} tests gated: {len(failing)} fail, {len(warning)} warn, {new} without a baseline yet"
     if failing or failed_tests:
         problems = ([f"{len(failing)} regression(s)"] if failing else []) + (
             [f"{len(failed_tests)} failed test(s)"] if failed_tests else []
         )
-        return ItemResult(name, Status.FAIL, True, f"{where}: {' and '.join(problems)}; {counts}", details)
-    return ItemResult(name, Status.PASS, True, f"{where}: {counts}", details)
+        return ItemResult(name, Status.FAIL, f"{where}: {' and '.join(problems)}; {counts}", details=details)
+    return ItemResult(name, Status.PASS, f"{where}: {counts}", details=details)
 
 
 def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
@@ -235,7 +215,7 @@ def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
     name = BASELINE_ITEM
     if not history.is_file():
         return ItemResult(
-            name, Status.FAIL, True, f"history store {history} not found; run `pytest --sbir-history {history}` first"
+            name, Status.FAIL, f"history store {history} not found; run `pytest --sbir-history {history}` first"
         )
     try:
         with HistoryStore(history) as store:
@@ -257,7 +237,7 @@ def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
                     )
                 )
     except HistoryError as error:
-        return ItemResult(name, Status.FAIL, True, f"cannot read {history}: {error}")
+        return ItemResult(name, Status.FAIL, f"cannot read {history}: {error}")
     return judge_baseline(latest, verdicts, str(history))
 
 
@@ -265,8 +245,8 @@ def skipped_baseline() -> ItemResult:
     return ItemResult(
         BASELINE_ITEM,
         Status.SKIP,
-        False,
         "no --history given; pass --history PATH (a pytest --sbir-history store) to compare with the baseline",
+        critical=False,
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from sbir_etl.bundled import DEFAULT_SCENARIO
 from sbir_etl.errors import BAD_INPUT_EXIT, FAILURE_EXIT, ConfigError, EnrichmentError, InputSchemaError, exit_code_of
+from sbir_etl.outcomes import Severity
 
 INTERRUPTED_EXIT = 130
 CLOSED_STDOUT_EXIT = 141  # what a shell reports for a process killed by SIGPIPE
@@ -234,7 +235,7 @@ def _materialize(awards: str, recipients: str, out: str, config: str | None) -> 
         first = failures[0]
         print(f"sbir-etl: {kind}: step {first.step}: {first.error_type}: {first.message}", file=sys.stderr)
     else:
-        failed = [c.name for c in run.checks.values() if not c.passed and c.severity == "ERROR"]
+        failed = [c.name for c in run.checks.values() if not c.passed and c.severity is Severity.ERROR]
         print(f"sbir-etl: {kind}: blocking quality gate(s) {', '.join(failed) or '?'} did not pass", file=sys.stderr)
     return code
 

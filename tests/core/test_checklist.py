@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 
 from sbir_etl import BUNDLED_FIXTURES, checklist, cli
-from sbir_etl.checklist import ChecklistOptions, ChecklistReport, ItemResult, Status
+from sbir_etl.checklist import ChecklistOptions, ChecklistReport, ItemResult
 from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo, TestResult
 from sbir_etl.monitoring.regression import GateThresholds
+from sbir_etl.outcomes import Status
 
 TEST_ID = "tests/test_enrich.py::test_enrich_10k"
 
 
 def item(status: Status, critical: bool = True, name: str = "x") -> ItemResult:
-    return ItemResult(name, status, critical, "because")
+    return ItemResult(name, status, "because", critical=critical)
 
 
 # -- judging ---------------------------------------------------------------------------------------
@@ -40,9 +41,9 @@ def test_ready_only_when_every_critical_item_passed(items, ready) -> None:
 def test_report_names_the_blocking_items_and_why() -> None:
     report = ChecklistReport(
         (
-            ItemResult("smoke", Status.PASS, True, "23 passed"),
-            ItemResult("gate match_rate", Status.FAIL, True, "match rate 0.41 is below 0.70", ("detail\nline",)),
-            ItemResult("gate validity", Status.FAIL, False, "warn only"),
+            ItemResult("smoke", Status.PASS, "23 passed"),
+            ItemResult("gate match_rate", Status.FAIL, "match rate 0.41 is below 0.70", details=("detail\nline",)),
+            ItemResult("gate validity", Status.FAIL, "warn only", critical=False),
         )
     )
     text = report.render_text()
@@ -55,16 +56,16 @@ def test_report_names_the_blocking_items_and_why() -> None:
 
 def test_smoke_verdicts_from_pytest_exit_code_and_output() -> None:
     passed = checklist.judge_smoke(0, "....\n23 passed, 275 deselected in 9.10s\n")
-    assert passed.status is Status.PASS and passed.reason == "23 passed, 275 deselected"
+    assert passed.status is Status.PASS and passed.message == "23 passed, 275 deselected"
     failed = checklist.judge_smoke(
         1, "F.\nFAILED tests/smoke/test_x.py::test_a - assert 0\n1 failed, 1 passed in 2.00s\n"
     )
     assert failed.status is Status.FAIL and failed.critical
-    assert "1 failed, 1 passed" in failed.reason and failed.details == (
+    assert "1 failed, 1 passed" in failed.message and failed.details == (
         "FAILED tests/smoke/test_x.py::test_a - assert 0",
     )
     nothing = checklist.judge_smoke(5, "no tests ran in 0.01s\n")
-    assert nothing.status is Status.FAIL and "no smoke tests were collected" in nothing.reason
+    assert nothing.status is Status.FAIL and "no smoke tests were collected" in nothing.message
 
 
 # -- real runs of the fast items -------------------------------------------------------------------
@@ -82,10 +83,10 @@ def test_smoke_item_really_runs_pytest_on_a_suite(tmp_path: Path) -> None:
     )
     result = checklist.run_smoke(project / "tests")
     assert result.status is Status.FAIL
-    assert "1 failed, 1 passed, 1 deselected" in result.reason
+    assert "1 failed, 1 passed, 1 deselected" in result.message
     assert any("test_broken" in line for line in result.details)
     missing = checklist.run_smoke(tmp_path / "nowhere")
-    assert missing.status is Status.FAIL and "not found" in missing.reason
+    assert missing.status is Status.FAIL and "not found" in missing.message
 
 
 @pytest.mark.parametrize(
@@ -164,7 +165,7 @@ def test_baseline_comparison_gates_the_latest_run(history: Path, wall_s, outcome
         record(store, 6, wall_s=wall_s, outcome=outcome, match_rate=match_rate)
     result = checklist.run_baseline(history, GateThresholds())
     assert result.status is status and result.critical
-    assert says in result.reason + " ".join(result.details)
+    assert says in result.message + " ".join(result.details)
 
 
 def test_baseline_comparison_lists_each_failed_test_with_its_outcome(history: Path) -> None:
@@ -177,10 +178,10 @@ def test_baseline_comparison_lists_each_failed_test_with_its_outcome(history: Pa
 
 def test_baseline_comparison_without_a_store_or_runs_fails_with_what_to_do(tmp_path: Path) -> None:
     missing = checklist.run_baseline(tmp_path / "none.sqlite", GateThresholds())
-    assert missing.status is Status.FAIL and "pytest --sbir-history" in missing.reason
+    assert missing.status is Status.FAIL and "pytest --sbir-history" in missing.message
     HistoryStore(tmp_path / "empty.sqlite").close()
     empty = checklist.run_baseline(tmp_path / "empty.sqlite", GateThresholds())
-    assert empty.status is Status.FAIL and "holds no recorded run" in empty.reason
+    assert empty.status is Status.FAIL and "holds no recorded run" in empty.message
 
 
 # -- the command -------------------------------------------------------------------------------------
@@ -189,23 +190,23 @@ def test_baseline_comparison_without_a_store_or_runs_fails_with_what_to_do(tmp_p
 @pytest.fixture
 def fake_slow_items(monkeypatch: pytest.MonkeyPatch) -> dict[str, ItemResult]:
     """Replace the smoke run (about 10 s) and the Dagster run with canned results."""
-    outcomes = {"smoke": ItemResult("smoke tests (pytest -m smoke)", Status.PASS, True, "23 passed")}
+    outcomes = {"smoke": ItemResult("smoke tests (pytest -m smoke)", Status.PASS, "23 passed")}
     monkeypatch.setattr(checklist, "run_smoke", lambda tests_dir: outcomes["smoke"])
     monkeypatch.setattr(
-        checklist, "run_quality_gates", lambda *args: [ItemResult("gate match_rate", Status.PASS, True, "0.89")]
+        checklist, "run_quality_gates", lambda *args: [ItemResult("gate match_rate", Status.PASS, "0.89")]
     )
     return outcomes
 
 
 def test_command_exits_1_until_the_critical_items_pass(fake_slow_items, history: Path, tmp_path: Path, capsys) -> None:
     markdown = tmp_path / "summary.md"
-    fake_slow_items["smoke"] = ItemResult("smoke tests (pytest -m smoke)", Status.FAIL, True, "1 failed, 22 passed")
+    fake_slow_items["smoke"] = ItemResult("smoke tests (pytest -m smoke)", Status.FAIL, "1 failed, 22 passed")
     assert cli.main(["checklist", "--history", str(history), "--markdown", str(markdown)]) == 1
     out = capsys.readouterr().out
     assert "[FAIL] smoke tests (pytest -m smoke)" in out and "[PASS] baseline comparison" in out
     assert "NOT READY" in markdown.read_text()
 
-    fake_slow_items["smoke"] = ItemResult("smoke tests (pytest -m smoke)", Status.PASS, True, "23 passed")
+    fake_slow_items["smoke"] = ItemResult("smoke tests (pytest -m smoke)", Status.PASS, "23 passed")
     assert cli.main(["checklist", "--history", str(history)]) == 0
     assert "READY: every critical item passed" in capsys.readouterr().out
 

@@ -17,7 +17,7 @@ def write(path, keys):
 def test_candidates_do_not_count_as_matches():
     gate = match_rate_gate({"uei-exact": 6, "name-fuzzy-candidate": 3, "unmatched": 1}, 0.7)
     assert not gate.passed and gate.metadata["match_rate"] == pytest.approx(0.6)
-    assert "3 candidates not counted" in gate.description and "lower match_rate_threshold" in gate.description
+    assert "3 candidates not counted" in gate.message and "lower match_rate_threshold" in gate.message
     assert match_rate_gate({"uei-exact": 7, "unmatched": 3}, 0.7).passed
 
 

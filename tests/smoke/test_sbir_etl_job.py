@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 
-from pytest_sbir_validate.materialize import ALL_ASSETS, assert_job_as_expected, job_mismatches
+from pytest_sbir_validate.materialize import assert_job_as_expected, job_mismatches
 from pytest_sbir_validate.scenarios import bundled_scenario, load_scenario
+from sbir_etl.dagster_defs import ASSET_NAMES
 
 pytestmark = pytest.mark.smoke
 
@@ -23,7 +24,7 @@ def test_every_scenario_materializes_as_expected(enrichment_scenario, sbir_mater
 def test_good_scenario_materializes_every_asset_with_all_gates_passing(name, sbir_materialize):
     run = sbir_materialize(bundled_scenario(name))
     assert run.success, run.describe()
-    assert sorted(run.materialized) == sorted(ALL_ASSETS)
+    assert sorted(run.materialized) == sorted(ASSET_NAMES)
     assert run.failed_checks == [] and run.untouched_steps == [] and run.failed_steps == {}
     report = run.path("enrichment_quality_report")
     assert report.is_file() and '"counts_by_method"' in report.read_text()
@@ -36,7 +37,7 @@ def test_low_match_rate_fails_its_gate_and_leaves_downstream_untouched(sbir_mate
     assert not gate.passed and gate.severity == "ERROR"
     assert gate.metadata["match_rate"] == pytest.approx(0.3) and gate.metadata["threshold"] == pytest.approx(0.70)
     assert gate.metadata["counts_by_method"]["unmatched"] == 7
-    assert "below match_rate_threshold" in gate.description
+    assert "below match_rate_threshold" in gate.message
     assert run.checks["completeness"].passed
     assert "enriched_sbir_awards" in run.materialized
     assert "enrichment_quality_report" in run.untouched_steps
@@ -78,7 +79,7 @@ def test_rerun_after_fixing_the_input_succeeds(tmp_path, sbir_materialize):
     awards.write_text(awards.read_text(encoding="utf-8").replace("Firm,", "Company,", 1), encoding="utf-8")
     second = sbir_materialize(awards, scenario_dir / "recipients.csv", out_dir=out_dir)
     assert second.success, second.describe()
-    assert sorted(second.materialized) == sorted(ALL_ASSETS)
+    assert sorted(second.materialized) == sorted(ASSET_NAMES)
     assert second.asset_metadata["enriched_sbir_awards"]["counts_by_method"]["uei-exact"] == 2
 
 
@@ -129,7 +130,7 @@ def test_environment_and_file_sources_are_logged(tmp_path, monkeypatch, sbir_mat
 
 def test_every_asset_reports_plain_numeric_metadata(sbir_materialize):
     run = sbir_materialize(bundled_scenario("good-fuzzy-names"))
-    for asset in ALL_ASSETS:
+    for asset in ASSET_NAMES:
         meta = run.asset_metadata[asset]
         for key in ("duration_s", "peak_rss_growth_mib", "records_per_s", "rows"):
             assert type(meta[key]) in (int, float), (asset, key, type(meta[key]))

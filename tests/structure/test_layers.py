@@ -6,7 +6,7 @@
     3  enrichment                          (files in, files out: io + linkage + monitoring)
     2  evaluation                          (metrics, gates, data with truth)
     1  linkage | io | monitoring           (the pure core, table I/O, measurement: independent)
-    0  errors, columns, config, bundled    (what every layer shares)
+    0  errors, columns, config, bundled, outcomes  (what every layer shares)
 
 The pytest plugin (`pytest_sbir_validate`) sits above all of them; `sbir_etl` never imports it,
 nor pytest.
@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "sbir_etl.columns": 0,
     "sbir_etl.config": 0,
     "sbir_etl.bundled": 0,
+    "sbir_etl.outcomes": 0,
     "sbir_etl.linkage": 1,
     "sbir_etl.io": 1,
     "sbir_etl.monitoring": 1,

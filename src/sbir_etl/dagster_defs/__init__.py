@@ -6,13 +6,15 @@
 This is the only part of `sbir_etl` that imports Dagster. See docs/dagster.md.
 """
 
-from sbir_etl.dagster_defs.definitions import JOB_NAME, build_definitions, sbir_etl_job
+from sbir_etl.dagster_defs.definitions import ASSET_NAMES, BLOCKING_CHECKS, JOB_NAME, build_definitions, sbir_etl_job
 from sbir_etl.dagster_defs.resources import DEFAULT_OUT_DIR, DEFAULT_SCENARIO, EnrichmentSettings, SbirEtlPaths
 from sbir_etl.dagster_defs.run import CheckOutcome, JobRun, StepFailure, run_job
 
 defs = build_definitions()
 
 __all__ = [
+    "ASSET_NAMES",
+    "BLOCKING_CHECKS",
     "DEFAULT_OUT_DIR",
     "DEFAULT_SCENARIO",
     "JOB_NAME",

@@ -307,3 +307,8 @@ ASSETS = [
     enriched_sbir_awards,
     enrichment_quality_report,
 ]
+
+# The names other layers rely on (the pytest plugin reads these tables back), derived from the assets.
+RAW_AWARDS = raw_sbir_awards.key.to_user_string()
+ENRICHED = enriched_sbir_awards.key.to_user_string()
+REPORT = enrichment_quality_report.key.to_user_string()

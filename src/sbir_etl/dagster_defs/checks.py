@@ -17,18 +17,17 @@ import pyarrow.parquet as pq
 from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
 from sbir_etl.evaluation import gates
 from sbir_etl.io.tables import read_header
+from sbir_etl.outcomes import Outcome, Severity
 
 
-def check_result(
-    gate: gates.GateResult, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR, check_name: str | None = None
-) -> dg.AssetCheckResult:
-    """A gate's outcome as a Dagster check result; its metadata says why (`why` + the gate's numbers)."""
+def check_result(gate: Outcome, severity: Severity = Severity.ERROR) -> dg.AssetCheckResult:
+    """A gate's outcome as the Dagster check of the same name; its metadata says why (`why` + the gate's numbers)."""
     return dg.AssetCheckResult(
         passed=gate.passed,
-        severity=severity,
-        description=gate.description,
-        metadata={"why": gate.description, **gate.metadata},
-        check_name=check_name,
+        severity=dg.AssetCheckSeverity(severity.value),
+        description=gate.message,
+        metadata={"why": gate.message, **gate.metadata},
+        check_name=gate.name,
     )
 
 
@@ -42,7 +41,7 @@ def _award_rejects(rejects_path: Path, awards_path: str) -> int:
 
 @dg.asset_check(
     asset="enriched_sbir_awards",
-    name="match_rate",
+    name=gates.MATCH_RATE,
     blocking=True,
     description="Joined awards / all awards >= match_rate_threshold (candidates are not matches).",
 )
@@ -55,7 +54,7 @@ def match_rate_check(enriched_sbir_awards: str, settings: EnrichmentSettings) ->
 
 @dg.asset_check(
     asset="enriched_sbir_awards",
-    name="completeness",
+    name=gates.COMPLETENESS,
     blocking=True,
     additional_ins={"validated_sbir_awards": dg.AssetIn()},
     description="Every validated award is enriched exactly once or counted as rejected.",
@@ -70,7 +69,7 @@ def completeness_check(
 
 
 IDENTIFIER_VALIDITY = dg.AssetCheckSpec(
-    "identifier_validity",
+    gates.IDENTIFIER_VALIDITY,
     asset="validated_sbir_awards",
     blocking=False,
     description="Valid UEIs/DUNS / present ones >= identifier_validity_threshold (warning only).",
@@ -79,9 +78,7 @@ IDENTIFIER_VALIDITY = dg.AssetCheckSpec(
 
 
 def identifier_validity_result(counts: dict, threshold: float) -> dg.AssetCheckResult:
-    return check_result(
-        gates.identifier_validity_gate(counts, threshold), dg.AssetCheckSeverity.WARN, IDENTIFIER_VALIDITY.name
-    )
+    return check_result(gates.identifier_validity_gate(counts, threshold), Severity.WARN)
 
 
 CHECKS = [match_rate_check, completeness_check]

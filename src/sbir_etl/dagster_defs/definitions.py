@@ -7,6 +7,10 @@ from sbir_etl.dagster_defs.checks import CHECKS
 from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
 
 JOB_NAME = "sbir_etl_job"
+ASSET_NAMES: tuple[str, ...] = tuple(asset.key.to_user_string() for asset in ASSETS)
+"""Every asset of the job, in dependency order."""
+BLOCKING_CHECKS: tuple[str, ...] = tuple(spec.name for check in CHECKS for spec in check.check_specs if spec.blocking)
+"""The asset checks whose failure leaves everything downstream unrun."""
 
 sbir_etl_job = dg.define_asset_job(
     JOB_NAME,

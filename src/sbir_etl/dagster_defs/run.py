@@ -10,20 +10,17 @@ import dagster as dg
 
 from sbir_etl.dagster_defs.definitions import JOB_NAME, build_definitions
 from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
+from sbir_etl.outcomes import Outcome, Severity, Status
 
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass(frozen=True)
-class CheckOutcome:
-    """One asset-check evaluation: which check on which asset, whether it passed, and why."""
+class CheckOutcome(Outcome):
+    """One asset-check evaluation: the gate's outcome, on which asset, and how much it blocks."""
 
-    name: str
-    asset: str
-    passed: bool
-    severity: str  # "ERROR" (blocking gate) or "WARN"
-    description: str
-    metadata: dict[str, Any]
+    asset: str = field(kw_only=True)
+    severity: Severity = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ class JobRun:
             f"  materialized: {', '.join(self.materialized) or '(none)'}",
         ]
         lines += [
-            f"  check {c.name} on {c.asset}: {'pass' if c.passed else 'FAIL'} [{c.severity}] {c.description}"
+            f"  check {c.name} on {c.asset}: {'pass' if c.passed else 'FAIL'} [{c.severity.value}] {c.message}"
             for c in self.checks.values()
         ]
         lines += [f"  step {f.step} failed: {f.error_type}: {f.message}" for f in self.failed_steps.values()]
@@ -112,11 +109,11 @@ def summarize(result: dg.ExecuteInProcessResult, out_dir: Path, instance: dg.Dag
     for evaluation in result.get_asset_check_evaluations():
         run.checks[evaluation.check_name] = CheckOutcome(
             name=evaluation.check_name,
-            asset=evaluation.asset_key.to_user_string(),
-            passed=bool(evaluation.passed),
-            severity=evaluation.severity.value,
-            description=evaluation.description or "",
+            status=Status.of(bool(evaluation.passed)),
+            message=evaluation.description or "",
             metadata={k: _plain(v) for k, v in evaluation.metadata.items()},
+            asset=evaluation.asset_key.to_user_string(),
+            severity=Severity(evaluation.severity.value),
         )
     for event in result.get_step_failure_events():
         error_type, message = _root_error(event.step_failure_data.error)

@@ -1,12 +1,11 @@
 """The quality gates of `sbir_etl_job` as pure functions over tables on disk.
 
 Dagster asset checks (`checks.py`) are thin wrappers around these; keeping them free of Dagster
-lets the gate logic be tested and reused directly. Every `GateResult` carries plain-Python
-metadata that says why it passed or failed.
+lets the gate logic be tested and reused directly. Every gate returns an `Outcome` named after the
+gate, whose message and plain-Python metadata say why it passed or failed.
 """
 
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,14 @@ from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS
 from sbir_etl.evaluation.quality import match_rate
 from sbir_etl.io.tables import RejectSink, iter_text_chunks
 from sbir_etl.linkage.identifiers import clean_duns, clean_uei
+from sbir_etl.outcomes import Outcome, Status
+
+MATCH_RATE, COMPLETENESS, IDENTIFIER_VALIDITY = "match_rate", "completeness", "identifier_validity"
+GATES: tuple[str, ...] = (MATCH_RATE, COMPLETENESS, IDENTIFIER_VALIDITY)
+"""The quality gates by name, as the Dagster asset checks and scenario expectations call them."""
 
 
-@dataclass(frozen=True)
-class GateResult:
-    """Outcome of one gate: `passed`, a one-line `description` and plain-Python `metadata`."""
-
-    passed: bool
-    description: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def match_rate_gate(counts_by_method: dict[str, int], threshold: float) -> GateResult:
+def match_rate_gate(counts_by_method: dict[str, int], threshold: float) -> Outcome:
     """Joined awards / all awards must reach `threshold`. Candidates are not matches.
 
     With no awards there is nothing to block: the gate passes and says so.
@@ -46,7 +41,7 @@ def match_rate_gate(counts_by_method: dict[str, int], threshold: float) -> GateR
         "counts_by_method": counts,
     }
     if measured is None:
-        return GateResult(True, "no awards to match; nothing to gate", metadata)
+        return Outcome(MATCH_RATE, Status.PASS, "no awards to match; nothing to gate", metadata)
     passed = rate >= threshold
     verdict = "reaches" if passed else "is below"
     description = (
@@ -55,7 +50,7 @@ def match_rate_gate(counts_by_method: dict[str, int], threshold: float) -> GateR
     )
     if not passed:
         description += "; check the recipient table covers these awards, or lower match_rate_threshold in the config"
-    return GateResult(passed, description, metadata)
+    return Outcome(MATCH_RATE, Status.of(passed), description, metadata)
 
 
 def _key_frame(path: str | Path, key: tuple[str, ...]) -> pd.DataFrame:
@@ -64,7 +59,7 @@ def _key_frame(path: str | Path, key: tuple[str, ...]) -> pd.DataFrame:
 
 def completeness_gate(
     validated_path: str | Path, enriched_path: str | Path, key: tuple[str, ...], rows_rejected: int
-) -> GateResult:
+) -> Outcome:
     """Every validated award is in the enriched table exactly once, or counted as rejected."""
     rows_in = pq.ParquetFile(validated_path).metadata.num_rows
     rows_out = pq.ParquetFile(enriched_path).metadata.num_rows
@@ -83,11 +78,11 @@ def completeness_gate(
     }
     passed = rows_in == rows_out + rows_rejected and duplicated == 0 and missing <= rows_rejected
     if passed:
-        return GateResult(
-            True, f"all {rows_in} awards accounted for ({rows_out} enriched, {rows_rejected} rejected)", metadata
-        )
-    return GateResult(
-        False,
+        message = f"all {rows_in} awards accounted for ({rows_out} enriched, {rows_rejected} rejected)"
+        return Outcome(COMPLETENESS, Status.PASS, message, metadata)
+    return Outcome(
+        COMPLETENESS,
+        Status.FAIL,
         (
             f"{rows_in} awards in but {rows_out} enriched + {rows_rejected} rejected; {missing} missing, "
             f"{duplicated} extra or duplicated - the enrichment lost or duplicated awards, a bug to report"
@@ -122,17 +117,19 @@ def identifier_counts(
     }
 
 
-def identifier_validity_gate(counts: dict[str, Any], threshold: float) -> GateResult:
+def identifier_validity_gate(counts: dict[str, Any], threshold: float) -> Outcome:
     """Valid identifiers / present identifiers must reach `threshold` (a warning: it blocks nothing)."""
     present, valid = counts["present"], counts["valid"]
     rate = valid / present if present else 1.0
     metadata = {"validity_rate": float(rate), "threshold": float(threshold), **counts}
     if not present:
-        return GateResult(True, "no award carries a UEI or DUNS; nothing to validate", metadata)
+        return Outcome(
+            IDENTIFIER_VALIDITY, Status.PASS, "no award carries a UEI or DUNS; nothing to validate", metadata
+        )
     passed = rate >= threshold
     description = (
         f"{valid}/{present} present identifiers valid ({rate:.3f}) vs identifier_validity_threshold {threshold:.3f}"
     )
     if not passed:
         description += f"; invalid by reason: {counts['invalid_by_reason']} - fix the export (keep DUNS/UEI as text)"
-    return GateResult(passed, description, metadata)
+    return Outcome(IDENTIFIER_VALIDITY, Status.of(passed), description, metadata)

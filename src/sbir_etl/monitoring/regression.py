@@ -12,28 +12,13 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from enum import Enum
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from sbir_etl.outcomes import Outcome, Status
 
 if TYPE_CHECKING:
     from sbir_etl.monitoring.history import TestResult
-
-
-class GateStatus(str, Enum):
-    """Outcome of a gate, ordered from harmless to blocking by :attr:`severity`."""
-
-    BASELINE = "baseline established"
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-
-    @property
-    def severity(self) -> int:
-        return _SEVERITY[self]
-
-
-_SEVERITY = {GateStatus.BASELINE: 0, GateStatus.PASS: 1, GateStatus.WARN: 2, GateStatus.FAIL: 3}
 
 
 class ThresholdError(ValueError):
@@ -97,18 +82,19 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class GateVerdict:
-    """The verdict of one gate (``metric`` is ``time``, ``memory`` or ``match_rate``).
+class GateVerdict(Outcome):
+    """The verdict of one gate; its name is the metric: ``time``, ``memory`` or ``match_rate``.
 
     ``change`` is in percent for time and memory, in percentage points for match rate.
     """
 
-    metric: str
-    status: GateStatus
-    message: str
-    current: float | None = None
-    baseline: float | None = None
-    change: float | None = None
+    current: float | None = field(default=None, kw_only=True)
+    baseline: float | None = field(default=None, kw_only=True)
+    change: float | None = field(default=None, kw_only=True)
+
+    @property
+    def metric(self) -> str:
+        return self.name
 
 
 @dataclass(frozen=True)
@@ -122,22 +108,22 @@ class TestVerdict:
     baseline_runs: int
 
     @property
-    def status(self) -> GateStatus:
+    def status(self) -> Status:
         if not self.gates:
-            return GateStatus.BASELINE if self.baseline_runs == 0 else GateStatus.PASS
-        return max((gate.status for gate in self.gates), key=lambda status: status.severity)
+            return Status.BASELINE if self.baseline_runs == 0 else Status.PASS
+        return Status.worst((gate.status for gate in self.gates), default=Status.PASS)
 
-    def messages(self, at_least: GateStatus = GateStatus.WARN) -> list[str]:
+    def messages(self, at_least: Status = Status.WARN) -> list[str]:
         """Messages of the gates at ``at_least`` severity or worse."""
         return [g.message for g in self.gates if g.status.severity >= at_least.severity]
 
     @property
     def summary(self) -> str:
         """One line for reports: the failing/warning messages, or what happened."""
-        worst = self.messages(GateStatus.WARN)
+        worst = self.messages(Status.WARN)
         if worst:
             return "; ".join(worst)
-        if self.status is GateStatus.BASELINE:
+        if self.status is Status.BASELINE:
             return "baseline established (no earlier run on this machine class)"
         return f"within thresholds of the median of {self.baseline_runs} runs"
 
@@ -207,26 +193,26 @@ def _median(values: Sequence[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
-def _classify(change: float, warn: float | None, fail: float | None) -> GateStatus:
+def _classify(change: float, warn: float | None, fail: float | None) -> Status:
     if fail is not None and change >= fail:
-        return GateStatus.FAIL
+        return Status.FAIL
     if warn is not None and change >= warn:
-        return GateStatus.WARN
-    return GateStatus.PASS
+        return Status.WARN
+    return Status.PASS
 
 
 def _wording(
     name: str,
-    status: GateStatus,
+    status: Status,
     warn: float | None,
     fail: float | None,
     limit_fmt: Callable[[float], str],
 ) -> tuple[str, str]:
     """A gate message's label ("time", or "time regression" at warn or worse) and the clause
     naming the threshold that was crossed (", fail at +25 %"; empty on a pass)."""
-    label = f"{name} regression" if status.severity >= GateStatus.WARN.severity else name
-    limit = fail if status is GateStatus.FAIL else warn
-    if limit is None or status is GateStatus.PASS:
+    label = f"{name} regression" if status.severity >= Status.WARN.severity else name
+    limit = fail if status is Status.FAIL else warn
+    if limit is None or status is Status.PASS:
         return label, ""
     return label, f", {status.value} at {limit_fmt(limit)}"
 
@@ -246,22 +232,22 @@ def _relative_gate(
     if current is None:
         return None
     if baseline is None:
-        return GateVerdict(metric, GateStatus.BASELINE, f"{metric}: baseline established", current)
+        return GateVerdict(metric, Status.BASELINE, f"{metric}: baseline established", current=current)
     delta = current - baseline
     if baseline < noise_floor and delta < noise_delta:
         return GateVerdict(
             metric,
-            GateStatus.PASS,
+            Status.PASS,
             f"{metric}: {fmt(current)} vs baseline {fmt(baseline)}, below the noise floor",
-            current,
-            baseline,
+            current=current,
+            baseline=baseline,
         )
     change = math.inf if baseline <= 0 else delta / baseline * 100
     status = _classify(change, warn_pct, fail_pct)
     label, limit_text = _wording(metric, status, warn_pct, fail_pct, lambda limit: f"+{limit:g} %")
     change_text = "from zero" if math.isinf(change) else f"{change:+.0f} %"
     message = f"{label}: {fmt(current)} vs baseline {fmt(baseline)}{window_text}: {change_text}{limit_text}"
-    return GateVerdict(metric, status, message, current, baseline, change)
+    return GateVerdict(metric, status, message, current=current, baseline=baseline, change=change)
 
 
 def _match_rate_gate(
@@ -275,16 +261,15 @@ def _match_rate_gate(
     if current is None:
         return None
     if baseline is None:
-        return GateVerdict("match_rate", GateStatus.BASELINE, "match rate: baseline established", current)
+        return GateVerdict("match_rate", Status.BASELINE, "match rate: baseline established", current=current)
     drop_points = (baseline - current) * 100
     status = _classify(drop_points, warn_points, fail_points)
     label, limit_text = _wording("match rate", status, warn_points, fail_points, lambda limit: f"-{limit:g} points")
     message = f"{label}: {current:.1%} vs baseline {baseline:.1%}{window_text}: {-drop_points:+.1f} points{limit_text}"
-    return GateVerdict("match_rate", status, message, current, baseline, -drop_points)
+    return GateVerdict("match_rate", status, message, current=current, baseline=baseline, change=-drop_points)
 
 
 __all__ = [
-    "GateStatus",
     "GateThresholds",
     "GateVerdict",
     "Sample",

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sbir_etl.monitoring.history import HistoryError, HistoryStore, RunInfo, StoredResult, TestResult
-from sbir_etl.monitoring.regression import GateStatus, GateThresholds, Sample, judge_regression
+from sbir_etl.monitoring.regression import GateThresholds, Sample, judge_regression
 from sbir_etl.monitoring.report_scores import ALL_METHODS
 from sbir_etl.monitoring.trends import Direction, Trend, TrendPolicy, judge_trend
+from sbir_etl.outcomes import Status
 
 FORMATS = ("md", "json", "html")
 
@@ -80,9 +81,7 @@ class LatestResult:
             return "fail"
         if self.outcome != "passed":
             return "skipped"
-        return {GateStatus.WARN.value: "warn", GateStatus.BASELINE.value: "baseline"}.get(
-            self.gate_status or "", "pass"
-        )
+        return {Status.WARN.value: "warn", Status.BASELINE.value: "baseline"}.get(self.gate_status or "", "pass")
 
     @property
     def message(self) -> str:
