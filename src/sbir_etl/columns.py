@@ -6,19 +6,35 @@ headers are matched case- and whitespace-insensitively against a list of accepte
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
 from pathlib import Path
 
 from sbir_etl.errors import InputSchemaError
 
-MATCH_METHODS: tuple[str, ...] = (
-    "uei-exact",
-    "duns-exact",
-    "name-exact",
-    "name-fuzzy-auto",
-    "name-fuzzy-candidate",
-    "unmatched",
-)
-JOINED_METHODS: frozenset[str] = frozenset({"uei-exact", "duns-exact", "name-exact", "name-fuzzy-auto"})
+
+class MatchMethod(IntEnum):
+    """How an award was settled, in the order the cascade tries them; the methods before
+    `NAME_FUZZY_CANDIDATE` join. The value is the code the cascade stores per award."""
+
+    UEI_EXACT = 0
+    DUNS_EXACT = 1
+    NAME_EXACT = 2
+    NAME_FUZZY_AUTO = 3
+    NAME_FUZZY_CANDIDATE = 4
+    UNMATCHED = 5
+
+    @property
+    def label(self) -> str:
+        """The name written to `match_method`: "uei-exact", "name-fuzzy-auto", ..."""
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def joins(self) -> bool:
+        return self < MatchMethod.NAME_FUZZY_CANDIDATE
+
+
+MATCH_METHODS: tuple[str, ...] = tuple(m.label for m in MatchMethod)
+JOINED_METHODS: frozenset[str] = frozenset(m.label for m in MatchMethod if m.joins)
 CONFIDENCE_LEVELS: tuple[str, ...] = ("high", "medium", "low", "none")
 
 OUTPUT_COLUMNS: tuple[str, ...] = (

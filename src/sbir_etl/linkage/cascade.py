@@ -15,15 +15,17 @@ A wrong join costs more than a candidate a human reviews; docs/matching.md has t
 """
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import IntEnum
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sbir_etl.columns import CONFIDENCE_LEVELS, MATCH_METHODS, ResolvedAwardColumns
+from sbir_etl.columns import CONFIDENCE_LEVELS, MATCH_METHODS, MatchMethod, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.linkage.candidates import merge_candidates
 from sbir_etl.linkage.identifiers import clean_duns, clean_uei
@@ -32,13 +34,36 @@ from sbir_etl.linkage.names import DESCRIPTOR_WORDS, normalize_names
 from sbir_etl.linkage.recipients import RecipientIndex
 from sbir_etl.linkage.text_arrays import positions_in
 
-UEI, DUNS, NAME_EXACT, FUZZY_AUTO, CANDIDATE, UNMATCHED = range(6)
-METHOD_NAMES = np.array(MATCH_METHODS, dtype=object)  # indexed by the codes above
-HIGH, MEDIUM, LOW, NONE = range(4)
+METHOD_NAMES = np.array(MATCH_METHODS, dtype=object)  # indexed by MatchMethod
+
+
+class Confidence(IntEnum):
+    """`match_confidence`, indexed like CONFIDENCE_LEVELS."""
+
+    HIGH = 0
+    MEDIUM = 1
+    LOW = 2
+    NONE = 3
+
+
 CONFIDENCE_NAMES = np.array(CONFIDENCE_LEVELS, dtype=object)
 
-# Corroboration levels of a recipient against an award, strongest first.
-PARENT, ZIP, CITY, STATE, UNCORROBORATED, CITY_ELSEWHERE, CONFLICT = range(7)
+
+class Support(IntEnum):
+    """How well a recipient's identifiers and location support an award, strongest first."""
+
+    PARENT = 0  # the award's UEI/DUNS is the recipient's parent
+    ZIP = 1
+    CITY = 2  # city and state
+    STATE = 3
+    UNCORROBORATED = 4
+    CITY_ELSEWHERE = 5  # same city, another state
+    CONFLICT = 6  # both sides name a state and they differ, nothing else agrees
+
+
+PARENT, ZIP, CITY, STATE, UNCORROBORATED, CITY_ELSEWHERE, CONFLICT = Support
+UEI, DUNS, NAME_EXACT, FUZZY_AUTO, CANDIDATE, UNMATCHED = MatchMethod
+HIGH, MEDIUM, LOW, NONE = Confidence
 
 
 @dataclass
@@ -272,6 +297,176 @@ def _rival_scores(
     return best
 
 
+@dataclass
+class CascadeState:
+    """One chunk on its way through the stages: the evidence, what the run shares, and the
+    decision so far per award. Every award starts `unmatched`; a stage settles open rows."""
+
+    ev: AwardEvidence
+    index: RecipientIndex
+    config: EnrichmentConfig
+    cache: FuzzyCache
+    identified: IdentifiedNames
+    stats: ChunkStats
+    method: np.ndarray
+    confidence: np.ndarray
+    score: np.ndarray
+    recipient: np.ndarray
+
+    @classmethod
+    def start(
+        cls,
+        ev: AwardEvidence,
+        index: RecipientIndex,
+        config: EnrichmentConfig,
+        cache: FuzzyCache,
+        identified: IdentifiedNames,
+        stats: ChunkStats,
+    ) -> "CascadeState":
+        n = len(ev.name)
+        return cls(
+            ev=ev,
+            index=index,
+            config=config,
+            cache=cache,
+            identified=identified,
+            stats=stats,
+            method=np.full(n, UNMATCHED, dtype=np.int8),
+            confidence=np.full(n, NONE, dtype=np.int8),
+            score=np.full(n, np.nan),
+            recipient=np.full(n, -1, dtype=np.int64),
+        )
+
+    @cached_property
+    def uei_hits(self) -> tuple[np.ndarray, np.ndarray]:
+        """(recipient row or -1, shared by several recipients) per award UEI."""
+        return self.index.uei.lookup(self.ev.uei)
+
+    @cached_property
+    def duns_hits(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.duns.lookup(self.ev.duns)
+
+    def open_rows(self) -> np.ndarray:
+        """Awards no stage has settled yet."""
+        return np.flatnonzero(self.method == UNMATCHED)
+
+    def count(self, event: str, where: np.ndarray) -> None:
+        self.stats.events[event] += int(where.sum())
+
+
+Stage = Callable[[CascadeState], None]
+
+
+def by_uei(state: CascadeState) -> None:
+    """A valid UEI a recipient carries joins; a DUNS pointing elsewhere or a UEI several
+    recipients share lowers the confidence."""
+    uei_row, uei_shared = state.uei_hits
+    duns_row, _ = state.duns_hits
+    hit = uei_row >= 0
+    state.method[hit], state.recipient[hit], state.score[hit], state.confidence[hit] = UEI, uei_row[hit], 100.0, HIGH
+    conflict = hit & (duns_row >= 0) & (duns_row != uei_row)
+    state.count("uei-duns-conflict", conflict)
+    state.count("uei-shared-by-several-recipients", hit & uei_shared)
+    state.confidence[conflict | (hit & uei_shared)] = MEDIUM
+
+
+def by_duns(state: CascadeState) -> None:
+    """A valid DUNS a recipient carries joins the awards the UEI left open."""
+    duns_row, duns_shared = state.duns_hits
+    hit = (state.method == UNMATCHED) & (duns_row >= 0)
+    state.method[hit], state.recipient[hit], state.score[hit], state.confidence[hit] = DUNS, duns_row[hit], 100.0, HIGH
+    state.count("duns-shared-by-several-recipients", hit & duns_shared)
+    state.confidence[hit & duns_shared] = MEDIUM
+
+
+def by_exact_name(state: CascadeState) -> None:
+    """A normalised name recipients carry: joined when one of them is best supported and not in
+    another state, unless the city agrees and the file's identified awards vouch; else a candidate."""
+    ev, index = state.ev, state.index
+    open_rows = state.open_rows()
+    name_ids = index.lookup_names(ev.name.take(pa.array(open_rows)))
+    rows, ids = open_rows[name_ids >= 0], name_ids[name_ids >= 0]
+    if not len(rows):
+        return
+    choice = choose_recipients(index, ev, rows, ids)
+    elsewhere = choice.level == CITY_ELSEWHERE
+    vouched = state.identified.recipient_of(ev.name.take(pa.array(rows))) == choice.recipient
+    joined = choice.unique & (choice.level != CONFLICT) & (~elsewhere | vouched)
+    state.score[rows], state.recipient[rows] = 100.0, choice.recipient
+    state.method[rows] = np.where(joined, NAME_EXACT, CANDIDATE)
+    strong = np.isin(choice.level, (PARENT, ZIP, CITY))
+    state.confidence[rows] = np.where(joined, np.where(strong, HIGH, MEDIUM), LOW)
+    state.count("name-exact-ambiguous", ~choice.unique & (choice.level != CONFLICT) & ~elsewhere)
+    state.count("name-exact-state-conflict", (choice.level == CONFLICT) | elsewhere & ~joined)
+    state.count("name-exact-same-city-other-state", joined & elsewhere)
+
+
+def fuzzy_may_join(
+    best: np.ndarray,
+    unique: np.ndarray,
+    level: np.ndarray,
+    rival: np.ndarray,
+    extends: np.ndarray,
+    config: EnrichmentConfig,
+) -> np.ndarray:
+    """The fuzzy join rule, per award: a high score, one recipient behind the name, not in another
+    state, a margin over every rival the award's location does not rule out, corroboration by
+    ZIP, city or parent identifiers (a shared state alone is weak evidence: one in fifty for
+    unrelated firms) unless the score alone is very high, and neither name a subset of the other."""
+    corroborated = np.isin(level, (PARENT, ZIP, CITY))
+    return (
+        (best >= config.fuzzy_auto_threshold)
+        & unique
+        & ~np.isin(level, (CITY_ELSEWHERE, CONFLICT))
+        & (best - rival >= config.fuzzy_margin)
+        & (corroborated | (best >= config.fuzzy_uncorroborated_threshold))
+        & ~extends
+    )
+
+
+def by_fuzzy_name(state: CascadeState) -> None:
+    """The best-scoring similar recipient name: joined when `fuzzy_may_join`, else a candidate
+    at `fuzzy_candidate_threshold` or above; below it the award stays unmatched with its score."""
+    ev, index, config = state.ev, state.index, state.config
+    open_rows = state.open_rows()
+    rows = open_rows[pc.is_valid(ev.name.take(pa.array(open_rows))).to_numpy(zero_copy_only=False)]
+    if not len(rows):
+        return
+    names = ev.name.take(pa.array(rows)).to_pylist()
+    found = state.cache.get(names, index, config)
+    has_candidate = np.array([len(found[name][0]) > 0 for name in names], dtype=bool)
+    rows = rows[has_candidate]
+    names = [name for name, ok in zip(names, has_candidate) if ok]
+    if not len(rows):
+        return
+    top = np.array([found[name][0][0] for name in names], dtype=np.int64)
+    best = np.array([found[name][1][0] for name in names], dtype=np.float64)
+    choice = choose_recipients(index, ev, rows, top)
+    rival = _rival_scores(index, ev, rows, names, found, choice)
+    extends = np.array(
+        [_one_name_extends_the_other(name, index.names[int(t)].as_py()) for name, t in zip(names, top)], dtype=bool
+    )
+    joins = fuzzy_may_join(best, choice.unique, choice.level, rival, extends, config)
+    held = ~joins & (best >= config.fuzzy_candidate_threshold)
+    state.score[rows] = best
+    corroborated = np.isin(choice.level, (PARENT, ZIP, CITY))
+    sure = corroborated & (best >= config.fuzzy_uncorroborated_threshold)
+    state.method[rows[joins]], state.recipient[rows[joins]] = FUZZY_AUTO, choice.recipient[joins]
+    state.confidence[rows[joins]] = np.where(sure[joins], HIGH, MEDIUM)
+    state.method[rows[held]], state.recipient[rows[held]], state.confidence[rows[held]] = (
+        CANDIDATE,
+        choice.recipient[held],
+        LOW,
+    )
+    held_back = held & (best >= config.fuzzy_auto_threshold)
+    if held_back.any():
+        state.count("fuzzy-held-back-as-candidate", held_back)
+
+
+# The cascade, in the order it is tried: each stage settles some of the awards still open.
+STAGES: tuple[Stage, ...] = (by_uei, by_duns, by_exact_name, by_fuzzy_name)
+
+
 def match_chunk(
     awards: pa.Table,
     columns: ResolvedAwardColumns,
@@ -285,76 +480,13 @@ def match_chunk(
     `identified` (see `IdentifiedNames`) lets an exact name join across differing states when
     the award's city agrees and the file's own identified awards tie the name to that recipient.
     """
-    n = len(awards)
     stats = ChunkStats()
-    ev = AwardEvidence.from_table(awards, columns, stats)
-    method = np.full(n, UNMATCHED, dtype=np.int8)
-    confidence = np.full(n, NONE, dtype=np.int8)
-    score = np.full(n, np.nan)
-    recipient = np.full(n, -1, dtype=np.int64)
-
-    uei_row, uei_shared = index.uei.lookup(ev.uei)
-    duns_row, duns_shared = index.duns.lookup(ev.duns)
-    by_uei = uei_row >= 0
-    method[by_uei], recipient[by_uei], score[by_uei], confidence[by_uei] = UEI, uei_row[by_uei], 100.0, HIGH
-    conflict = by_uei & (duns_row >= 0) & (duns_row != uei_row)
-    stats.events["uei-duns-conflict"] += int(conflict.sum())
-    stats.events["uei-shared-by-several-recipients"] += int((by_uei & uei_shared).sum())
-    confidence[conflict | (by_uei & uei_shared)] = MEDIUM
-
-    by_duns = ~by_uei & (duns_row >= 0)
-    method[by_duns], recipient[by_duns], score[by_duns], confidence[by_duns] = DUNS, duns_row[by_duns], 100.0, HIGH
-    stats.events["duns-shared-by-several-recipients"] += int((by_duns & duns_shared).sum())
-    confidence[by_duns & duns_shared] = MEDIUM
-
-    open_rows = np.flatnonzero(method == UNMATCHED)
-    name_ids = index.lookup_names(ev.name.take(pa.array(open_rows)))
-    exact_rows, exact_ids = open_rows[name_ids >= 0], name_ids[name_ids >= 0]
-    if len(exact_rows):
-        choice = choose_recipients(index, ev, exact_rows, exact_ids)
-        elsewhere = choice.level == CITY_ELSEWHERE
-        vouched = identified.recipient_of(ev.name.take(pa.array(exact_rows))) == choice.recipient
-        joined = choice.unique & (choice.level != CONFLICT) & (~elsewhere | vouched)
-        score[exact_rows], recipient[exact_rows] = 100.0, choice.recipient
-        method[exact_rows] = np.where(joined, NAME_EXACT, CANDIDATE)
-        strong = np.isin(choice.level, (PARENT, ZIP, CITY))
-        confidence[exact_rows] = np.where(joined, np.where(strong, HIGH, MEDIUM), LOW)
-        stats.events["name-exact-ambiguous"] += int((~choice.unique & (choice.level != CONFLICT) & ~elsewhere).sum())
-        stats.events["name-exact-state-conflict"] += int(((choice.level == CONFLICT) | elsewhere & ~joined).sum())
-        stats.events["name-exact-same-city-other-state"] += int((joined & elsewhere).sum())
-
-    fuzzy_rows = np.flatnonzero((method == UNMATCHED) & pc.is_valid(ev.name).to_numpy(zero_copy_only=False))
-    if len(fuzzy_rows):
-        names = ev.name.take(pa.array(fuzzy_rows)).to_pylist()
-        found = cache.get(names, index, config)
-        has_candidate = np.array([len(found[name][0]) > 0 for name in names], dtype=bool)
-        rows = fuzzy_rows[has_candidate]
-        names = [name for name, ok in zip(names, has_candidate) if ok]
-        if len(rows):
-            choice = choose_recipients(index, ev, rows, np.array([found[name][0][0] for name in names], dtype=np.int64))
-            rivals = _rival_scores(index, ev, rows, names, found, choice)
-            for i, (row, name) in enumerate(zip(rows, names)):
-                cand_names, cand_scores = found[name]
-                best, chosen, level = float(cand_scores[0]), int(choice.recipient[i]), int(choice.level[i])
-                score[row] = best
-                # A shared state alone is weak evidence (one in fifty for unrelated firms); a
-                # shared city, ZIP or parent is not.
-                corroborated = level in (PARENT, ZIP, CITY)
-                if (
-                    best >= config.fuzzy_auto_threshold
-                    and choice.unique[i]
-                    and level not in (CITY_ELSEWHERE, CONFLICT)
-                    and best - rivals[i] >= config.fuzzy_margin
-                    and (corroborated or best >= config.fuzzy_uncorroborated_threshold)
-                    and not _one_name_extends_the_other(name, index.names[int(cand_names[0])].as_py())
-                ):
-                    method[row], recipient[row] = FUZZY_AUTO, chosen
-                    confidence[row] = HIGH if best >= config.fuzzy_uncorroborated_threshold and corroborated else MEDIUM
-                elif best >= config.fuzzy_candidate_threshold:
-                    method[row], recipient[row], confidence[row] = CANDIDATE, chosen, LOW
-                    if best >= config.fuzzy_auto_threshold:
-                        stats.events["fuzzy-held-back-as-candidate"] += 1
-    return _output_columns(index, method, score, confidence, recipient), stats
+    state = CascadeState.start(
+        AwardEvidence.from_table(awards, columns, stats), index, config, cache, identified, stats
+    )
+    for stage in STAGES:
+        stage(state)
+    return _output_columns(index, state.method, state.score, state.confidence, state.recipient), stats
 
 
 def _output_columns(
