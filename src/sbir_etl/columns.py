@@ -46,7 +46,10 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "usaspending_duns",
     "usaspending_legal_business_name",
     "candidate_recipient_hash",
+    "match_reason",  # the evidence that carried a join ("exact+city"), or why a candidate was held back
+    "match_margin",  # a name match's score over the best rival company's (0: a tie)
 )
+FLOAT_OUTPUT_COLUMNS: frozenset[str] = frozenset({"match_score", "match_margin"})
 
 
 def _canonical(header: str) -> str:

@@ -123,7 +123,7 @@ def test_overlap_outcomes_flags_joins_to_a_recipient_carrying_the_name():
             "Agency Tracking Number": ["A0", "A1", "A2", "A3"],
             "Contract": ["C"] * 4,
             "City": ["X", "X", "Z", ""],
-            "State": ["TX", "TX", "NV", ""],
+            "State": ["TX", "TX", "NY", ""],  # NY does not border CA
         }
     )
     overlap = overlap_outcomes(enrich_frame(awards, recipients), recipients)
