@@ -147,6 +147,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return run_report(args)
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    """Write the candidates of an enriched file, most likely right first (sbir_etl.evaluation.review)."""
+    from sbir_etl.evaluation.review import write_review
+
+    count = write_review(args.enriched, args.out, args.recipients)
+    print(f"{count} candidates to review, most likely right first: {args.out}")
+    return 0
+
+
 def cmd_checklist(args: argparse.Namespace) -> int:
     from sbir_etl.checklist import cmd_checklist as run_checklist_command
 
@@ -159,6 +168,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "evaluate": (cmd_evaluate, "precision/recall of an enriched file against ground truth"),
     "run": (cmd_run, "materialize the Dagster sbir_etl_job (enrichment with blocking quality gates)"),
     "demo": (cmd_demo, "materialize sbir_etl_job on the bundled real-data sample"),
+    "review": (cmd_review, "list an enriched file's candidates, ranked by how likely each is right"),
     "report": (cmd_report, "trends, match rate and scores from a pytest --sbir-history store (md/json/html)"),
     "checklist": (
         cmd_checklist,
@@ -197,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--truth", required=True, help="truth.csv: award key columns + recipient_hash")
             p.add_argument("--enriched", required=True, help="output of `sbir-etl enrich`")
             p.add_argument("--json", action="store_true", help="print the figures as JSON")
+        elif name == "review":
+            p.add_argument("--enriched", required=True, help="output of `sbir-etl enrich`")
+            p.add_argument("--out", required=True, help="the review queue (.csv)")
+            p.add_argument("--recipients", help="the recipient table, to show each candidate's name and location")
         elif name == "report":
             from sbir_etl.monitoring.reporting import add_report_arguments
 
