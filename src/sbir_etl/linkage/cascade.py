@@ -175,6 +175,32 @@ class CascadeState:
     def count(self, event: str, where: np.ndarray) -> None:
         self.stats.events[event] += int(where.sum())
 
+    def record(self, decision: "Decision") -> None:
+        """Write a name stage's decision for the rows it settles; count its events."""
+        keep = decision.settled
+        at = decision.rows[keep]
+        for column in ("method", "recipient", "confidence", "score", "reason", "margin"):
+            getattr(self, column)[at] = getattr(decision, column)[keep]
+        for event, where in decision.events.items():
+            if where.any():
+                self.count(event, where)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a name stage decided for its `rows` (arrays aligned with them); only the `settled`
+    rows are recorded, the others stay open for the next stage."""
+
+    rows: np.ndarray
+    method: np.ndarray
+    recipient: np.ndarray
+    confidence: np.ndarray
+    score: np.ndarray
+    reason: np.ndarray
+    margin: np.ndarray
+    settled: np.ndarray
+    events: dict[str, np.ndarray]
+
 
 Stage = Callable[[CascadeState], None]
 
@@ -219,55 +245,51 @@ def _support_codes(levels: np.ndarray) -> np.ndarray:
     return np.array(SUPPORT_CODES, dtype=object)[levels]
 
 
-def _settle_exact(state: CascadeState, rows: np.ndarray, names: pa.Array, evidence: str, hold: bool) -> None:
+def _decide_exact(state: CascadeState, rows: np.ndarray, names: pa.Array, evidence: str, hold: bool) -> Decision:
     """Award `rows` whose normalised `names` recipients carry exactly: joined when one of them is
-    best supported and not in a distant state, unless the city agrees and the file's identified
-    awards vouch, or the name is distinctive; otherwise a candidate when `hold`, else left open."""
-    ev, index = state.ev, state.index
-    if not len(rows):
-        return
-    ids = index.lookup_names(names)
+    best supported and not in another state; across a state line only within one metro area
+    (and no similar name in the award's own state), with the city and the file's identified
+    awards vouching, or when the name is distinctive. Otherwise a candidate when `hold`, else
+    left open for the next stage."""
+    ids = state.index.lookup_names(names)
     found = ids >= 0
     rows, ids, names = rows[found], ids[found], names.filter(pa.array(found))
-    if not len(rows):
-        return
-    choice = choose_recipients(index, ev, rows, ids)
+    choice = choose_recipients(state.index, state.ev, rows, ids)
     level, unique = choice.level, choice.unique
-    vouched = (level == CITY_ELSEWHERE) & (state.identified.recipient_of(names) == choice.recipient)
-    located = unique & ~np.isin(level, OTHER_STATE)
     texts = names.to_pylist()
+    vouched = unique & (level == CITY_ELSEWHERE) & (state.identified.recipient_of(names) == choice.recipient)
+    located = unique & ~np.isin(level, OTHER_STATE)
     metro = unique & (level == METRO)
     distinctive = _distinctive(state, unique & ~located & ~vouched, texts, texts, choice.recipient)
     # Within a metro area across a state line, a similar name in the award's own state is doubt
     # enough. (Not for a distinctive name: at full scale 16 of the 17 it held back were right.)
     rival = _located_rival(state, rows, texts, choice, metro)
-    near_rival = rival >= state.config.fuzzy_auto_threshold
-    joined = located & ~metro | vouched & unique | metro & ~near_rival | distinctive
+    near_rival = metro & (rival >= state.config.fuzzy_auto_threshold)
+    joined = located & ~near_rival | vouched | distinctive
     reason = np.char.add(f"{evidence}+", _support_codes(level).astype(str)).astype(object)
     reason[vouched] = reason[vouched] + "+identified"
     reason[distinctive] = reason[distinctive] + "+distinctive"
-    reason[~joined] = np.where(
-        unique, np.where(near_rival, "rival-in-award-state", _support_codes(level)), "ambiguous"
-    )[~joined]
-    settle = joined | hold
-    at = rows[settle]
-    state.score[at], state.recipient[at] = 100.0, choice.recipient[settle]
-    state.method[at] = np.where(joined, NAME_EXACT, CANDIDATE)[settle]
-    strong = np.isin(level, CORROBORATING)
-    state.confidence[at] = np.where(joined, np.where(strong, HIGH, MEDIUM), LOW)[settle]
-    state.reason[at] = reason[settle]
-    state.margin[at] = np.where(unique, np.where(rival > 0, 100.0 - rival, np.nan), 0.0)[settle]
+    held_because = np.where(near_rival, "rival-in-award-state", _support_codes(level))
+    reason[~joined] = np.where(unique, held_because, "ambiguous")[~joined]
     prefix = "name-exact" if evidence == "exact" else "second-name"
-    state.count(f"{prefix}-ambiguous", ~unique & ~np.isin(level, OTHER_STATE))
-    state.count(f"{prefix}-state-conflict", np.isin(level, (CITY_ELSEWHERE, CONFLICT)) & ~joined)
-    state.count(f"{prefix}-same-city-other-state", joined & vouched)
-    for event, where in (
-        (f"{prefix}-same-metro-area-other-state", joined & metro),
-        (f"{prefix}-distinctive-other-state", joined & distinctive),
-        (f"{prefix}-held-for-a-rival-in-the-award-state", near_rival & metro),
-    ):
-        if where.any():
-            state.count(event, where)
+    return Decision(
+        rows=rows,
+        method=np.where(joined, NAME_EXACT, CANDIDATE),
+        recipient=choice.recipient,
+        confidence=np.where(joined, np.where(np.isin(level, CORROBORATING), HIGH, MEDIUM), LOW),
+        score=np.full(len(rows), 100.0),
+        reason=reason,
+        margin=np.where(unique, np.where(rival > 0, 100.0 - rival, np.nan), 0.0),
+        settled=joined | hold,
+        events={
+            f"{prefix}-ambiguous": ~unique & ~np.isin(level, OTHER_STATE),
+            f"{prefix}-state-conflict": np.isin(level, OTHER_STATE) & ~joined,
+            f"{prefix}-same-city-other-state": vouched,
+            f"{prefix}-same-metro-area-other-state": metro & joined,
+            f"{prefix}-distinctive-other-state": distinctive,
+            f"{prefix}-held-for-a-rival-in-the-award-state": near_rival,
+        },
+    )
 
 
 def _located_rival(
@@ -289,9 +311,10 @@ def _located_rival(
 
 
 def by_exact_name(state: CascadeState) -> None:
-    """The normalised company name, exactly as recipients carry it (`_settle_exact`)."""
+    """The normalised company name, exactly as recipients carry it (`_decide_exact`)."""
     rows = state.open_rows()
-    _settle_exact(state, rows, state.ev.name.take(pa.array(rows)), "exact", hold=True)
+    if len(rows):
+        state.record(_decide_exact(state, rows, state.ev.name.take(pa.array(rows)), "exact", hold=True))
 
 
 def by_second_name(state: CascadeState) -> None:
@@ -302,7 +325,8 @@ def by_second_name(state: CascadeState) -> None:
     rows = state.open_rows()
     second = state.ev.second_name.take(pa.array(rows))
     has = pc.is_valid(second).to_numpy(zero_copy_only=False)
-    _settle_exact(state, rows[has], second.filter(pa.array(has)), "second-name", hold=False)
+    if has.any():
+        state.record(_decide_exact(state, rows[has], second.filter(pa.array(has)), "second-name", hold=False))
 
 
 def _one_name_extends_the_other(a: str, b: str) -> bool:
@@ -418,7 +442,7 @@ def distinctive_may_join(
     level: np.ndarray,
     rival: np.ndarray,
     extends: np.ndarray,
-    distinctive: np.ndarray,
+    distinctive: np.ndarray | bool,
     look_alikes: np.ndarray,
     config: EnrichmentConfig,
 ) -> np.ndarray:
@@ -457,60 +481,66 @@ def _held_back_reason(
     ).astype(object)
 
 
-def by_fuzzy_name(state: CascadeState) -> None:
-    """The best-scoring similar recipient name: joined when `fuzzy_may_join` or
-    `distinctive_may_join`, else a candidate at `fuzzy_candidate_threshold` or above; below it
-    the award stays unmatched with its score."""
-    ev, index, config = state.ev, state.index, state.config
+def _similar_names(state: CascadeState) -> tuple[np.ndarray, list[str], list[Candidates]]:
+    """The open awards with a name, their names and candidates (cut names rescored); awards
+    without a candidate are marked `no-similar-name` and left out."""
     open_rows = state.open_rows()
-    rows = open_rows[pc.is_valid(ev.name.take(pa.array(open_rows))).to_numpy(zero_copy_only=False)]
-    if not len(rows):
-        return
-    names = ev.name.take(pa.array(rows)).to_pylist()
-    by_name = state.cache.get(names, index, config)
+    rows = open_rows[pc.is_valid(state.ev.name.take(pa.array(open_rows))).to_numpy(zero_copy_only=False)]
+    names = state.ev.name.take(pa.array(rows)).to_pylist()
+    by_name = state.cache.get(names, state.index, state.config) if names else {}
     has_candidate = np.array([len(by_name[name][0]) > 0 for name in names], dtype=bool)
     state.reason[rows[~has_candidate]] = "no-similar-name"
-    rows = rows[has_candidate]
     names = [name for name, ok in zip(names, has_candidate) if ok]
-    if not len(rows):
-        return
-    found, truncated = _with_cut_names(state, rows, names, [by_name[name] for name in names])
+    return rows[has_candidate], names, [by_name[name] for name in names]
+
+
+def _decide_fuzzy(state: CascadeState, rows: np.ndarray, names: list[str], found: list[Candidates]) -> Decision:
+    """Each award's best-scoring similar name: joined when `fuzzy_may_join` or
+    `distinctive_may_join`, else a candidate at `fuzzy_candidate_threshold` or above; below it
+    the award stays unmatched with its score."""
+    config = state.config
+    found, truncated = _with_cut_names(state, rows, names, found)
     top = np.array([ids[0] for ids, _ in found], dtype=np.int64)
     best = np.array([scores[0] for _, scores in found], dtype=np.float64)
-    top_names = index.names.take(pa.array(top)).to_pylist()
-    choice = choose_recipients(index, ev, rows, top)
+    top_names = state.index.names.take(pa.array(top)).to_pylist()
+    choice = choose_recipients(state.index, state.ev, rows, top)
     level, unique = choice.level, choice.unique
     rival = _rival_scores(state, rows, found, choice)
     extends = np.array([_one_name_extends_the_other(a, b) for a, b in zip(names, top_names)], dtype=bool)
-    standard = fuzzy_may_join(best, unique, level, rival, extends, config)
     look_alikes = np.array([_look_alikes(a, b) for a, b in zip(names, top_names)], dtype=bool)
-    could = distinctive_may_join(
-        best, unique, level, rival, extends, np.ones(len(rows), dtype=bool), look_alikes, config
-    )
-    distinctive = _distinctive(state, ~standard & could, names, top_names, choice.recipient)
+    standard = fuzzy_may_join(best, unique, level, rival, extends, config)
+    maybe = ~standard & distinctive_may_join(best, unique, level, rival, extends, True, look_alikes, config)
+    distinctive = _distinctive(state, maybe, names, top_names, choice.recipient)
     by_rarity = ~standard & distinctive_may_join(best, unique, level, rival, extends, distinctive, look_alikes, config)
     joins = standard | by_rarity
     held = ~joins & (best >= config.fuzzy_candidate_threshold)
-
     evidence = np.where(by_rarity, "distinctive", np.where(truncated, "truncated", "fuzzy")).astype(object)
     reason = np.where(
         joins, evidence + "+" + _support_codes(level), _held_back_reason(best, unique, level, rival, extends, config)
     )
     reason[~joins & ~held] = "score-below-candidate"
-    state.score[rows], state.reason[rows], state.margin[rows] = best, reason, best - rival
     sure = np.isin(level, CORROBORATING) & (best >= config.fuzzy_uncorroborated_threshold)
-    state.method[rows[joins]], state.recipient[rows[joins]] = FUZZY_AUTO, choice.recipient[joins]
-    state.confidence[rows[joins]] = np.where(sure[joins], HIGH, MEDIUM)
-    state.method[rows[held]], state.recipient[rows[held]], state.confidence[rows[held]] = (
-        CANDIDATE,
-        choice.recipient[held],
-        LOW,
+    return Decision(
+        rows=rows,
+        method=np.select([joins, held], [FUZZY_AUTO, CANDIDATE], UNMATCHED),
+        recipient=np.where(joins | held, choice.recipient, -1),
+        confidence=np.select([joins & sure, joins, held], [HIGH, MEDIUM, LOW], NONE),
+        score=best,
+        reason=reason,
+        margin=best - rival,
+        settled=np.ones(len(rows), dtype=bool),
+        events={
+            "fuzzy-held-back-as-candidate": held & (best >= config.fuzzy_auto_threshold),
+            "fuzzy-joined-as-distinctive": by_rarity,
+        },
     )
-    held_back = held & (best >= config.fuzzy_auto_threshold)
-    if held_back.any():
-        state.count("fuzzy-held-back-as-candidate", held_back)
-    if by_rarity.any():
-        state.count("fuzzy-joined-as-distinctive", by_rarity)
+
+
+def by_fuzzy_name(state: CascadeState) -> None:
+    """The best-scoring similar recipient name (`_decide_fuzzy`)."""
+    rows, names, found = _similar_names(state)
+    if len(rows):
+        state.record(_decide_fuzzy(state, rows, names, found))
 
 
 # The cascade, in the order it is tried: each stage settles some of the awards still open.
