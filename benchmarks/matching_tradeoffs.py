@@ -34,7 +34,11 @@ SETTINGS: dict[str, dict] = {
     "no margin (auto>=90, corroborated or >=97)": {"fuzzy_margin": 0.0},
     "auto>=85": {"fuzzy_auto_threshold": 85.0},
     "auto>=95": {"fuzzy_auto_threshold": 95.0},
-    "exact names only (no fuzzy joins)": {"fuzzy_auto_threshold": 100.0, "fuzzy_uncorroborated_threshold": 100.0},
+    "exact names only (no fuzzy joins)": {
+        "fuzzy_auto_threshold": 100.0,
+        "fuzzy_uncorroborated_threshold": 100.0,
+        "fuzzy_candidate_threshold": 100.0,  # distinctive pairs join from the candidate score
+    },
 }
 
 

@@ -49,6 +49,7 @@ from sbir_etl.evaluation.real_data import (
     uei_recipient_hash,
     without_location,
 )
+from sbir_etl.linkage.names import normalize_names
 from sbir_etl.linkage.rules import RULES, rules_disabled
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,6 +103,18 @@ def _truth_run(awards: pd.DataFrame, recipients: pd.DataFrame, truth: pd.DataFra
     return evaluate_against_truth(enriched, truth, list(AWARD_KEY)), holdout_outcomes(enriched, truth, recipients), wall
 
 
+def _namesake_joins(outcomes: pd.DataFrame) -> int:
+    """Wrong joins (by the identifier truth) to a recipient whose own legal name the award carries
+    (normalised): the identifier and the name point at two registrants, a truth in dispute."""
+    wrong = outcomes[outcomes["outcome"] == "wrong-join"]
+    if wrong.empty:
+        return 0
+    award = normalize_names(wrong["award_name"].astype(str)).to_pylist()
+    matched = normalize_names(wrong["matched_name"].astype(str)).to_pylist()
+    # A cut name counts too: "applied hydro acoustics resear" is the head of "... research".
+    return sum(a is not None and m is not None and (a.startswith(m) or m.startswith(a)) for a, m in zip(award, matched))
+
+
 def _linkage_section(fpds: pd.DataFrame, sbir: pd.DataFrame) -> tuple[list[str], dict[str, float]]:
     tests = {
         "legacy FPDS vendor names (city, state, ZIP)": legacy_name_holdout(fpds),
@@ -128,6 +141,7 @@ def _linkage_section(fpds: pd.DataFrame, sbir: pd.DataFrame) -> tuple[list[str],
                 "precision": _pct(ev["precision"]),
                 "recall": _pct(ev["recall"]),
                 "wrong joins": int(counts.get("wrong-join", 0)),
+                "of which to a recipient of that very name": _namesake_joins(outcomes),
                 "candidates (at truth)": f"{ev['candidates']} ({int(counts.get('candidate-right', 0))})",
                 "unmatched": int(counts.get("unmatched", 0)),
             }
@@ -151,6 +165,7 @@ def _ablation_section(fpds: pd.DataFrame, sbir: pd.DataFrame) -> list[str]:
         "same-UEI, city/state": spelling,
         "same-UEI, name only": (without_location(spelling[0]), *spelling[1:]),
         "legacy vendor names": legacy_name_holdout(fpds),
+        "FPDS dba names": dba_holdout(fpds),
         "SBIR.gov same-DUNS": duns_spelling_holdout(sbir),
     }
     rows = []

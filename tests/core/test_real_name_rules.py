@@ -86,6 +86,14 @@ def test_each_rule_can_be_switched_off_to_measure_it():
     assert len(set(RULES)) == len(RULES)
 
 
+def test_spacing_inside_a_word_scores_as_one_name():
+    row = one(
+        {"Company": "HIKINO ASSOCIATES LLC", "State": "NJ", "City": "Princeton"},
+        r("h-hk", "HIKI NO ASSOCIATES", "NJ", "PRINCETON"),
+    )
+    assert joined(row)[:2] == ("name-fuzzy-auto", "h-hk")
+
+
 # --- second names ----------------------------------------------------------------------------
 
 
@@ -189,10 +197,22 @@ def test_a_rare_name_inside_its_parents_name_joins_with_the_city():
         assert pd.isna(off.usaspending_recipient_hash)
 
 
-def test_a_distinctive_name_with_one_typo_joins_without_location():
+@pytest.mark.parametrize(
+    ("typo", "registered"),
+    [
+        ("Kent State Universtiy", "KENT STATE UNIVERSITY"),
+        ("Genetic Theraphy, Inc.", "GENETIC THERAPY INC"),
+        ("The Trustess of Princeton University", "TRUSTEES OF PRINCETON UNIVERSITY"),
+    ],
+)
+def test_a_distinctive_name_with_one_typo_joins_without_location(typo, registered):
+    row = one({"Company": typo}, r("h-1", registered, "OH"), *FILLER)
+    assert joined(row) == ("name-fuzzy-auto", "h-1", "distinctive+no-location")
+    assert 90 <= row.match_score < 97  # below the score that joins any name without location
+
+
+def test_a_distinctive_typo_in_a_table_too_small_to_judge_is_a_candidate():
     kent = r("h-kent", "KENT STATE UNIVERSITY", "OH", "KENT")
-    row = one({"Company": "Kent State Universtiy"}, kent, *FILLER)
-    assert joined(row) == ("name-fuzzy-auto", "h-kent", "distinctive+no-location")
     # In a table too small to tell rare words from common ones, the same typo is a candidate.
     small = one({"Company": "Kent State Universtiy"}, kent, r("h-b", "BETA LABS"))
     assert (small.match_method, small.match_reason) == ("name-fuzzy-candidate", "no-corroboration")

@@ -402,8 +402,8 @@ DIFFERENCE_KINDS: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
     ("spacing inside a word", lambda a, b: _plain(a).replace(" ", "") == _plain(b).replace(" ", "")),
     ("plural or singular", lambda a, b: _singular_words(_plain(a)) == _singular_words(_plain(b))),
     ("abbreviation", lambda a, b: _expanded(_plain(a)) == _expanded(_plain(b))),
-    ("typo", lambda a, b: fuzz.ratio(_plain(a), _plain(b)) >= 90),
     ("word added or dropped", lambda a, b: _nested(_plain(a), _plain(b))),
+    ("typo", lambda a, b: fuzz.ratio(_plain(a), _plain(b)) >= 90),
     ("shares a distinctive word", lambda a, b: bool(_words(_plain(a)) & _words(_plain(b)))),
 )
 RENAME = "no distinctive word in common (rename?)"

@@ -129,7 +129,7 @@ def write_review(enriched_path: str | Path, out_path: str | Path, recipients_pat
     recipients = None
     if recipients_path is not None:
         header = read_header(recipients_path)
-        wanted = [c for c in ("recipient_hash", "legal_business_name", "city", "state") if c in header]
+        wanted: list[str] = [c for c in ("recipient_hash", "legal_business_name", "city", "state") if c in header]
         if "recipient_hash" not in wanted:
             raise InputSchemaError(
                 recipients_path, ["recipient_hash"], header, hint="pass a USAspending recipient table"
