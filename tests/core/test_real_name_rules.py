@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from sbir_etl.enrichment import enrich_frame
-from sbir_etl.linkage.names import normalize_name, second_names
+from sbir_etl.linkage import names
+from sbir_etl.linkage.names import normalize_name, normalize_names, second_names
 from sbir_etl.linkage.rules import RULES, rules_disabled
 from tests.core.conftest import awards, recipients
 
@@ -74,6 +75,14 @@ def test_a_real_variant_is_an_exact_name_join(variant, registered):
 )
 def test_a_look_alike_normalises_differently(one_name, other_name):
     assert normalize_name(one_name) != normalize_name(other_name)
+
+
+def test_a_rule_switched_off_stays_off_in_the_normalising_threads(monkeypatch):
+    monkeypatch.setattr(names, "PARALLEL_MIN_ROWS", 2)
+    many = pd.Series(["General Mills"] * 8)
+    with rules_disabled("plurals"):
+        assert set(normalize_names(many, workers=2).to_pylist()) == {"general mills"}
+    assert set(normalize_names(many, workers=2).to_pylist()) == {"general mill"}
 
 
 def test_each_rule_can_be_switched_off_to_measure_it():

@@ -17,6 +17,7 @@ The pipeline runs in Arrow compute kernels, so 3.3M names normalise in about a s
 few non-ASCII names (and the few with remarks or misspelt designators) go through Python.
 """
 
+import contextvars
 import os
 import re
 from collections.abc import Callable
@@ -403,11 +404,12 @@ def normalize_names(names: TextLike, workers: int | None = None) -> pa.Array:
     workers = workers or os.cpu_count() or 1
     if workers > 1 and len(arr) >= PARALLEL_MIN_ROWS:
         step = -(-len(arr) // workers)
+        parts = [arr.slice(i, step) for i in range(0, len(arr), step)]
+        # Each thread runs in a copy of this context, so rules switched off here stay off there.
+        contexts = [contextvars.copy_context() for _ in parts]
         with ThreadPoolExecutor(workers) as pool:
-            parts = list(
-                pool.map(lambda part: _normalize(part, steps), [arr.slice(i, step) for i in range(0, len(arr), step)])
-            )
-        return pa.concat_arrays(parts)
+            done = list(pool.map(lambda context, part: context.run(_normalize, part, steps), contexts, parts))
+        return pa.concat_arrays(done)
     return _normalize(arr, steps)
 
 
