@@ -1,9 +1,12 @@
 """Precision/recall of name matching under different cascade settings, on synthetic ground truth.
 
-Builds the recipient index once and re-runs the cascade with each setting, so the table shows
-what each rule buys and costs. Usage:
+Builds the recipient index once and re-runs the cascade with each setting, then with each rule
+of `sbir_etl.linkage.rules` switched off on its own (the index is rebuilt for normalisation
+rules), so the table shows what each rule buys and costs. Usage:
 
     .venv/bin/python benchmarks/matching_tradeoffs.py --awards 50000 --recipients 500000 [--markdown FILE]
+
+The same rules measured on real names: `benchmarks/real_data.py` (its ablation section).
 """
 
 import argparse
@@ -22,6 +25,7 @@ from sbir_etl.evaluation.synthetic import generate
 from sbir_etl.linkage.candidates import NameCandidates
 from sbir_etl.linkage.cascade import NO_IDENTIFIED_NAMES, FuzzyCache, IdentifiedNames
 from sbir_etl.linkage.recipients import RecipientIndex
+from sbir_etl.linkage.rules import NORMALISATION_RULES, RULES, rules_disabled
 
 KEY = ["Agency Tracking Number", "Contract"]
 SETTINGS: dict[str, dict] = {
@@ -30,7 +34,11 @@ SETTINGS: dict[str, dict] = {
     "no margin (auto>=90, corroborated or >=97)": {"fuzzy_margin": 0.0},
     "auto>=85": {"fuzzy_auto_threshold": 85.0},
     "auto>=95": {"fuzzy_auto_threshold": 95.0},
-    "exact names only (no fuzzy joins)": {"fuzzy_auto_threshold": 100.0, "fuzzy_uncorroborated_threshold": 100.0},
+    "exact names only (no fuzzy joins)": {
+        "fuzzy_auto_threshold": 100.0,
+        "fuzzy_uncorroborated_threshold": 100.0,
+        "fuzzy_candidate_threshold": 100.0,  # distinctive pairs join from the candidate score
+    },
 }
 
 
@@ -53,6 +61,21 @@ def ablations(index: RecipientIndex, identified: IdentifiedNames) -> dict[str, t
             index,
             NO_IDENTIFIED_NAMES,
         ),
+    }
+
+
+def _row(label: str, result: dict) -> dict:
+    fuzzy, exact = result["by_method"]["name-fuzzy-auto"], result["by_method"]["name-exact"]
+    return {
+        "setting": label,
+        "name precision": f"{result['name_precision']:.4f}",
+        "name recall": f"{result['name_recall']:.4f}",
+        "name-exact joins": exact["joined"],
+        "fuzzy-auto joins": fuzzy["joined"],
+        "fuzzy-auto precision": f"{fuzzy['precision']:.4f}",
+        "overall precision": f"{result['precision']:.4f}",
+        "overall recall": f"{result['recall']:.4f}",
+        "candidates": result["candidates"],
     }
 
 
@@ -82,20 +105,17 @@ def main() -> None:
     rows = []
     for label, config, run_index, run_identified, run_cache in runs:
         table, _ = enrich_table(data.awards, columns, run_index, config, run_cache, run_identified)
-        result = evaluate_against_truth(table.to_pandas(), truth, KEY)
-        fuzzy = result["by_method"]["name-fuzzy-auto"]
-        rows.append(
-            {
-                "setting": label,
-                "name precision": f"{result['name_precision']:.4f}",
-                "name recall": f"{result['name_recall']:.4f}",
-                "fuzzy-auto joins": fuzzy["joined"],
-                "fuzzy-auto precision": f"{fuzzy['precision']:.4f}",
-                "overall precision": f"{result['precision']:.4f}",
-                "overall recall": f"{result['recall']:.4f}",
-                "candidates": result["candidates"],
-            }
-        )
+        rows.append(_row(label, evaluate_against_truth(table.to_pandas(), truth, KEY)))
+    for rule in RULES:
+        with rules_disabled(rule):
+            run_index = (
+                RecipientIndex.build(data.recipients, base.recipient_columns, base.blocking_max_key_share)
+                if rule in NORMALISATION_RULES or rule == "second names"
+                else index
+            )
+            run_identified = IdentifiedNames.collect([data.awards], columns, run_index)
+            table, _ = enrich_table(data.awards, columns, run_index, base, FuzzyCache(), run_identified)
+        rows.append(_row(f"without rule '{rule}'", evaluate_against_truth(table.to_pandas(), truth, KEY)))
     frame = pd.DataFrame(rows)
     print(frame.to_string(index=False))
     if args.markdown:

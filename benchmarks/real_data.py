@@ -6,11 +6,16 @@
    by UEI form the recipient table (one row per UEI, its most frequent spelling, no alternate
    names). Every other distinct spelling of a multi-spelling UEI becomes an award with no UEI/DUNS
    whose true recipient is that UEI (`sbir_etl.evaluation.real_data.spelling_holdout`). Evaluated with the
-   award's city/state, and again with them blanked (name-only evidence).
-2. SBIR.gov awards vs FPDS recipients (match rate on real data). All SBIR.gov awards against one
+   award's city/state, and again with them blanked (name-only evidence); recall per kind of
+   difference (`difference_kind`).
+2. More linkages with truth from the same files: legacy FPDS vendor names (with ZIP), FPDS
+   `dba_name`s, and SBIR.gov's own spellings of one DUNS.
+3. SBIR.gov awards vs FPDS recipients (match rate on real data). All SBIR.gov awards against one
    recipient per UEI with the other spellings as alternate_names. No ground truth beyond (a) the
    normalised names both files share and (b) the DUNS -> UEI links legacy FPDS descriptions carry.
-3. Wall time of each enrichment run (index build + matching, in memory via `enrich_frame`).
+4. Each matching rule switched off on its own (`sbir_etl.linkage.rules`): what it buys and costs
+   on the tests with truth.
+5. Wall time of each enrichment run (index build + matching, in memory via `enrich_frame`).
 
 The real data is read-only and never committed; `--data` defaults to `../shared/data/real`
 relative to the repository root. Exit 0 on success, 2 when an input file is missing.
@@ -31,19 +36,27 @@ from sbir_etl.enrichment import enrich_frame
 from sbir_etl.evaluation.quality import evaluate_against_truth, match_metrics
 from sbir_etl.evaluation.real_data import (
     AWARD_KEY,
+    DIFFERENCE_KINDS,
+    RENAME,
+    dba_holdout,
+    duns_spelling_holdout,
     fpds_recipients,
     holdout_outcomes,
     legacy_duns_links,
+    legacy_name_holdout,
     overlap_outcomes,
     spelling_holdout,
     uei_recipient_hash,
     without_location,
 )
+from sbir_etl.linkage.names import normalize_names
+from sbir_etl.linkage.rules import RULES, rules_disabled
 
 REPO = Path(__file__).resolve().parents[1]
 FPDS_FILE = "fpds_sbir_sttr_phase3_transactions.csv"
 SBIR_FILE = "sbirgov_dod_awards_2017_2019_rovertm.csv"
 SBIR_COLUMNS = ["Company", "DUNS", "Agency Tracking Number", "Contract", "City", "State", "Zip"]
+KIND_ORDER = [kind for kind, _ in DIFFERENCE_KINDS] + [RENAME]
 NAME_METHODS = ("name-exact", "name-fuzzy-auto")
 
 
@@ -69,6 +82,109 @@ def _table(frame: pd.DataFrame) -> list[str]:
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
     return lines + [""]
+
+
+def _kinds_table(outcomes_by_run: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Held out and recall per kind of difference, one recall column per run."""
+    first = next(iter(outcomes_by_run.values()))
+    table = first.groupby("kind").size().rename("held out").to_frame()
+    for label, outcomes in outcomes_by_run.items():
+        correct = outcomes.assign(ok=outcomes["outcome"] == "correct").groupby("kind")["ok"].sum()
+        wrong = outcomes.assign(bad=outcomes["outcome"] == "wrong-join").groupby("kind")["bad"].sum()
+        table[f"joined correctly ({label})"] = correct.astype(int)
+        table[f"recall ({label})"] = (correct / table["held out"]).map(_pct)
+        table[f"wrong joins ({label})"] = wrong.astype(int)
+    order = [k for k in KIND_ORDER if k in table.index]
+    return table.loc[order].reset_index()
+
+
+def _truth_run(awards: pd.DataFrame, recipients: pd.DataFrame, truth: pd.DataFrame) -> tuple[dict, pd.DataFrame, float]:
+    enriched, wall = _timed(awards, recipients)
+    return evaluate_against_truth(enriched, truth, list(AWARD_KEY)), holdout_outcomes(enriched, truth, recipients), wall
+
+
+def _namesake_joins(outcomes: pd.DataFrame) -> int:
+    """Wrong joins (by the identifier truth) to a recipient whose own legal name the award carries
+    (normalised): the identifier and the name point at two registrants, a truth in dispute."""
+    wrong = outcomes[outcomes["outcome"] == "wrong-join"]
+    if wrong.empty:
+        return 0
+    award = normalize_names(wrong["award_name"].astype(str)).to_pylist()
+    matched = normalize_names(wrong["matched_name"].astype(str)).to_pylist()
+    # A cut name counts too: "applied hydro acoustics resear" is the head of "... research".
+    return sum(a is not None and m is not None and (a.startswith(m) or m.startswith(a)) for a, m in zip(award, matched))
+
+
+def _linkage_section(fpds: pd.DataFrame, sbir: pd.DataFrame) -> tuple[list[str], dict[str, float]]:
+    tests = {
+        "legacy FPDS vendor names (city, state, ZIP)": legacy_name_holdout(fpds),
+        "FPDS dba_name (city, state)": dba_holdout(fpds),
+        "SBIR.gov spellings of one DUNS (city, state, ZIP)": duns_spelling_holdout(sbir),
+    }
+    out = [
+        "## 2. More linkages with truth from the same files",
+        "",
+        "Each is an award file without identifiers whose true recipient is known from an identifier "
+        "on the same record (`legacy_name_holdout`, `dba_holdout`, `duns_spelling_holdout`).",
+        "",
+    ]
+    rows, times, kinds = [], {}, []
+    for label, (awards, recipients, truth) in tests.items():
+        ev, outcomes, wall = _truth_run(awards, recipients, truth)
+        times[label] = wall
+        counts = outcomes["outcome"].value_counts()
+        rows.append(
+            {
+                "test": label,
+                "awards": len(awards),
+                "recipients": len(recipients),
+                "precision": _pct(ev["precision"]),
+                "recall": _pct(ev["recall"]),
+                "wrong joins": int(counts.get("wrong-join", 0)),
+                "of which to a recipient of that very name": _namesake_joins(outcomes),
+                "candidates (at truth)": f"{ev['candidates']} ({int(counts.get('candidate-right', 0))})",
+                "unmatched": int(counts.get("unmatched", 0)),
+            }
+        )
+        kinds.append(_kinds_table({label: outcomes}).assign(test=label))
+        wrong = outcomes[outcomes["outcome"] == "wrong-join"]
+        if len(wrong):
+            kinds.append(wrong.assign(test=f"WRONG JOIN: {label}"))
+    out += _table(pd.DataFrame(rows))
+    out += ["Recall per kind of difference:", ""]
+    for frame in kinds:
+        label = frame["test"].iloc[0]
+        out += [f"*{label}*", ""] + _table(frame.drop(columns="test"))
+    return out, times
+
+
+def _ablation_section(fpds: pd.DataFrame, sbir: pd.DataFrame) -> list[str]:
+    """Each rule switched off: precision, recall and wrong joins on every test with truth."""
+    spelling = spelling_holdout(fpds)
+    tests = {
+        "same-UEI, city/state": spelling,
+        "same-UEI, name only": (without_location(spelling[0]), *spelling[1:]),
+        "legacy vendor names": legacy_name_holdout(fpds),
+        "FPDS dba names": dba_holdout(fpds),
+        "SBIR.gov same-DUNS": duns_spelling_holdout(sbir),
+    }
+    rows = []
+    for rule in ("", *RULES):
+        row = {"rule switched off": rule or "(none: all rules on)"}
+        with rules_disabled(*([rule] if rule else [])):
+            for label, (awards, recipients, truth) in tests.items():
+                ev, outcomes, _ = _truth_run(awards, recipients, truth)
+                wrong = int((outcomes["outcome"] == "wrong-join").sum())
+                row[label] = f"{_pct(ev['precision'])} / {_pct(ev['recall'])} / {wrong}"
+        rows.append(row)
+    return [
+        "## 4. What each rule buys and costs on real names",
+        "",
+        "Each rule of `sbir_etl.linkage.rules` switched off on its own; cells are precision / recall / wrong joins. "
+        "A rule is kept only if switching it off costs recall and switching it on costs no precision.",
+        "",
+        *_table(pd.DataFrame(rows)),
+    ]
 
 
 def _holdout_section(fpds: pd.DataFrame, examples: int) -> tuple[list[str], dict[str, float]]:
@@ -111,8 +227,13 @@ def _holdout_section(fpds: pd.DataFrame, examples: int) -> tuple[list[str], dict
     breakdown = base.assign(kind=kinds).groupby(["kind", "outcome"]).size().unstack(fill_value=0)
     breakdown.insert(0, "held out", breakdown.sum(axis=1))
     breakdown["recall"] = (breakdown.get("correct", 0) / breakdown["held out"]).map(_pct)
-    out += ["By kind of spelling difference (run with city/state):", ""]
+    out += ["By kind of spelling difference, split by the matcher's normaliser (run with city/state):", ""]
     out += _table(breakdown.reset_index())
+    out += [
+        "By kind of difference (`difference_kind`: a fixed plain normal form, not the matcher's; the first kind that holds):",
+        "",
+    ]
+    out += _table(_kinds_table(outcomes_by_run))
 
     name_only = outcomes_by_run["name only (location blanked)"]
     changed = base["outcome"] != name_only["outcome"]
@@ -125,7 +246,18 @@ def _holdout_section(fpds: pd.DataFrame, examples: int) -> tuple[list[str], dict
         out += ["What location changes (awards whose outcome differs between the two runs):", ""]
         out += _table(diff)
 
-    cols = ["award_name", "award_state", "true_name", "true_state", "method", "score", "outcome", "matched_name"]
+    cols = [
+        "award_name",
+        "award_state",
+        "true_name",
+        "true_state",
+        "kind",
+        "method",
+        "score",
+        "reason",
+        "outcome",
+        "matched_name",
+    ]
     for label, outcomes in outcomes_by_run.items():
         wrong = outcomes[outcomes["outcome"] == "wrong-join"]
         out += [f"Wrong joins ({label}): {len(wrong)}", ""]
@@ -148,7 +280,7 @@ def _sbir_section(fpds: pd.DataFrame, sbir: pd.DataFrame, examples: int) -> tupl
     metrics = match_metrics(enriched)
     counts = metrics["counts_by_method"]
     out = [
-        "## 2. SBIR.gov awards vs FPDS recipients (match rate, no full ground truth)",
+        "## 3. SBIR.gov awards vs FPDS recipients (match rate, no full ground truth)",
         "",
         f"{len(sbir):,} SBIR.gov DoD awards (DUNS, no UEI) against {len(recipients):,} FPDS recipients "
         "(one per UEI, other spellings as alternate_names; recipients carry no DUNS, so every join is by name). "
@@ -279,10 +411,14 @@ def main(argv: list[str] | None = None) -> int:
     ]
     section, times = _holdout_section(fpds, args.examples)
     lines += section
+    section, more = _linkage_section(fpds, sbir)
+    lines += section
+    times.update(more)
     section, more = _sbir_section(fpds, sbir, args.examples)
     lines += section
     times.update(more)
-    lines += ["## 3. Wall time (enrich_frame: index build + matching, in memory)", ""]
+    lines += _ablation_section(fpds, sbir)
+    lines += ["## 5. Wall time (enrich_frame: index build + matching, in memory)", ""]
     lines += _table(pd.DataFrame([{"run": k, "wall s": f"{v:.3f}"} for k, v in times.items()]))
     lines += [f"Whole script (reading, building, evaluating, reporting): {time.perf_counter() - started:.1f} s.", ""]
     text = "\n".join(lines)

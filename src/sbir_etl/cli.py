@@ -301,6 +301,24 @@ def checklist_arguments(p: argparse.ArgumentParser) -> None:
     add_checklist_arguments(p)
 
 
+def review_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--enriched", required=True, help="output of `sbir-etl enrich`")
+    p.add_argument("--out", required=True, help="the review queue (.csv)")
+    p.add_argument("--recipients", help="the recipient table, to show each candidate's name and location")
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """Write the candidates of an enriched file, most likely right first (sbir_etl.evaluation.review)."""
+    from sbir_etl.evaluation.review import write_review
+    from sbir_etl.io.outputs import check_output_paths
+
+    inputs = {"--enriched": Path(args.enriched)} | ({"--recipients": Path(args.recipients)} if args.recipients else {})
+    check_output_paths(inputs, {"--out": Path(args.out)})
+    count = write_review(args.enriched, args.out, args.recipients)
+    print(f"{count} candidates to review, most likely right first: {args.out}")
+    return 0
+
+
 def cmd_checklist(args: argparse.Namespace) -> int:
     from sbir_etl.checklist import ChecklistOptions, checklist_command
     from sbir_etl.io.outputs import check_output_paths
@@ -358,6 +376,9 @@ COMMANDS: tuple[Command, ...] = (
         "run", "materialize the Dagster sbir_etl_job (enrichment with blocking quality gates)", run_arguments, cmd_run
     ),
     Command("demo", "materialize sbir_etl_job on the bundled real-data sample", demo_arguments, cmd_demo),
+    Command(
+        "review", "list an enriched file's candidates, ranked by how likely each is right", review_arguments, cmd_review
+    ),
     Command(
         "report",
         "trends, match rate and scores from a pytest --sbir-history store (md/json/html)",

@@ -6,19 +6,35 @@ headers are matched case- and whitespace-insensitively against a list of accepte
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
 from pathlib import Path
 
 from sbir_etl.errors import InputSchemaError
 
-MATCH_METHODS: tuple[str, ...] = (
-    "uei-exact",
-    "duns-exact",
-    "name-exact",
-    "name-fuzzy-auto",
-    "name-fuzzy-candidate",
-    "unmatched",
-)
-JOINED_METHODS: frozenset[str] = frozenset({"uei-exact", "duns-exact", "name-exact", "name-fuzzy-auto"})
+
+class MatchMethod(IntEnum):
+    """How an award was settled, in the order the cascade tries them; the methods before
+    `NAME_FUZZY_CANDIDATE` join. The value is the code the cascade stores per award."""
+
+    UEI_EXACT = 0
+    DUNS_EXACT = 1
+    NAME_EXACT = 2
+    NAME_FUZZY_AUTO = 3
+    NAME_FUZZY_CANDIDATE = 4
+    UNMATCHED = 5
+
+    @property
+    def label(self) -> str:
+        """The name written to `match_method`: "uei-exact", "name-fuzzy-auto", ..."""
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def joins(self) -> bool:
+        return self < MatchMethod.NAME_FUZZY_CANDIDATE
+
+
+MATCH_METHODS: tuple[str, ...] = tuple(m.label for m in MatchMethod)
+JOINED_METHODS: frozenset[str] = frozenset(m.label for m in MatchMethod if m.joins)
 CONFIDENCE_LEVELS: tuple[str, ...] = ("high", "medium", "low", "none")
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
@@ -30,7 +46,10 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "usaspending_duns",
     "usaspending_legal_business_name",
     "candidate_recipient_hash",
+    "match_reason",  # the evidence that carried a join ("exact+city"), or why a candidate was held back
+    "match_margin",  # a name match's score over the best rival company's (0: a tie)
 )
+FLOAT_OUTPUT_COLUMNS: frozenset[str] = frozenset({"match_score", "match_margin"})
 
 
 def _canonical(header: str) -> str:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS, OUTPUT_COLUMNS, ResolvedAwardColumns
+from sbir_etl.columns import FLOAT_OUTPUT_COLUMNS, JOINED_METHODS, MATCH_METHODS, OUTPUT_COLUMNS, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import InputSchemaError, InvariantError
 from sbir_etl.evaluation.quality import match_rate
@@ -282,7 +282,7 @@ def _output_schema(header: list[str]) -> pa.Schema:
     """The award columns as text, followed by the match columns (written even for an empty input)."""
     return pa.schema(
         [(c, pa.string()) for c in header]
-        + [(c, pa.float64() if c == "match_score" else pa.string()) for c in OUTPUT_COLUMNS]
+        + [(c, pa.float64() if c in FLOAT_OUTPUT_COLUMNS else pa.string()) for c in OUTPUT_COLUMNS]
     )
 
 

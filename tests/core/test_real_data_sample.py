@@ -15,9 +15,14 @@ from sbir_etl.enrichment import enrich_frame
 from sbir_etl.evaluation.quality import evaluate_against_truth
 from sbir_etl.evaluation.real_data import (
     AWARD_KEY,
+    RENAME,
+    dba_holdout,
+    difference_kind,
+    duns_spelling_holdout,
     fpds_recipients,
     holdout_outcomes,
     legacy_duns_links,
+    legacy_name_holdout,
     overlap_outcomes,
     spelling_holdout,
     uei_recipient_hash,
@@ -123,10 +128,79 @@ def test_overlap_outcomes_flags_joins_to_a_recipient_carrying_the_name():
             "Agency Tracking Number": ["A0", "A1", "A2", "A3"],
             "Contract": ["C"] * 4,
             "City": ["X", "X", "Z", ""],
-            "State": ["TX", "TX", "NV", ""],
+            "State": ["TX", "TX", "NY", ""],  # NY does not border CA
         }
     )
     overlap = overlap_outcomes(enrich_frame(awards, recipients), recipients)
     assert list(overlap.index) == [0, 1, 2]  # Gamma shares no name
     assert overlap["consistent"].tolist() == [True, True, False]  # Beta: state conflict -> candidate
     assert overlap["method"].tolist() == ["name-exact", "name-exact", "name-fuzzy-candidate"]
+
+
+@pytest.mark.parametrize(
+    ("award", "true", "kind"),
+    [
+        ("TOYON RESEARCH CORP", "TOYON RESEARCH CORP.", "designators and punctuation"),
+        ("COMBUSTION RESEARCH AND FLOW T", "COMBUSTION RESEARCH AND FLOW TECHNOLOGY INC", "cut at 30 characters"),
+        ("LANDTEC INC (NOT INC)", "LANDTEC INC", "remark or second name"),
+        ("HIKINO ASSOCIATES LLC", "HIKI NO ASSOCIATES", "spacing inside a word"),
+        ("Advanced Ceramic Research", "ADVANCED CERAMICS RESEARCH, INC.", "plural or singular"),
+        ("Univ. of Utah", "University of Utah", "abbreviation"),
+        ("Kent State Universtiy", "Kent State University", "typo"),
+        ("L3 ADAPTIVE METHODS, INC.", "ADAPTIVE METHODS INCORPORATED", "word added or dropped"),
+        ("WEBCORE IP, INC.", "WEBCORE TECHNOLOGIES INCORPORATED", "shares a distinctive word"),
+        ("CYCUITY, INC.", "TORTUGA LOGIC, INC.", RENAME),
+    ],
+)
+def test_each_kind_of_difference_is_named(award, true, kind):
+    assert difference_kind(award, true) == kind
+
+
+FPDS = pd.DataFrame(
+    {
+        "uei": ["U1", "U1", "U2", "U3"],
+        "legal_business_name": ["ACME INC", "ACME INC", "BETA LLC", "GAMMA CORP"],
+        "dba_name": ["", "ACME LABS", "BETA", ""],
+        "city": ["X", "X", "Y", "Z"],
+        "state": ["CA", "CA", "TX", "NY"],
+        "description": [
+            "X!20040101!20050101!123456789!000000001!000000001!N!ACME INCORPORATED !1 MAIN ST !X !CA!90001!",
+            "no legacy block",
+            "X!20040101!20050101!987654321!000000002!000000002!N!BETA L L C !2 MAIN ST !Y !TX!75001!",
+            "",
+        ],
+    }
+)
+
+
+def test_legacy_vendor_names_become_awards_with_their_zip():
+    awards, recipients, truth = legacy_name_holdout(FPDS)
+    assert awards[["Company", "City", "State", "Zip"]].values.tolist() == [
+        ["ACME INCORPORATED", "X", "CA", "90001"],
+        ["BETA L L C", "Y", "TX", "75001"],
+    ]
+    assert truth["recipient_hash"].tolist() == [uei_recipient_hash("U1"), uei_recipient_hash("U2")]
+    assert len(recipients) == 3
+
+
+def test_dba_names_that_differ_from_every_legal_spelling_become_awards():
+    awards, _, truth = dba_holdout(FPDS)
+    assert awards["Company"].tolist() == ["ACME LABS"]  # "BETA" is BETA LLC without its designator
+    assert truth["recipient_hash"].tolist() == [uei_recipient_hash("U1")]
+
+
+def test_sbir_spellings_of_one_duns_hold_out_all_but_the_most_frequent():
+    sbir = pd.DataFrame(
+        {
+            "Company": ["Acme, Inc.", "Acme, Inc.", "ACME INC", "Beta LLC"],
+            "DUNS": ["111111111", "111111111", "111111111", "222222222"],
+            "City": ["X", "X", "X", "Y"],
+            "State": ["CA", "CA", "CA", "TX"],
+            "Zip": ["90001", "90001", "90002", "75001"],
+        }
+    )
+    awards, recipients, truth = duns_spelling_holdout(sbir)
+    assert awards[["Company", "Zip"]].values.tolist() == [["ACME INC", "90002"]]
+    assert set(recipients["legal_business_name"]) == {"Acme, Inc.", "Beta LLC"}
+    assert (recipients["duns"] == "").all()  # only the name may join
+    assert truth["recipient_hash"].tolist() == [uei_recipient_hash("111111111")]

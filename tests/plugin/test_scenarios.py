@@ -23,6 +23,7 @@ EXPECTED_SCENARIOS = {
     "good-identifiers",
     "good-fuzzy-names",
     "good-registry-variants",
+    "good-real-names",
     "good-real",
     "bad-low-match-rate",
     "bad-malformed-identifiers",

@@ -5,7 +5,12 @@ Plain functions and classes over Arrow arrays and tables; no file I/O, no Dagste
 - `names`, `identifiers`, `locations`: clean one kind of field on both sides the same way.
 - `candidates`: fuzzy name candidates by blocking, never award x recipient.
 - `recipients`: the recipient index, built once per run.
-- `cascade`: the matching cascade over one chunk of awards (UEI -> DUNS -> name -> fuzzy).
+- `support`: the evidence per award (cleaned fields, the file's identified names) and how well a
+  recipient's identifiers and location support it.
+- `distinctiveness`: how much the words two names share say about identity (term frequency).
+- `rules`: the rules added for real names, each of which can be switched off to measure it.
+- `cascade`: the matching cascade over one chunk of awards, a tuple of stages (UEI -> DUNS ->
+  name -> second name -> fuzzy).
 """
 
 from sbir_etl.linkage.cascade import ChunkStats, FuzzyCache, IdentifiedNames, match_chunk

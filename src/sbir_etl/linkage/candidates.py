@@ -137,9 +137,21 @@ class BlockingIndex:
         return keys[spent_before < budget]
 
     def candidates(
-        self, queries: pa.Array, *, budget: int, prefilter_cutoff: float, top_k: int, workers: int
+        self,
+        queries: pa.Array,
+        *,
+        budget: int,
+        prefilter_cutoff: float,
+        top_k: int,
+        workers: int,
+        rare_df: int = 0,
+        rare_prefilter_cutoff: float = 50.0,
     ) -> NameCandidates:
-        """Best `top_k` indexed names per query name, scoring at least `prefilter_cutoff`."""
+        """Best `top_k` indexed names per query name, scoring at least `prefilter_cutoff`.
+
+        The names behind a query word that at most `rare_df` names carry pass a lower prefilter,
+        `rare_prefilter_cutoff`: a rare word shared is evidence by itself ("aeroastro" / "comtech
+        aeroastro" has a token_sort_ratio of 69), and the final score decides (see `distinctiveness`)."""
         query_objects = _token_sorted(queries)
         keys = self.query_keys(queries, budget)
         if keys.empty:
@@ -151,11 +163,12 @@ class BlockingIndex:
         def score_block(block: tuple[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             key, qs = block
             members = self.members[self.offsets[key] : self.offsets[key + 1]]
+            rare = key < len(self.tokens) and self.key_df[key] <= rare_df
             scores = process.cdist(
                 query_objects[qs],
                 self.sorted_names[members],
                 scorer=fuzz.ratio,
-                score_cutoff=prefilter_cutoff,
+                score_cutoff=min(prefilter_cutoff, rare_prefilter_cutoff) if rare else prefilter_cutoff,
                 dtype=np.uint8,
                 workers=1,
             )

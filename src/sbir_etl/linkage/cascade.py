@@ -1,70 +1,96 @@
-"""The matching cascade over one chunk of awards.
+"""The matching cascade over one chunk of awards: a declared sequence of stages (`STAGES`).
 
 Each award ends in exactly one method, tried in order:
-`uei-exact` -> `duns-exact` -> `name-exact` -> `name-fuzzy-auto` -> `name-fuzzy-candidate` -> `unmatched`.
+`uei-exact` -> `duns-exact` -> `name-exact` -> `name-fuzzy-auto` -> `name-fuzzy-candidate` -> `unmatched`,
+and `match_reason` says what evidence carried a join, or why a candidate was held back.
 
 Name evidence only joins when it identifies one recipient: a normalised name carried by several
 recipients is settled by location (ZIP, then city and state, then state) and, failing that, left
-a *candidate*; so is a name whose recipient is in another state, unless the ZIP agrees or the city
-agrees and the file's own identified awards tie the name to that recipient (`IdentifiedNames`).
-A fuzzy match joins only with a score of at least `fuzzy_auto_threshold`, a margin over any other
-company the award's location does not rule out, corroboration by ZIP, city or parent identifiers
-(unless its score reaches `fuzzy_uncorroborated_threshold`), and never when one name's words are
-a subset of the other's by more than descriptor words ("acme" / "acme systems" may join).
-A wrong join costs more than a candidate a human reviews; docs/matching.md has the measurements.
+a *candidate*; so is a name whose recipient is in a distant state, unless the ZIP agrees, the
+city agrees and the file's own identified awards tie the name to that recipient
+(`IdentifiedNames`), or the name is *distinctive* (`distinctiveness`: its rare words belong to
+that recipient alone). Another state within one metropolitan area (`CROSS_STATE_METROS`) does
+not hold an exact name back, unless a similar name is in the award's own state. The other name a
+remark gives ("X DBA Y") is tried exactly when the name itself found nothing.
+
+A fuzzy match joins (`fuzzy_may_join`) only with a score of at least `fuzzy_auto_threshold`, a
+margin over any other company the award's location does not rule out, corroboration by ZIP,
+city or parent identifiers (unless its score reaches `fuzzy_uncorroborated_threshold`), and
+never when one name's words are a subset of the other's by more than descriptor words ("acme" /
+"acme systems" may join). A distinctive pair needs less (`distinctive_may_join`). A name cut at a
+registry's width ("COMBUSTION RESEARCH AND FLOW T") scores `TRUNCATED_SCORE` against the names it
+is the head of. A wrong join costs more than a candidate a human reviews; docs/matching.md has
+the measurements.
 """
 
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import cached_property
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sbir_etl.columns import CONFIDENCE_LEVELS, MATCH_METHODS, ResolvedAwardColumns
+from sbir_etl.columns import CONFIDENCE_LEVELS, MATCH_METHODS, MatchMethod, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
+from sbir_etl.linkage import rules
 from sbir_etl.linkage.candidates import merge_candidates
-from sbir_etl.linkage.identifiers import clean_duns, clean_uei
-from sbir_etl.linkage.locations import clean_text_key, clean_zip5
-from sbir_etl.linkage.names import DESCRIPTOR_WORDS, normalize_names
+from sbir_etl.linkage.distinctiveness import RARE_WORD_DF, assess
+from sbir_etl.linkage.names import DESCRIPTOR_WORDS
 from sbir_etl.linkage.recipients import RecipientIndex
-from sbir_etl.linkage.text_arrays import positions_in
+from sbir_etl.linkage.support import (
+    CITY_ELSEWHERE,
+    CONFLICT,
+    CORROBORATING,
+    METRO,
+    NO_IDENTIFIED_NAMES,
+    OTHER_STATE,
+    STATE,
+    SUPPORT_CODES,
+    UNCORROBORATED,
+    AwardEvidence,
+    Choice,
+    ChunkStats,
+    IdentifiedNames,
+    choose_recipients,
+    corroboration_levels,
+)
 
-UEI, DUNS, NAME_EXACT, FUZZY_AUTO, CANDIDATE, UNMATCHED = range(6)
-METHOD_NAMES = np.array(MATCH_METHODS, dtype=object)  # indexed by the codes above
-HIGH, MEDIUM, LOW, NONE = range(4)
+__all__ = ["STAGES", "ChunkStats", "FuzzyCache", "IdentifiedNames", "NO_IDENTIFIED_NAMES", "match_chunk"]
+
+METHOD_NAMES = np.array(MATCH_METHODS, dtype=object)  # indexed by MatchMethod
+
+
+class Confidence(IntEnum):
+    """`match_confidence`, indexed like CONFIDENCE_LEVELS."""
+
+    HIGH = 0
+    MEDIUM = 1
+    LOW = 2
+    NONE = 3
+
+
 CONFIDENCE_NAMES = np.array(CONFIDENCE_LEVELS, dtype=object)
-
-# Corroboration levels of a recipient against an award, strongest first.
-PARENT, ZIP, CITY, STATE, UNCORROBORATED, CITY_ELSEWHERE, CONFLICT = range(7)
-
-
-@dataclass
-class ChunkStats:
-    """What the cascade decided beyond the methods: the ties, conflicts and invalid identifiers."""
-
-    invalid_identifiers: Counter = field(default_factory=Counter)
-    events: Counter = field(default_factory=Counter)
-
-    def merge(self, other: "ChunkStats") -> None:
-        self.invalid_identifiers.update(other.invalid_identifiers)
-        self.events.update(other.events)
-
+UEI, DUNS, NAME_EXACT, FUZZY_AUTO, CANDIDATE, UNMATCHED = MatchMethod
+HIGH, MEDIUM, LOW, NONE = Confidence
 
 TOP_K = 4  # candidate names kept per award name: the best, and its rivals
+# A name cut at a registry's width against a name it is the head of: above the score that joins
+# without location support, so a cut name joins on its own when it is the head of one company's
+# name; two companies with that head tie, and the margin holds it back.
+TRUNCATED_SCORE = 98.0
+
+Candidates = tuple[np.ndarray, np.ndarray]  # (distinct-name ids, scores), best first
 
 
 class FuzzyCache:
     """Candidate names per normalised award name, kept across chunks so each distinct name is scored once."""
 
     def __init__(self) -> None:
-        self._by_name: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._by_name: dict[str, Candidates] = {}
 
-    def get(
-        self, names: list[str], index: RecipientIndex, config: EnrichmentConfig
-    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def get(self, names: list[str], index: RecipientIndex, config: EnrichmentConfig) -> dict[str, Candidates]:
         missing = sorted({n for n in names if n not in self._by_name})
         if missing:
             self._score(missing, index, config)
@@ -78,6 +104,7 @@ class FuzzyCache:
             prefilter_cutoff=config.prefilter_cutoff,
             top_k=TOP_K,
             workers=config.workers,
+            rare_df=RARE_WORD_DF if rules.enabled("distinctive names") else 0,
         )
         found = merge_candidates([similar, index.descriptor_variants.candidates(queries)], TOP_K)
         empty = (np.array([], dtype=np.int64), np.array([], dtype=np.float64))
@@ -87,174 +114,289 @@ class FuzzyCache:
             self._by_name[name] = (found.name[lo:hi], found.score[lo:hi]) if hi > lo else empty
 
 
-def _text_column(table: pa.Table, name: str | None) -> pa.Array:
-    """A column as one array; all nulls when the file has no such column."""
-    return table.column(name).combine_chunks() if name else pa.nulls(len(table), pa.string())
+@dataclass
+class CascadeState:
+    """One chunk on its way through the stages: the evidence, what the run shares, and the
+    decision so far per award. Every award starts `unmatched`; a stage settles open rows and
+    records its reason (`match_reason`) and, for name matches, the margin over the runner-up."""
 
-
-@dataclass(frozen=True)
-class AwardEvidence:
-    """The cleaned identifiers, name and location of each award in a chunk."""
-
-    uei: pa.Array
-    duns: pa.Array
-    name: pa.Array
-    state: pa.Array
-    city: pa.Array
-    zip5: pa.Array
+    ev: AwardEvidence
+    index: RecipientIndex
+    config: EnrichmentConfig
+    cache: FuzzyCache
+    identified: IdentifiedNames
+    stats: ChunkStats
+    method: np.ndarray
+    confidence: np.ndarray
+    score: np.ndarray
+    recipient: np.ndarray
+    reason: np.ndarray
+    margin: np.ndarray
 
     @classmethod
-    def from_table(cls, awards: pa.Table, columns: ResolvedAwardColumns, stats: ChunkStats) -> "AwardEvidence":
-        def col(name: str | None) -> pa.Array:
-            return _text_column(awards, name)
-
-        uei, duns = clean_uei(col(columns.uei)), clean_duns(col(columns.duns))
-        stats.invalid_identifiers.update(uei.reason_counts("uei"))
-        stats.invalid_identifiers.update(duns.reason_counts("duns"))
+    def start(
+        cls,
+        ev: AwardEvidence,
+        index: RecipientIndex,
+        config: EnrichmentConfig,
+        cache: FuzzyCache,
+        identified: IdentifiedNames,
+        stats: ChunkStats,
+    ) -> "CascadeState":
+        n = len(ev.name)
         return cls(
-            uei=uei.values,
-            duns=duns.values,
-            name=normalize_names(col(columns.company)),
-            state=clean_text_key(col(columns.state)),
-            city=clean_text_key(col(columns.city)),
-            zip5=clean_zip5(col(columns.zip)),
+            ev=ev,
+            index=index,
+            config=config,
+            cache=cache,
+            identified=identified,
+            stats=stats,
+            method=np.full(n, UNMATCHED, dtype=np.int8),
+            confidence=np.full(n, NONE, dtype=np.int8),
+            score=np.full(n, np.nan),
+            recipient=np.full(n, -1, dtype=np.int64),
+            reason=np.full(n, None, dtype=object),
+            margin=np.full(n, np.nan),
         )
 
+    @cached_property
+    def uei_hits(self) -> tuple[np.ndarray, np.ndarray]:
+        """(recipient row or -1, shared by several recipients) per award UEI."""
+        return self.index.uei.lookup(self.ev.uei)
 
-@dataclass(frozen=True)
-class IdentifiedNames:
-    """Normalised company names that the award file itself ties to one recipient by UEI or DUNS.
+    @cached_property
+    def duns_hits(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.duns.lookup(self.ev.duns)
 
-    SBIR firms win repeatedly, and their awards carry identifiers unevenly. When every award
-    joined by identifier under a name points at one recipient, that recipient is the one the
-    file means by the name: evidence an award without identifiers can borrow. Only unambiguous
-    identifiers vouch (not one several recipients share, not a UEI and DUNS that disagree).
-    Collected over the whole file before matching, so no result depends on chunking.
-    """
+    def open_rows(self) -> np.ndarray:
+        """Awards no stage has settled yet."""
+        return np.flatnonzero(self.method == UNMATCHED)
 
-    names: pa.Array
-    recipients: np.ndarray
+    def count(self, event: str, where: np.ndarray) -> None:
+        self.stats.events[event] += int(where.sum())
 
-    @classmethod
-    def collect(
-        cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, index: RecipientIndex
-    ) -> "IdentifiedNames":
-        pairs = []
-        for chunk in chunks:
-            uei_row, uei_shared = index.uei.lookup(clean_uei(_text_column(chunk, columns.uei)).values)
-            duns_row, duns_shared = index.duns.lookup(clean_duns(_text_column(chunk, columns.duns)).values)
-            row = np.where(uei_row >= 0, uei_row, duns_row)
-            disagree = (uei_row >= 0) & (duns_row >= 0) & (uei_row != duns_row)
-            keep = np.flatnonzero((row >= 0) & ~uei_shared & ~duns_shared & ~disagree)
-            # Only the names of identified rows are normalised: about half of a typical file.
-            names = normalize_names(_text_column(chunk, columns.company).take(pa.array(keep, type=pa.int64())))
-            valid = pc.is_valid(names).to_numpy(zero_copy_only=False)
-            pairs.append(
-                pd.DataFrame(
-                    {"name": names.filter(pa.array(valid)).to_pandas(), "recipient": row[keep][valid]}
-                ).drop_duplicates()
-            )
-        if not pairs:
-            return cls(pa.array([], pa.string()), np.array([], dtype=np.int64))
-        frame = pd.concat(pairs, ignore_index=True).drop_duplicates()
-        frame = frame[~frame["name"].duplicated(keep=False)]  # names the file ties to several recipients say nothing
-        return cls(pa.array(frame["name"].to_numpy(), type=pa.string()), frame["recipient"].to_numpy(dtype=np.int64))
-
-    def recipient_of(self, names: pa.Array) -> np.ndarray:
-        """The recipient row each name is tied to, -1 where none."""
-        pos = positions_in(names, self.names)
-        if not len(self.recipients):
-            return pos
-        return np.where(pos >= 0, self.recipients[np.maximum(pos, 0)], -1)
-
-
-NO_IDENTIFIED_NAMES = IdentifiedNames(pa.array([], pa.string()), np.array([], dtype=np.int64))
-
-
-def _equal(a: pa.Array, b: pa.Array) -> np.ndarray:
-    return pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
-
-
-def corroboration_levels(
-    index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, recipients: np.ndarray
-) -> np.ndarray:
-    """How well each award row's identifiers and location support each paired recipient.
-
-    PARENT (the award's UEI/DUNS is the recipient's parent) > ZIP > CITY (with state) > STATE >
-    UNCORROBORATED > CITY_ELSEWHERE (same city, another state) > CONFLICT (both sides name a
-    state and they differ, nothing else agrees).
-
-    A shared ZIP outranks differing states: a ZIP lies in one state, so one of the two state
-    fields is wrong, and five agreeing digits are the more specific evidence.
-    """
-    at, rt = pa.array(rows), pa.array(recipients)
-    t = index.table
-    a_state, r_state = ev.state.take(at), t.column("state").take(rt)
-    same_state = _equal(a_state, r_state)
-    conflict = pc.and_(pc.is_valid(a_state), pc.is_valid(r_state)).to_numpy(zero_copy_only=False) & ~same_state
-    parent = _equal(ev.uei.take(at), t.column("parent_uei").take(rt)) | _equal(
-        ev.duns.take(at), t.column("parent_duns").take(rt)
-    )
-    same_zip = _equal(ev.zip5.take(at), t.column("zip5").take(rt))
-    city = _equal(ev.city.take(at), t.column("city").take(rt))
-    return np.select(
-        [parent, same_zip, conflict & city, conflict, city & same_state, same_state],
-        [PARENT, ZIP, CITY_ELSEWHERE, CONFLICT, CITY, STATE],
-        UNCORROBORATED,
-    )
+    def record(self, decision: "Decision") -> None:
+        """Write a name stage's decision for the rows it settles; count its events."""
+        keep = decision.settled
+        at = decision.rows[keep]
+        for column in ("method", "recipient", "confidence", "score", "reason", "margin"):
+            getattr(self, column)[at] = getattr(decision, column)[keep]
+        for event, where in decision.events.items():
+            if where.any():
+                self.count(event, where)
 
 
 @dataclass(frozen=True)
-class Choice:
-    """Per award row: the best-supported recipient among a group, its level, and whether it stands alone."""
+class Decision:
+    """What a name stage decided for its `rows` (arrays aligned with them); only the `settled`
+    rows are recorded, the others stay open for the next stage."""
 
+    rows: np.ndarray
+    method: np.ndarray
     recipient: np.ndarray
-    level: np.ndarray
-    unique: np.ndarray
+    confidence: np.ndarray
+    score: np.ndarray
+    reason: np.ndarray
+    margin: np.ndarray
+    settled: np.ndarray
+    events: dict[str, np.ndarray]
 
 
-def choose_recipients(index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, name_ids: np.ndarray) -> Choice:
-    """For each award row, pick among the recipients carrying `name_ids[i]` by corroboration level;
-    ties at the best level go to the smallest recipient_hash and are flagged as not unique."""
-    starts, ends = index.name_offsets[name_ids], index.name_offsets[name_ids + 1]
-    counts = ends - starts
-    pair_row = np.repeat(np.arange(len(rows)), counts)
-    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    pair_recipient = index.name_members[np.repeat(starts, counts) + within]
-    levels = corroboration_levels(index, ev, rows[pair_row], pair_recipient)
-    order = np.lexsort((within, levels, pair_row))  # members are stored in hash order, so `within` breaks ties
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = pair_row[order][1:] != pair_row[order][:-1]
-    best = order[first]
-    best_level = levels[best]
-    at_best = np.bincount(pair_row, weights=(levels == best_level[pair_row]), minlength=len(rows))
-    return Choice(recipient=pair_recipient[best], level=best_level, unique=at_best == 1)
+Stage = Callable[[CascadeState], None]
+
+
+def by_uei(state: CascadeState) -> None:
+    """A valid UEI a recipient carries joins; a DUNS pointing elsewhere or a UEI several
+    recipients share lowers the confidence."""
+    uei_row, uei_shared = state.uei_hits
+    duns_row, _ = state.duns_hits
+    hit = uei_row >= 0
+    state.method[hit], state.recipient[hit], state.score[hit], state.confidence[hit] = UEI, uei_row[hit], 100.0, HIGH
+    state.reason[hit] = "uei"
+    conflict = hit & (duns_row >= 0) & (duns_row != uei_row)
+    state.count("uei-duns-conflict", conflict)
+    state.count("uei-shared-by-several-recipients", hit & uei_shared)
+    state.confidence[conflict | (hit & uei_shared)] = MEDIUM
+
+
+def by_duns(state: CascadeState) -> None:
+    """A valid DUNS a recipient carries joins the awards the UEI left open."""
+    duns_row, duns_shared = state.duns_hits
+    hit = (state.method == UNMATCHED) & (duns_row >= 0)
+    state.method[hit], state.recipient[hit], state.score[hit], state.confidence[hit] = DUNS, duns_row[hit], 100.0, HIGH
+    state.reason[hit] = "duns"
+    state.count("duns-shared-by-several-recipients", hit & duns_shared)
+    state.confidence[hit & duns_shared] = MEDIUM
+
+
+def _distinctive(
+    state: CascadeState, where: np.ndarray, awards: list[str], names: list[str], chosen: np.ndarray
+) -> np.ndarray:
+    """`distinctiveness.assess` for the pairs `where` marks (only those: it walks postings)."""
+    out = np.zeros(len(where), dtype=bool)
+    if rules.enabled("distinctive names") and where.any():
+        at = np.flatnonzero(where)
+        found = assess(state.index, [awards[i] for i in at], [names[i] for i in at], chosen[at])
+        out[at] = found.distinctive
+    return out
+
+
+def _support_codes(levels: np.ndarray) -> np.ndarray:
+    return np.array(SUPPORT_CODES, dtype=object)[levels]
+
+
+def _decide_exact(state: CascadeState, rows: np.ndarray, names: pa.Array, evidence: str, hold: bool) -> Decision:
+    """Award `rows` whose normalised `names` recipients carry exactly: joined when one of them is
+    best supported and not in another state; across a state line only within one metro area
+    (and no similar name in the award's own state), with the city and the file's identified
+    awards vouching, or when the name is distinctive. Otherwise a candidate when `hold`, else
+    left open for the next stage."""
+    ids = state.index.lookup_names(names)
+    found = ids >= 0
+    rows, ids, names = rows[found], ids[found], names.filter(pa.array(found))
+    choice = choose_recipients(state.index, state.ev, rows, ids)
+    level, unique = choice.level, choice.unique
+    texts = names.to_pylist()
+    vouched = unique & (level == CITY_ELSEWHERE) & (state.identified.recipient_of(names) == choice.recipient)
+    located = unique & ~np.isin(level, OTHER_STATE)
+    metro = unique & (level == METRO)
+    distinctive = _distinctive(state, unique & ~located & ~vouched, texts, texts, choice.recipient)
+    # Within a metro area across a state line, a similar name in the award's own state is doubt
+    # enough. (Not for a distinctive name: at full scale 16 of the 17 it held back were right.)
+    rival = _located_rival(state, rows, texts, choice, metro)
+    near_rival = metro & (rival >= state.config.fuzzy_auto_threshold)
+    joined = located & ~near_rival | vouched | distinctive
+    reason = np.char.add(f"{evidence}+", _support_codes(level).astype(str)).astype(object)
+    reason[vouched] = reason[vouched] + "+identified"
+    reason[distinctive] = reason[distinctive] + "+distinctive"
+    held_because = np.where(near_rival, "rival-in-award-state", _support_codes(level))
+    reason[~joined] = np.where(unique, held_because, "ambiguous")[~joined]
+    prefix = "name-exact" if evidence == "exact" else "second-name"
+    return Decision(
+        rows=rows,
+        method=np.where(joined, NAME_EXACT, CANDIDATE),
+        recipient=choice.recipient,
+        confidence=np.where(joined, np.where(np.isin(level, CORROBORATING), HIGH, MEDIUM), LOW),
+        score=np.full(len(rows), 100.0),
+        reason=reason,
+        margin=np.where(unique, np.where(rival > 0, 100.0 - rival, np.nan), 0.0),
+        settled=joined | hold,
+        events={
+            f"{prefix}-ambiguous": ~unique & ~np.isin(level, OTHER_STATE),
+            f"{prefix}-state-conflict": np.isin(level, OTHER_STATE) & ~joined,
+            f"{prefix}-same-city-other-state": vouched,
+            f"{prefix}-same-metro-area-other-state": metro & joined,
+            f"{prefix}-distinctive-other-state": distinctive,
+            f"{prefix}-held-for-a-rival-in-the-award-state": near_rival,
+        },
+    )
+
+
+def _located_rival(
+    state: CascadeState, rows: np.ndarray, names: list[str], choice: Choice, where: np.ndarray
+) -> np.ndarray:
+    """For the rows `where` marks, the best score of another company's similar name that the
+    award's location does not rule out (in its state, or with no state); 0 elsewhere."""
+    out = np.zeros(len(rows))
+    if not where.any():
+        return out
+    at = np.flatnonzero(where)
+    by_name = state.cache.get([names[i] for i in at], state.index, state.config)
+    found = [by_name[names[i]] for i in at]
+    # Every candidate is a rival here (the exact name itself is skipped: the chosen recipient carries it).
+    found = [(np.concatenate(([-1], ids)), np.concatenate(([100.0], scores))) for ids, scores in found]
+    located = Choice(recipient=choice.recipient[at], level=np.full(len(at), UNCORROBORATED), unique=choice.unique[at])
+    out[at] = _rival_scores(state, rows[at], found, located)
+    return out
+
+
+def by_exact_name(state: CascadeState) -> None:
+    """The normalised company name, exactly as recipients carry it (`_decide_exact`)."""
+    rows = state.open_rows()
+    if len(rows):
+        state.record(_decide_exact(state, rows, state.ev.name.take(pa.array(rows)), "exact", hold=True))
+
+
+def by_second_name(state: CascadeState) -> None:
+    """The other name a remark gives ("EPIC SALES DBA EPIC SYSTEMS"), exactly; only joins: an
+    unsure second name leaves the award to the fuzzy stage."""
+    if not rules.enabled("second names"):
+        return
+    rows = state.open_rows()
+    second = state.ev.second_name.take(pa.array(rows))
+    has = pc.is_valid(second).to_numpy(zero_copy_only=False)
+    if has.any():
+        state.record(_decide_exact(state, rows[has], second.filter(pa.array(has)), "second-name", hold=False))
 
 
 def _one_name_extends_the_other(a: str, b: str) -> bool:
     """ "bio instruments" vs "bio raar instruments": every word of one name inside the other, and
     an extra word that is not a descriptor. Different companies are named this way far more
-    often than one company drops a distinctive word, so such pairs are never auto-joined however
-    high they score. Dropping a descriptor ("acme" / "acme systems") is common and not caught here."""
+    often than one company drops a distinctive word, so such pairs are never auto-joined on
+    their score alone. Dropping a descriptor ("acme" / "acme systems") is common and not caught here."""
     left, right = set(a.split()), set(b.split())
     return left != right and (left <= right or right <= left) and not (left ^ right) <= DESCRIPTOR_WORDS
 
 
-def _rival_scores(
-    index: RecipientIndex,
-    ev: AwardEvidence,
-    rows: np.ndarray,
-    names: list[str],
-    found: dict[str, tuple[np.ndarray, np.ndarray]],
-    choice: Choice,
-) -> np.ndarray:
+# Words that name a company's structure rather than its business: "HARMONIA HOLDINGS GROUP" and
+# "HARMONIA INC" may be a holding company and its operating firm, two registrants.
+STRUCTURE_WORDS: frozenset[str] = frozenset(
+    {"holdings", "holding", "group", "partners", "partner", "ventures", "venture", "capital", "trust", "fund"}
+)
+
+
+def _look_alikes(a: str, b: str) -> bool:
+    """Names of one family that are different companies as often as not: twins in two lines of
+    business ("quorvex robotics" / "quorvex systems": each has a descriptor the other lacks), or
+    a structure word on one side only ("harmonia holdings group" / "harmonia")."""
+    left, right = set(a.split()), set(b.split())
+    twins = bool((left - right) & DESCRIPTOR_WORDS) and bool((right - left) & DESCRIPTOR_WORDS)
+    return twins or bool((left ^ right) & STRUCTURE_WORDS)
+
+
+def _with_cut_names(
+    state: CascadeState, rows: np.ndarray, names: list[str], found: list[Candidates]
+) -> tuple[list[Candidates], np.ndarray]:
+    """Candidates rescored for names cut at a registry's width: a cut award name against the
+    names it is the head of, and an award name against the cut names that are its head, score
+    `TRUNCATED_SCORE`; the best comes first again. Also per row: is the best such a head?"""
+    out, top_is_head = list(found), np.zeros(len(found), dtype=bool)
+    if not rules.enabled("truncated names") or not found:
+        return out, top_is_head
+    cut_award = state.ev.cut[rows]
+    lengths = np.array([len(ids) for ids, _ in found])
+    flat_cut = state.index.cut_names[np.concatenate([ids for ids, _ in found])]
+    any_cut = np.zeros(len(found), dtype=bool)
+    any_cut[np.repeat(np.arange(len(found)), lengths)[flat_cut]] = True
+    for i in np.flatnonzero(cut_award | any_cut):
+        ids, scores = found[i]
+        cut_candidate = state.index.cut_names[ids]
+        texts = state.index.names.take(pa.array(ids)).to_pylist()
+        name = names[i]
+        heads = np.array(
+            [
+                t != name and ((cut_award[i] and t.startswith(name)) or (bool(c) and name.startswith(t)))
+                for t, c in zip(texts, cut_candidate)
+            ],
+            dtype=bool,
+        )
+        if heads.any():
+            rescored = np.where(heads, np.maximum(scores, TRUNCATED_SCORE), scores)
+            order = np.lexsort((ids, -rescored))
+            out[i] = (ids[order], rescored[order])
+            top_is_head[i] = heads[order[0]]
+    return out, top_is_head
+
+
+def _rival_scores(state: CascadeState, rows: np.ndarray, found: list[Candidates], choice: Choice) -> np.ndarray:
     """Per row, the best score of another company's name that the award's evidence supports at
     least as well as the chosen recipient (0 when none). A near-identical name registered in
     another state does not hold back a join that the award's own city or ZIP confirms."""
+    index = state.index
     pair_row, pair_recipient, pair_score = [], [], []
-    for i, name in enumerate(names):
+    for i, (ids, scores) in enumerate(found):
         chosen = int(choice.recipient[i])
-        for nid, sc in zip(found[name][0][1:], found[name][1][1:]):
+        for nid, sc in zip(ids[1:], scores[1:]):
             members = index.members(int(nid))
             if chosen in members:
                 continue
@@ -265,11 +407,144 @@ def _rival_scores(
     if not pair_row:
         return best
     pair_row_arr = np.array(pair_row)
-    levels = corroboration_levels(index, ev, rows[pair_row_arr], np.array(pair_recipient))
+    levels = corroboration_levels(index, state.ev, rows[pair_row_arr], np.array(pair_recipient))
     counts = (levels <= choice.level[pair_row_arr]) | (levels == UNCORROBORATED) & (choice.level[pair_row_arr] >= STATE)
     counts &= levels != CONFLICT
     np.maximum.at(best, pair_row_arr[counts], np.array(pair_score)[counts])
     return best
+
+
+def fuzzy_may_join(
+    best: np.ndarray,
+    unique: np.ndarray,
+    level: np.ndarray,
+    rival: np.ndarray,
+    extends: np.ndarray,
+    config: EnrichmentConfig,
+) -> np.ndarray:
+    """The fuzzy join rule, per award: a high score, one recipient behind the name, not in another
+    state, a margin over every rival the award's location does not rule out, corroboration by
+    ZIP, city or parent identifiers (a shared state alone is weak evidence: one in fifty for
+    unrelated firms) unless the score alone is very high, and neither name a subset of the other."""
+    return (
+        (best >= config.fuzzy_auto_threshold)
+        & unique
+        & ~np.isin(level, OTHER_STATE)
+        & (best - rival >= config.fuzzy_margin)
+        & (np.isin(level, CORROBORATING) | (best >= config.fuzzy_uncorroborated_threshold))
+        & ~extends
+    )
+
+
+def distinctive_may_join(
+    best: np.ndarray,
+    unique: np.ndarray,
+    level: np.ndarray,
+    rival: np.ndarray,
+    extends: np.ndarray,
+    distinctive: np.ndarray | bool,
+    look_alikes: np.ndarray,
+    config: EnrichmentConfig,
+) -> np.ndarray:
+    """The rule for a distinctive pair (its shared rare words belong to the candidate alone), with
+    the same margin over rivals and never between look-alikes (`_look_alikes`): a candidate
+    score with ZIP, city or parent support ("AEROASTRO" / "COMTECH AEROASTRO" in Ashburn VA); and
+    when neither name extends the other, an auto score without location against it ("KENT STATE
+    UNIVERSTIY") or a very high score against a differing state (a company that moved)."""
+    eligible = unique & (best - rival >= config.fuzzy_margin) & distinctive & ~look_alikes
+    return eligible & (
+        np.isin(level, CORROBORATING) & (best >= config.fuzzy_candidate_threshold)
+        | ~extends & np.isin(level, (STATE, UNCORROBORATED)) & (best >= config.fuzzy_auto_threshold)
+        | ~extends & np.isin(level, OTHER_STATE) & (best >= config.fuzzy_uncorroborated_threshold)
+    )
+
+
+def _held_back_reason(
+    best: np.ndarray,
+    unique: np.ndarray,
+    level: np.ndarray,
+    rival: np.ndarray,
+    extends: np.ndarray,
+    config: EnrichmentConfig,
+) -> np.ndarray:
+    """Why a fuzzy match that is not joined was held back: the first condition it fails."""
+    return np.select(
+        [
+            ~unique,
+            best - rival < config.fuzzy_margin,
+            np.isin(level, OTHER_STATE),
+            extends,
+            best < config.fuzzy_auto_threshold,
+        ],
+        ["ambiguous", "rival-within-margin", "other-state", "name-extends-other", "score-below-auto"],
+        "no-corroboration",
+    ).astype(object)
+
+
+def _similar_names(state: CascadeState) -> tuple[np.ndarray, list[str], list[Candidates]]:
+    """The open awards with a name, their names and candidates (cut names rescored); awards
+    without a candidate are marked `no-similar-name` and left out."""
+    open_rows = state.open_rows()
+    rows = open_rows[pc.is_valid(state.ev.name.take(pa.array(open_rows))).to_numpy(zero_copy_only=False)]
+    names = state.ev.name.take(pa.array(rows)).to_pylist()
+    by_name = state.cache.get(names, state.index, state.config) if names else {}
+    has_candidate = np.array([len(by_name[name][0]) > 0 for name in names], dtype=bool)
+    state.reason[rows[~has_candidate]] = "no-similar-name"
+    names = [name for name, ok in zip(names, has_candidate) if ok]
+    return rows[has_candidate], names, [by_name[name] for name in names]
+
+
+def _decide_fuzzy(state: CascadeState, rows: np.ndarray, names: list[str], found: list[Candidates]) -> Decision:
+    """Each award's best-scoring similar name: joined when `fuzzy_may_join` or
+    `distinctive_may_join`, else a candidate at `fuzzy_candidate_threshold` or above; below it
+    the award stays unmatched with its score."""
+    config = state.config
+    found, truncated = _with_cut_names(state, rows, names, found)
+    top = np.array([ids[0] for ids, _ in found], dtype=np.int64)
+    best = np.array([scores[0] for _, scores in found], dtype=np.float64)
+    top_names = state.index.names.take(pa.array(top)).to_pylist()
+    choice = choose_recipients(state.index, state.ev, rows, top)
+    level, unique = choice.level, choice.unique
+    rival = _rival_scores(state, rows, found, choice)
+    extends = np.array([_one_name_extends_the_other(a, b) for a, b in zip(names, top_names)], dtype=bool)
+    look_alikes = np.array([_look_alikes(a, b) for a, b in zip(names, top_names)], dtype=bool)
+    standard = fuzzy_may_join(best, unique, level, rival, extends, config)
+    maybe = ~standard & distinctive_may_join(best, unique, level, rival, extends, True, look_alikes, config)
+    distinctive = _distinctive(state, maybe, names, top_names, choice.recipient)
+    by_rarity = ~standard & distinctive_may_join(best, unique, level, rival, extends, distinctive, look_alikes, config)
+    joins = standard | by_rarity
+    held = ~joins & (best >= config.fuzzy_candidate_threshold)
+    evidence = np.where(by_rarity, "distinctive", np.where(truncated, "truncated", "fuzzy")).astype(object)
+    reason = np.where(
+        joins, evidence + "+" + _support_codes(level), _held_back_reason(best, unique, level, rival, extends, config)
+    )
+    reason[~joins & ~held] = "score-below-candidate"
+    sure = np.isin(level, CORROBORATING) & (best >= config.fuzzy_uncorroborated_threshold)
+    return Decision(
+        rows=rows,
+        method=np.select([joins, held], [FUZZY_AUTO, CANDIDATE], UNMATCHED),
+        recipient=np.where(joins | held, choice.recipient, -1),
+        confidence=np.select([joins & sure, joins, held], [HIGH, MEDIUM, LOW], NONE),
+        score=best,
+        reason=reason,
+        margin=best - rival,
+        settled=np.ones(len(rows), dtype=bool),
+        events={
+            "fuzzy-held-back-as-candidate": held & (best >= config.fuzzy_auto_threshold),
+            "fuzzy-joined-as-distinctive": by_rarity,
+        },
+    )
+
+
+def by_fuzzy_name(state: CascadeState) -> None:
+    """The best-scoring similar recipient name (`_decide_fuzzy`)."""
+    rows, names, found = _similar_names(state)
+    if len(rows):
+        state.record(_decide_fuzzy(state, rows, names, found))
+
+
+# The cascade, in the order it is tried: each stage settles some of the awards still open.
+STAGES: tuple[Stage, ...] = (by_uei, by_duns, by_exact_name, by_second_name, by_fuzzy_name)
 
 
 def match_chunk(
@@ -285,81 +560,17 @@ def match_chunk(
     `identified` (see `IdentifiedNames`) lets an exact name join across differing states when
     the award's city agrees and the file's own identified awards tie the name to that recipient.
     """
-    n = len(awards)
     stats = ChunkStats()
-    ev = AwardEvidence.from_table(awards, columns, stats)
-    method = np.full(n, UNMATCHED, dtype=np.int8)
-    confidence = np.full(n, NONE, dtype=np.int8)
-    score = np.full(n, np.nan)
-    recipient = np.full(n, -1, dtype=np.int64)
-
-    uei_row, uei_shared = index.uei.lookup(ev.uei)
-    duns_row, duns_shared = index.duns.lookup(ev.duns)
-    by_uei = uei_row >= 0
-    method[by_uei], recipient[by_uei], score[by_uei], confidence[by_uei] = UEI, uei_row[by_uei], 100.0, HIGH
-    conflict = by_uei & (duns_row >= 0) & (duns_row != uei_row)
-    stats.events["uei-duns-conflict"] += int(conflict.sum())
-    stats.events["uei-shared-by-several-recipients"] += int((by_uei & uei_shared).sum())
-    confidence[conflict | (by_uei & uei_shared)] = MEDIUM
-
-    by_duns = ~by_uei & (duns_row >= 0)
-    method[by_duns], recipient[by_duns], score[by_duns], confidence[by_duns] = DUNS, duns_row[by_duns], 100.0, HIGH
-    stats.events["duns-shared-by-several-recipients"] += int((by_duns & duns_shared).sum())
-    confidence[by_duns & duns_shared] = MEDIUM
-
-    open_rows = np.flatnonzero(method == UNMATCHED)
-    name_ids = index.lookup_names(ev.name.take(pa.array(open_rows)))
-    exact_rows, exact_ids = open_rows[name_ids >= 0], name_ids[name_ids >= 0]
-    if len(exact_rows):
-        choice = choose_recipients(index, ev, exact_rows, exact_ids)
-        elsewhere = choice.level == CITY_ELSEWHERE
-        vouched = identified.recipient_of(ev.name.take(pa.array(exact_rows))) == choice.recipient
-        joined = choice.unique & (choice.level != CONFLICT) & (~elsewhere | vouched)
-        score[exact_rows], recipient[exact_rows] = 100.0, choice.recipient
-        method[exact_rows] = np.where(joined, NAME_EXACT, CANDIDATE)
-        strong = np.isin(choice.level, (PARENT, ZIP, CITY))
-        confidence[exact_rows] = np.where(joined, np.where(strong, HIGH, MEDIUM), LOW)
-        stats.events["name-exact-ambiguous"] += int((~choice.unique & (choice.level != CONFLICT) & ~elsewhere).sum())
-        stats.events["name-exact-state-conflict"] += int(((choice.level == CONFLICT) | elsewhere & ~joined).sum())
-        stats.events["name-exact-same-city-other-state"] += int((joined & elsewhere).sum())
-
-    fuzzy_rows = np.flatnonzero((method == UNMATCHED) & pc.is_valid(ev.name).to_numpy(zero_copy_only=False))
-    if len(fuzzy_rows):
-        names = ev.name.take(pa.array(fuzzy_rows)).to_pylist()
-        found = cache.get(names, index, config)
-        has_candidate = np.array([len(found[name][0]) > 0 for name in names], dtype=bool)
-        rows = fuzzy_rows[has_candidate]
-        names = [name for name, ok in zip(names, has_candidate) if ok]
-        if len(rows):
-            choice = choose_recipients(index, ev, rows, np.array([found[name][0][0] for name in names], dtype=np.int64))
-            rivals = _rival_scores(index, ev, rows, names, found, choice)
-            for i, (row, name) in enumerate(zip(rows, names)):
-                cand_names, cand_scores = found[name]
-                best, chosen, level = float(cand_scores[0]), int(choice.recipient[i]), int(choice.level[i])
-                score[row] = best
-                # A shared state alone is weak evidence (one in fifty for unrelated firms); a
-                # shared city, ZIP or parent is not.
-                corroborated = level in (PARENT, ZIP, CITY)
-                if (
-                    best >= config.fuzzy_auto_threshold
-                    and choice.unique[i]
-                    and level not in (CITY_ELSEWHERE, CONFLICT)
-                    and best - rivals[i] >= config.fuzzy_margin
-                    and (corroborated or best >= config.fuzzy_uncorroborated_threshold)
-                    and not _one_name_extends_the_other(name, index.names[int(cand_names[0])].as_py())
-                ):
-                    method[row], recipient[row] = FUZZY_AUTO, chosen
-                    confidence[row] = HIGH if best >= config.fuzzy_uncorroborated_threshold and corroborated else MEDIUM
-                elif best >= config.fuzzy_candidate_threshold:
-                    method[row], recipient[row], confidence[row] = CANDIDATE, chosen, LOW
-                    if best >= config.fuzzy_auto_threshold:
-                        stats.events["fuzzy-held-back-as-candidate"] += 1
-    return _output_columns(index, method, score, confidence, recipient), stats
+    state = CascadeState.start(
+        AwardEvidence.from_table(awards, columns, stats), index, config, cache, identified, stats
+    )
+    for stage in STAGES:
+        stage(state)
+    return _output_columns(state), stats
 
 
-def _output_columns(
-    index: RecipientIndex, method: np.ndarray, score: np.ndarray, confidence: np.ndarray, recipient: np.ndarray
-) -> pa.Table:
+def _output_columns(state: CascadeState) -> pa.Table:
+    index, method, recipient = state.index, state.method, state.recipient
     joined = pa.array((method <= FUZZY_AUTO) & (recipient >= 0))
     candidate = pa.array(method == CANDIDATE)
     take = pa.array(np.where(recipient >= 0, recipient, 0))
@@ -373,12 +584,14 @@ def _output_columns(
     return pa.table(
         {
             "match_method": pa.array(METHOD_NAMES[method], type=pa.string()),
-            "match_score": pa.array(score, type=pa.float64(), from_pandas=True),
-            "match_confidence": pa.array(CONFIDENCE_NAMES[confidence], type=pa.string()),
+            "match_score": pa.array(state.score, type=pa.float64(), from_pandas=True),
+            "match_confidence": pa.array(CONFIDENCE_NAMES[state.confidence], type=pa.string()),
             "usaspending_recipient_hash": recipient_field("recipient_hash", joined),
             "usaspending_uei": recipient_field("uei", joined),
             "usaspending_duns": recipient_field("duns", joined),
             "usaspending_legal_business_name": recipient_field("legal_business_name", joined),
             "candidate_recipient_hash": recipient_field("recipient_hash", candidate),
+            "match_reason": pa.array(state.reason, type=pa.string()),
+            "match_margin": pa.array(np.round(state.margin, 2), type=pa.float64(), from_pandas=True),
         }
     )

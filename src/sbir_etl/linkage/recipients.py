@@ -16,7 +16,7 @@ from sbir_etl.columns import RecipientColumns
 from sbir_etl.linkage.candidates import BlockingIndex, DescriptorVariants
 from sbir_etl.linkage.identifiers import clean_duns, clean_uei
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5
-from sbir_etl.linkage.names import normalize_names
+from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
 from sbir_etl.linkage.text_arrays import positions_in
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
@@ -139,6 +139,7 @@ class RecipientIndex:
     blocking: BlockingIndex
     descriptor_variants: DescriptorVariants
     rank: np.ndarray  # position of each recipient in recipient_hash order: ties go to the lowest
+    cut_names: np.ndarray  # per distinct name: a legal name carrying it was cut at a registry's width
     stats: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -179,6 +180,13 @@ class RecipientIndex:
         )
         rows = np.arange(n, dtype=np.int32)
         name_parts, row_parts = [legal], [rows]
+        # A legal name's remark is another name of the recipient: "X (FKA Y)", "X DBA Y".
+        second = second_names(legal_names)
+        if second.null_count < len(second):
+            has_second = pc.is_valid(second).to_numpy(zero_copy_only=False)
+            name_parts.append(second.filter(pa.array(has_second)))
+            row_parts.append(rows[has_second])
+        del second
         alternates = take("alternate_names")
         if alternates.null_count < len(alternates):
             split = pc.split_pattern_regex(alternates, ALTERNATE_NAME_SEPARATOR)
@@ -186,6 +194,7 @@ class RecipientIndex:
             row_parts.append(rows[pc.list_parent_indices(split).to_numpy()])
         del alternates
         without_name = legal.null_count
+        legal_valid = pc.is_valid(legal).to_numpy(zero_copy_only=False)
         all_names = pa.concat_arrays(name_parts)
         all_rows = np.concatenate(row_parts)
         del name_parts, row_parts, legal
@@ -193,6 +202,10 @@ class RecipientIndex:
         all_names, all_rows = all_names.filter(pa.array(keep)), all_rows[keep]
         encoded = pc.dictionary_encode(all_names)
         del all_names
+        # Legal names come first in `encoded`: flag the names some registry cut at its width.
+        cut = np.zeros(len(encoded.dictionary), dtype=bool)
+        legal_ids = encoded.indices.slice(0, int(legal_valid.sum())).to_numpy()
+        cut[legal_ids[cut_at_registry_width(legal_names).to_numpy(zero_copy_only=False)[legal_valid]]] = True
         # Unique (name, recipient) pairs; within a name, recipients in recipient_hash order.
         pair, _ = _sorted_unique(np.sort(encoded.indices.to_numpy().astype(np.int64) * (n + 1) + rank[all_rows]))
         name_ids, all_rows = pair // (n + 1), by_hash[pair % (n + 1)]
@@ -220,6 +233,7 @@ class RecipientIndex:
             rank=rank,
             blocking=blocking,
             descriptor_variants=DescriptorVariants(encoded.dictionary, blocking),
+            cut_names=cut,
             stats=stats,
         )
 

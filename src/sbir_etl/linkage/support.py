@@ -1,0 +1,220 @@
+"""The evidence the cascade weighs for each award: its cleaned fields, the file's own
+identified names, and how well a recipient's identifiers and location support it (`Support`)."""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sbir_etl.columns import ResolvedAwardColumns
+from sbir_etl.linkage import rules
+from sbir_etl.linkage.identifiers import clean_duns, clean_uei
+from sbir_etl.linkage.locations import clean_text_key, clean_zip5, metro_areas
+from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
+from sbir_etl.linkage.recipients import RecipientIndex
+from sbir_etl.linkage.text_arrays import positions_in
+
+
+class Support(IntEnum):
+    """How well a recipient's identifiers and location support an award, strongest first."""
+
+    PARENT = 0  # the award's UEI/DUNS is the recipient's parent
+    ZIP = 1
+    CITY = 2  # city and state
+    STATE = 3
+    METRO = 4  # another state, but one metropolitan area that spans the state line (`CROSS_STATE_METROS`)
+    UNCORROBORATED = 5
+    CITY_ELSEWHERE = 6  # same city, another state
+    CONFLICT = 7  # both sides name a state and they differ, nothing else agrees
+
+
+PARENT, ZIP, CITY, STATE, METRO, UNCORROBORATED, CITY_ELSEWHERE, CONFLICT = Support
+# What `match_reason` calls each level.
+SUPPORT_CODES: tuple[str, ...] = (
+    "parent",
+    "zip",
+    "city",
+    "state",
+    "metro-area",
+    "no-location",
+    "same-city-other-state",
+    "other-state",
+)
+CORROBORATING = (PARENT, ZIP, CITY)  # a shared state alone is weak: one in fifty for unrelated firms
+OTHER_STATE = (CITY_ELSEWHERE, CONFLICT)
+
+
+@dataclass
+class ChunkStats:
+    """What the cascade decided beyond the methods: the ties, conflicts and invalid identifiers."""
+
+    invalid_identifiers: Counter = field(default_factory=Counter)
+    events: Counter = field(default_factory=Counter)
+
+    def merge(self, other: "ChunkStats") -> None:
+        self.invalid_identifiers.update(other.invalid_identifiers)
+        self.events.update(other.events)
+
+
+def _text_column(table: pa.Table, name: str | None) -> pa.Array:
+    """A column as one array; all nulls when the file has no such column."""
+    return table.column(name).combine_chunks() if name else pa.nulls(len(table), pa.string())
+
+
+@dataclass(frozen=True)
+class AwardEvidence:
+    """The cleaned identifiers, names and location of each award in a chunk: `name` is the
+    normalised company name, `second_name` the other name a remark gives ("X DBA Y"), `cut`
+    whether the raw name is as long as a registry's name field (perhaps cut short)."""
+
+    uei: pa.Array
+    duns: pa.Array
+    name: pa.Array
+    second_name: pa.Array
+    cut: np.ndarray
+    state: pa.Array
+    city: pa.Array
+    zip5: pa.Array
+
+    @classmethod
+    def from_table(cls, awards: pa.Table, columns: ResolvedAwardColumns, stats: ChunkStats) -> "AwardEvidence":
+        def col(name: str | None) -> pa.Array:
+            return _text_column(awards, name)
+
+        uei, duns = clean_uei(col(columns.uei)), clean_duns(col(columns.duns))
+        stats.invalid_identifiers.update(uei.reason_counts("uei"))
+        stats.invalid_identifiers.update(duns.reason_counts("duns"))
+        company = col(columns.company)
+        return cls(
+            uei=uei.values,
+            duns=duns.values,
+            name=normalize_names(company),
+            second_name=second_names(company),
+            cut=cut_at_registry_width(company).to_numpy(zero_copy_only=False),
+            state=clean_text_key(col(columns.state)),
+            city=clean_text_key(col(columns.city)),
+            zip5=clean_zip5(col(columns.zip)),
+        )
+
+
+@dataclass(frozen=True)
+class IdentifiedNames:
+    """Normalised company names that the award file itself ties to one recipient by UEI or DUNS.
+
+    SBIR firms win repeatedly, and their awards carry identifiers unevenly. When every award
+    joined by identifier under a name points at one recipient, that recipient is the one the
+    file means by the name: evidence an award without identifiers can borrow. Only unambiguous
+    identifiers vouch (not one several recipients share, not a UEI and DUNS that disagree).
+    Collected over the whole file before matching, so no result depends on chunking.
+    """
+
+    names: pa.Array
+    recipients: np.ndarray
+
+    @classmethod
+    def collect(
+        cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, index: RecipientIndex
+    ) -> "IdentifiedNames":
+        pairs = []
+        for chunk in chunks:
+            uei_row, uei_shared = index.uei.lookup(clean_uei(_text_column(chunk, columns.uei)).values)
+            duns_row, duns_shared = index.duns.lookup(clean_duns(_text_column(chunk, columns.duns)).values)
+            row = np.where(uei_row >= 0, uei_row, duns_row)
+            disagree = (uei_row >= 0) & (duns_row >= 0) & (uei_row != duns_row)
+            keep = np.flatnonzero((row >= 0) & ~uei_shared & ~duns_shared & ~disagree)
+            # Only the names of identified rows are normalised: about half of a typical file.
+            names = normalize_names(_text_column(chunk, columns.company).take(pa.array(keep, type=pa.int64())))
+            valid = pc.is_valid(names).to_numpy(zero_copy_only=False)
+            pairs.append(
+                pd.DataFrame(
+                    {"name": names.filter(pa.array(valid)).to_pandas(), "recipient": row[keep][valid]}
+                ).drop_duplicates()
+            )
+        if not pairs:
+            return cls(pa.array([], pa.string()), np.array([], dtype=np.int64))
+        frame = pd.concat(pairs, ignore_index=True).drop_duplicates()
+        frame = frame[~frame["name"].duplicated(keep=False)]  # names the file ties to several recipients say nothing
+        return cls(pa.array(frame["name"].to_numpy(), type=pa.string()), frame["recipient"].to_numpy(dtype=np.int64))
+
+    def recipient_of(self, names: pa.Array) -> np.ndarray:
+        """The recipient row each name is tied to, -1 where none."""
+        pos = positions_in(names, self.names)
+        if not len(self.recipients):
+            return pos
+        return np.where(pos >= 0, self.recipients[np.maximum(pos, 0)], -1)
+
+
+NO_IDENTIFIED_NAMES = IdentifiedNames(pa.array([], pa.string()), np.array([], dtype=np.int64))
+
+
+def _equal(a: pa.Array, b: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
+
+
+def corroboration_levels(
+    index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, recipients: np.ndarray
+) -> np.ndarray:
+    """How well each award row's identifiers and location support each paired recipient (`Support`).
+
+    PARENT (the award's UEI/DUNS is the recipient's parent) > ZIP > CITY (with state) > STATE >
+    METRO (another state, one metropolitan area) > UNCORROBORATED > CITY_ELSEWHERE (same city,
+    another state) > CONFLICT (both sides name a state and they differ, nothing else agrees).
+
+    A shared ZIP outranks differing states: a ZIP lies in one state, so one of the two state
+    fields is wrong, and five agreeing digits are the more specific evidence.
+    """
+    at, rt = pa.array(rows), pa.array(recipients)
+    t = index.table
+    a_state, r_state = ev.state.take(at), t.column("state").take(rt)
+    same_state = _equal(a_state, r_state)
+    conflict = pc.and_(pc.is_valid(a_state), pc.is_valid(r_state)).to_numpy(zero_copy_only=False) & ~same_state
+    parent = _equal(ev.uei.take(at), t.column("parent_uei").take(rt)) | _equal(
+        ev.duns.take(at), t.column("parent_duns").take(rt)
+    )
+    same_zip = _equal(ev.zip5.take(at), t.column("zip5").take(rt))
+    city = _equal(ev.city.take(at), t.column("city").take(rt))
+    metro = conflict & _same_metro(ev.city.take(at), a_state, t.column("city").take(rt), r_state)
+    return np.select(
+        [parent, same_zip, metro, conflict & city, conflict, city & same_state, same_state],
+        [PARENT, ZIP, METRO, CITY_ELSEWHERE, CONFLICT, CITY, STATE],
+        UNCORROBORATED,
+    )
+
+
+def _same_metro(a_city: pa.Array, a_state: pa.Array, r_city: pa.Array, r_state: pa.Array) -> np.ndarray | bool:
+    if not rules.enabled("cross-state metro areas"):
+        return False
+    award_metro = metro_areas(a_city, a_state)
+    return (award_metro >= 0) & (award_metro == metro_areas(r_city, r_state))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Per award row: the best-supported recipient among a group, its level, and whether it stands alone."""
+
+    recipient: np.ndarray
+    level: np.ndarray
+    unique: np.ndarray
+
+
+def choose_recipients(index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, name_ids: np.ndarray) -> Choice:
+    """For each award row, pick among the recipients carrying `name_ids[i]` by corroboration level;
+    ties at the best level go to the smallest recipient_hash and are flagged as not unique."""
+    starts, ends = index.name_offsets[name_ids], index.name_offsets[name_ids + 1]
+    counts = ends - starts
+    pair_row = np.repeat(np.arange(len(rows)), counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    pair_recipient = index.name_members[np.repeat(starts, counts) + within]
+    levels = corroboration_levels(index, ev, rows[pair_row], pair_recipient)
+    order = np.lexsort((within, levels, pair_row))  # members are stored in hash order, so `within` breaks ties
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = pair_row[order][1:] != pair_row[order][:-1]
+    best = order[first]
+    best_level = levels[best]
+    at_best = np.bincount(pair_row, weights=(levels == best_level[pair_row]), minlength=len(rows))
+    return Choice(recipient=pair_recipient[best], level=best_level, unique=at_best == 1)
