@@ -151,7 +151,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"sbir-etl report: error: --window: {error}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else None
-    return run_report(ReportOptions(history=Path(args.history), format=args.format, out=out, trend=trend))
+    return run_report(ReportOptions(history=args.history, format=args.format, out=out, trend=trend))
 
 
 def cmd_checklist(args: argparse.Namespace) -> int:
