@@ -212,3 +212,40 @@ def test_without_the_driver_the_message_names_the_extra_to_install(postgres_url:
         "the metrics store postgresql://sbir_test:***@" + postgres_url.split("@", 1)[1] + " is on PostgreSQL, "
         f"which needs the psycopg 3 driver: pip install '{DRIVER_EXTRA}'"
     )
+
+
+def test_a_reader_with_select_privilege_only_can_read_the_store(
+    postgres_url: str, postgres_server: PostgresServer
+) -> None:
+    """Reports and checklists can use a read-only role: opening a current store writes nothing."""
+    with HistoryStore(postgres_url) as store:
+        store.record_run(run_info("r1"))
+        store.record_result(TestResult("r1", "t", "passed", wall_s=1.0))
+    database = postgres_url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_url, autocommit=True) as owner:
+        owner.execute("DROP ROLE IF EXISTS sbir_reader")
+        owner.execute("CREATE ROLE sbir_reader LOGIN PASSWORD 'reader-pw'")
+        owner.execute(f"GRANT CONNECT ON DATABASE {database} TO sbir_reader")
+        owner.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO sbir_reader")
+    reader_url = f"postgresql://sbir_reader:reader-pw@127.0.0.1:{postgres_server.port}/{database}"
+    with HistoryStore(reader_url, create=False) as store:
+        assert [s.result.test_id for s in store.results()] == ["t"]
+        with pytest.raises(HistoryError, match="permission denied for table runs"):
+            store.record_run(run_info("r2"))
+
+
+def test_a_sqlite_history_copies_into_a_shared_store_as_docs_scale_out_shows(tmp_path: Path, postgres_url: str) -> None:
+    old_path = tmp_path / "history.sqlite"
+    with HistoryStore(old_path) as old:
+        for i in range(3):
+            old.record_run(run_info(f"r{i}", machine_class="box-a"))
+            old.record_result(TestResult(f"r{i}", "t", "passed", wall_s=1.0 + i, recorded_at=f"2026-01-0{i + 1}"))
+    # The snippet in docs/scale-out.md:
+    with HistoryStore(old_path) as old, HistoryStore(postgres_url) as new:
+        for run in old.runs():
+            new.record_run(run)
+        for stored in old.results():
+            new.record_result(stored.result)
+    with HistoryStore(old_path) as old, HistoryStore(postgres_url) as new:
+        assert new.runs() == old.runs()
+        assert new.results() == old.results()
