@@ -34,14 +34,6 @@ def test_postgres_urls_select_the_postgres_store_in_libpq_spelling(scheme: str) 
     assert location.path is None
 
 
-def test_relative_sqlite_paths_are_resolved_against_a_base_and_urls_are_not() -> None:
-    base = Path("/project")
-    assert StoreURL.parse("h.sqlite").relative_to(base).path == Path("/project/h.sqlite")
-    assert StoreURL.parse("/abs/h.sqlite").relative_to(base).path == Path("/abs/h.sqlite")
-    shared = StoreURL.parse("postgresql://h/db")
-    assert shared.relative_to(base) == shared
-
-
 @pytest.mark.parametrize(
     ("given", "message"),
     [

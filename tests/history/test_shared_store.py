@@ -182,3 +182,15 @@ def test_report_of_an_empty_database_says_to_run_the_tests_first(
     assert main(["report", "--history", postgres_url]) == 2
     error = capsys.readouterr().err
     assert "no metrics store at postgresql://sbir_test:***@" in error and "run the tests with --sbir-history" in error
+
+
+def test_a_sqlite_url_in_the_ini_file_is_relative_to_the_ini_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nsbir_history = sqlite:///perf/history.sqlite\n")
+    (pytester.path / "perf").mkdir()
+    sub = pytester.mkdir("sub")
+    sub.joinpath("test_sub.py").write_text("def test_here():\n    pass\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(sub)
+        pytester.runpytest(str(sub)).assert_outcomes(passed=1)
+    with HistoryStore(pytester.path / "perf" / "history.sqlite", create=False) as store:
+        assert [s.result.test_id for s in store.results()] == ["sub/test_sub.py::test_here"]

@@ -44,7 +44,7 @@ VERSION_TABLE = "sbir_history_schema"
 #: "sbir_etl.monitoring.history schema migration"); advisory locks are per database.
 MIGRATION_LOCK_KEY = -4784339296391328465
 
-#: The driver's name and the extra that installs it, for the message when it is missing.
+#: The extra that installs the driver, named in the message when it is missing.
 DRIVER_EXTRA = "pytest-sbir-validate[postgres]"
 
 _CONNECT_DEFAULTS = {"connect_timeout": "10", "application_name": "pytest-sbir-validate"}
@@ -168,11 +168,8 @@ class PostgresBackend:
         return conn
 
     def _connection(self) -> psycopg.Connection[Any]:
-        """The connection, opened anew when the server dropped the last one.
-
-        A transaction cut off by a lost connection is not retried (its COMMIT may have landed);
-        the error reaches the caller, and the next write connects again.
-        """
+        """The connection, opened anew when the server dropped the last one (see :meth:`write`
+        for which interrupted transactions are retried on the new one)."""
         if self._conn.closed or self._conn.broken:
             self._conn = self._connect()
         return self._conn

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from sbir_etl.monitoring.history_backend import HistoryError
 
-Backend = Literal["sqlite", "postgresql"]
+BackendName = Literal["sqlite", "postgresql"]
 
 #: ``scheme://`` at the start of a URL (a Windows path such as ``C:\x`` has no ``//``).
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 
 #: URL schemes and the backend each selects; ``postgresql+psycopg`` is SQLAlchemy's spelling.
-SCHEMES: dict[str, Backend] = {
+SCHEMES: dict[str, BackendName] = {
     "sqlite": "sqlite",
     "postgresql": "postgresql",
     "postgres": "postgresql",
@@ -44,7 +44,7 @@ class StoreURL:
     (``None`` for SQLite), password included: hand it to the driver, never print it.
     """
 
-    backend: Backend
+    backend: BackendName
     path: Path | None = None
     url: str | None = None
 
@@ -71,12 +71,6 @@ class StoreURL:
         if backend == "sqlite":
             return cls("sqlite", path=_sqlite_path(text))
         return cls("postgresql", url="postgresql://" + text[match.end() :])
-
-    def relative_to(self, base: Path) -> StoreURL:
-        """A SQLite path made relative to ``base`` when it is relative; PostgreSQL unchanged."""
-        if self.path is None or self.path.is_absolute():
-            return self
-        return replace(self, path=base / self.path)
 
     def __str__(self) -> str:
         return str(self.path) if self.path is not None else redact(self.url or "")
