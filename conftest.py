@@ -3,14 +3,15 @@
 * ``pytester`` for testing the plugin as a user's suite runs it, isolated from the outer run's
   pytest-xdist worker environment (see :func:`pytester`);
 * the derandomized, deadline-free Hypothesis profile (registered by the plugin's strategies
-  module) when ``CI`` is set.
+  module) when ``CI`` is set;
+* ``postgres_server`` / ``postgres_url``: a real PostgreSQL server for the session (tests/pg_server.py).
 """
 
 import os
 
 import pytest
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.pg_server"]
 
 #: Set by pytest-xdist in its worker processes. pytester's in-process runs share ``os.environ``,
 #: so without this a nested run under ``-n`` believes it is an xdist worker too (pytest-benchmark

@@ -1,6 +1,7 @@
 """Regression gates in the test run: record every test in the metrics store and gate it.
 
-Opt in with ``--sbir-history PATH`` (or ini ``sbir_history``). Each test's call phase is then
+Opt in with ``--sbir-history PATH|URL`` (or ini ``sbir_history``): a SQLite file, or a
+``postgresql://`` store shared by many machines. Each test's call phase is then
 measured by the budget plugin (:mod:`pytest_sbir_validate.measurement`), compared with the median
 of its last K passed runs on the same machine class (:mod:`sbir_etl.monitoring.regression`), and recorded
 (:mod:`sbir_etl.monitoring.history`). A failing gate fails *that test*, so it shows in JUnit XML; warnings
@@ -17,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +34,7 @@ from sbir_etl.monitoring.history import (
     HistoryStore,
     QualityMetrics,
     RunInfo,
+    StoreURL,
     TestResult,
 )
 from sbir_etl.monitoring.regression import (
@@ -142,15 +143,16 @@ _THRESHOLDS = (
 
 HISTORY = Setting(
     "--sbir-history",
-    "record every test's time, memory and quality in this SQLite file and gate them against the "
-    "previous runs (an ini path is relative to the ini file)",
+    "record every test's time, memory and quality in this metrics store and gate them against the "
+    "previous runs: a SQLite file (an ini path is relative to the ini file), sqlite:///PATH, or "
+    "postgresql://USER:PASSWORD@HOST/DB for a store many machines share",
 )
 
 
 def add_options(parser: pytest.Parser) -> None:
     """Register the history options and ini keys (called from the plugin's ``pytest_addoption``)."""
     group = parser.getgroup("sbir-history", "sbir-validate metrics history and regression gates")
-    HISTORY.add_to(group, parser, metavar="PATH")
+    HISTORY.add_to(group, parser, metavar="PATH|URL")
     group.addoption(
         "--sbir-dataset",
         metavar="KEY=VALUE",
@@ -168,23 +170,32 @@ def add_options(parser: pytest.Parser) -> None:
 
 
 def configure(config: pytest.Config) -> None:
-    """Register the ``record_quality`` fixture, and the recorder when a history path is set.
+    """Register the ``record_quality`` fixture, and the recorder when a metrics store is set.
 
     The recorder implements ``pytest_sbir_test_measured``, so the budget plugin measures every
     test while it is registered.
     """
     config.pluginmanager.register(QualityFixture(), "sbir_quality")
-    path = history_path(config)
-    if path is None:
+    location = history_location(config)
+    if location is None:
         return
-    config.pluginmanager.register(HistoryRecorder.from_config(config, path), "sbir_history")
+    config.pluginmanager.register(HistoryRecorder.from_config(config, location), "sbir_history")
 
 
-def history_path(config: pytest.Config) -> Path | None:
-    """The metrics store: ``--sbir-history`` (relative to the current directory), else ini
-    ``sbir_history`` (relative to the ini file, so it does not depend on where pytest is run)."""
+def history_location(config: pytest.Config) -> StoreURL | None:
+    """The metrics store: ``--sbir-history``, else ini ``sbir_history``. A SQLite path given on
+    the command line is relative to the current directory, one in the ini file to the ini file (so
+    it does not depend on where pytest is run)."""
     value = HISTORY.value(config)
-    return None if value is None else value.path(config)
+    if value is None:
+        return None
+    try:
+        location = StoreURL.parse(str(value.raw))
+    except HistoryError as error:
+        raise pytest.UsageError(f"--sbir-history: {error}") from error
+    if location.path is None:
+        return location
+    return StoreURL("sqlite", path=dataclasses.replace(value, raw=str(location.path)).path(config))
 
 
 def thresholds_from_config(config: pytest.Config) -> GateThresholds:
@@ -281,14 +292,14 @@ class HistoryRecorder:
     def __init__(
         self,
         *,
-        path: Path,
+        location: StoreURL,
         thresholds: GateThresholds,
         run: RunInfo | None,
         run_id: str,
         machine_class: str,
         webhook: str | None,
     ) -> None:
-        self.path = path
+        self.location = location
         self.thresholds = thresholds
         self.run = run  # None in xdist workers: the controller owns the run
         self.run_id = run_id
@@ -299,13 +310,13 @@ class HistoryRecorder:
         self.delivery: DeliveryResult | None = None
 
     @classmethod
-    def from_config(cls, config: pytest.Config, path: Path) -> HistoryRecorder:
+    def from_config(cls, config: pytest.Config, location: StoreURL) -> HistoryRecorder:
         thresholds = thresholds_from_config(config)
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None:
             # The controller owns the run: its id and machine class, and the alert.
             recorder = cls(
-                path=path,
+                location=location,
                 thresholds=thresholds,
                 run=None,
                 run_id=workerinput[_WORKER_RUN_ID],
@@ -318,7 +329,7 @@ class HistoryRecorder:
             run = RunInfo.collect(machine_class=machine_class(config), dataset=dataset, cwd=config.rootpath)
             webhook = webhook_url(config.getini("sbir_alert_webhook") or None)
             recorder = cls(
-                path=path,
+                location=location,
                 thresholds=thresholds,
                 run=run,
                 run_id=run.run_id,
@@ -326,7 +337,7 @@ class HistoryRecorder:
                 webhook=webhook,
             )
         try:
-            recorder._store = HistoryStore(path)
+            recorder._store = HistoryStore(location)
             if recorder.run is not None:
                 recorder._store.record_run(recorder.run)
         except HistoryError as error:
@@ -442,7 +453,7 @@ class HistoryRecorder:
             by_status.setdefault(verdict["status"], []).append(test_id)
         counts = ", ".join(f"{len(ids)} {status}" for status, ids in sorted(by_status.items()))
         tr.write_line(
-            f"history: {self.path} (machine class {self.machine_class}, baseline = median of "
+            f"history: {self.location} (machine class {self.machine_class}, baseline = median of "
             f"last {self.thresholds.baseline_runs} runs)"
         )
         tr.write_line(f"gated tests: {counts or 'none'}")
@@ -505,6 +516,6 @@ __all__ = [
     "QualityFixture",
     "add_options",
     "configure",
-    "history_path",
+    "history_location",
     "thresholds_from_config",
 ]

@@ -18,6 +18,7 @@ the store happen in the ``run_*`` functions at the edge.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -27,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sbir_etl.bundled import DEFAULT_SCENARIO, SMOKE_TESTS
-from sbir_etl.monitoring.history import HistoryError, HistoryStore, StoredResult
+from sbir_etl.monitoring.history import HistoryError, HistoryStore, StoredResult, StoreURL
+from sbir_etl.monitoring.history_url import redact
 from sbir_etl.monitoring.regression import GateThresholds, Sample, TestVerdict, judge_regression
 from sbir_etl.outcomes import Outcome, Severity, Status
 
@@ -210,15 +212,23 @@ def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdic
     return ItemResult(name, Status.PASS, f"{where}: {counts}", details=details)
 
 
-def run_baseline(history: Path, thresholds: GateThresholds) -> ItemResult:
-    """Gate every passed test of the store's latest run against its earlier runs on the same machine class."""
+def run_baseline(history: str | os.PathLike[str], thresholds: GateThresholds) -> ItemResult:
+    """Gate every passed test of the store's latest run against its earlier runs on the same machine class.
+
+    ``history`` is a path, ``sqlite:///PATH`` or ``postgresql://...`` (whose password is never shown).
+    """
     name = BASELINE_ITEM
-    if not history.is_file():
+    try:
+        location = StoreURL.parse(history)
+    except HistoryError as error:
+        return ItemResult(name, Status.FAIL, str(error))
+    history = str(location)
+    if location.path is not None and not location.path.is_file():
         return ItemResult(
             name, Status.FAIL, f"history store {history} not found; run `pytest --sbir-history {history}` first"
         )
     try:
-        with HistoryStore(history) as store:
+        with HistoryStore(location, create=False) as store:
             runs = store.runs()
             latest = store.results(run_id=runs[-1].run_id) if runs else []
             verdicts = []
@@ -262,7 +272,8 @@ class ChecklistOptions:
     out_dir: Path = Path("out/checklist")
     config: Path | None = None
     tests_dir: Path = DEFAULT_TESTS_DIR
-    history: Path | None = None
+    history: str | Path | None = None
+    """A path, ``sqlite:///PATH`` or ``postgresql://...``."""
     thresholds: GateThresholds = field(default_factory=GateThresholds)
 
 
@@ -271,7 +282,7 @@ def run_checklist(
     *,
     smoke: Callable[[Path], ItemResult] | None = None,
     quality_gates: Callable[[Path, Path, Path, Path | None], list[ItemResult]] | None = None,
-    baseline: Callable[[Path, GateThresholds], ItemResult] | None = None,
+    baseline: Callable[[str | Path, GateThresholds], ItemResult] | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> ChecklistReport:
     """Run every item (none stops the others) and collect the report.
@@ -289,7 +300,7 @@ def run_checklist(
     if options.history is None:
         items.append(skipped_baseline())
     else:
-        progress(f"baseline comparison: {options.history} ...")
+        progress(f"baseline comparison: {redact(str(options.history))} ...")
         items.append(baseline(options.history, options.thresholds))
     return ChecklistReport(tuple(items))
 

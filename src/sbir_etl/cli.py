@@ -280,19 +280,31 @@ def report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=10, help="latest passed runs a trend looks at (default 10)")
 
 
+def _history_file(location: str | None) -> dict[str, Path]:
+    """The metrics store as an input file to protect from being overwritten: a SQLite path; a
+    PostgreSQL URL names no file."""
+    from sbir_etl.monitoring.history_url import HistoryError, StoreURL
+
+    try:
+        path = StoreURL.parse(location).path if location else None
+    except HistoryError as error:
+        raise ConfigError(f"--history: {error}") from None
+    return {"--history": path} if path is not None else {}
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from sbir_etl.io.outputs import check_output_paths
     from sbir_etl.monitoring.reporting import ReportOptions, run_report
     from sbir_etl.monitoring.trends import TrendPolicy
 
     if args.out:
-        check_output_paths({"history store": Path(args.history)}, {"--out": Path(args.out)})
+        check_output_paths(_history_file(args.history), {"--out": Path(args.out)})
     try:
         trend = TrendPolicy(window=args.window)
     except ValueError as error:
         raise ConfigError(f"--window: {error}") from None
     out = Path(args.out) if args.out else None
-    return run_report(ReportOptions(history=Path(args.history), format=args.format, out=out, trend=trend))
+    return run_report(ReportOptions(history=args.history, format=args.format, out=out, trend=trend))
 
 
 def checklist_arguments(p: argparse.ArgumentParser) -> None:
@@ -325,9 +337,8 @@ def cmd_checklist(args: argparse.Namespace) -> int:
     from sbir_etl.monitoring.regression import GateThresholds
 
     if args.markdown:
-        inputs = {"--awards": args.awards, "--recipients": args.recipients, "--history": args.history}
-        given = {role: Path(path) for role, path in inputs.items() if path}
-        check_output_paths(given, {"--markdown": Path(args.markdown)})
+        inputs = {"--awards": Path(args.awards), "--recipients": Path(args.recipients)} | _history_file(args.history)
+        check_output_paths(inputs, {"--markdown": Path(args.markdown)})
 
     try:
         thresholds = GateThresholds(baseline_runs=args.baseline_runs)
@@ -339,7 +350,7 @@ def cmd_checklist(args: argparse.Namespace) -> int:
         out_dir=Path(args.out),
         config=Path(args.config) if args.config else None,
         tests_dir=Path(args.tests),
-        history=Path(args.history) if args.history else None,
+        history=args.history or None,
         thresholds=thresholds,
     )
     return checklist_command(options, markdown=Path(args.markdown) if args.markdown else None)

@@ -1,7 +1,8 @@
 """Materialize `sbir_etl_job` in-process and summarise what happened, for the CLI and for tests."""
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,18 +136,19 @@ def run_job(
     overrides: Mapping[str, Any] | None = None,
     use_environment: bool = True,
     instance_dir: str | Path | None = None,
+    instance: dg.DagsterInstance | None = None,
     quiet: bool = True,
 ) -> JobRun:
     """Materialize `sbir_etl_job` on the given files, writing its tables to `out_dir`.
 
-    Runs in-process against an ephemeral Dagster instance stored in `instance_dir` (default
+    Runs in-process against `instance` when given (e.g. `DagsterInstance.get()` or
+    `DagsterInstance.from_config(dir)` with run and event storage on PostgreSQL; the caller keeps
+    it open and closes it), else against an ephemeral instance stored in `instance_dir` (default
     `out_dir/.dagster`). Never raises for a failing step or gate: inspect `JobRun.success`,
     `failed_steps` and `checks`. `quiet` keeps Dagster's console logging to errors only.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    instance_dir = Path(instance_dir) if instance_dir else out_dir / ".dagster"
-    instance_dir.mkdir(parents=True, exist_ok=True)
     defs = build_definitions(
         SbirEtlPaths(awards_path=str(awards_path), recipients_path=str(recipients_path), out_dir=str(out_dir)),
         EnrichmentSettings(
@@ -156,14 +158,25 @@ def run_job(
         ),
     )
     job = defs.resolve_job_def(JOB_NAME)
-    with dg.DagsterInstance.ephemeral(tempdir=str(instance_dir)) as instance:
+    with _instance(instance, instance_dir or out_dir / ".dagster") as active:
         previous = logging.getLogger("dagster").level
         if quiet:
             logging.getLogger("dagster").setLevel(logging.CRITICAL)
         try:
             result = job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG if quiet else None
+                instance=active, raise_on_error=False, run_config=QUIET_RUN_CONFIG if quiet else None
             )
-            return summarize(result, out_dir, instance)
+            return summarize(result, out_dir, active)
         finally:
             logging.getLogger("dagster").setLevel(previous)
+
+
+@contextmanager
+def _instance(given: dg.DagsterInstance | None, ephemeral_dir: str | Path) -> Iterator[dg.DagsterInstance]:
+    """The caller's instance (left open), or an ephemeral one in `ephemeral_dir` (closed after the run)."""
+    if given is not None:
+        yield given
+        return
+    Path(ephemeral_dir).mkdir(parents=True, exist_ok=True)
+    with dg.DagsterInstance.ephemeral(tempdir=str(ephemeral_dir)) as instance:
+        yield instance

@@ -1,7 +1,9 @@
 """Measuring runs and watching them over time.
 
 - `performance`: wall, CPU and exact peak RSS of a block of code (used by the core and the plugin).
-- `history`: the long-lived metrics store the pytest plugin writes and the reports read.
+- `history`: the long-lived metrics store the pytest plugin writes and the reports read; where it
+  lives is a path or URL (`history_url`), in SQLite (`history_sqlite`) or PostgreSQL
+  (`history_postgres`), behind one interface (`history_backend`).
 - `regression`: time, memory and match-rate gates of a test against its own history.
 - `alerts`: Slack-compatible webhook messages for failed gates.
 - `trends`: trend verdicts from a one-sided Mann–Whitney U test over each test's latest runs.

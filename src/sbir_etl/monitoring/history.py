@@ -1,13 +1,16 @@
-"""The metrics store: a SQLite file holding one row per test run and one row per test result.
+"""The metrics store: one row per test run and one row per test result, in SQLite or PostgreSQL.
 
-Why SQLite: it is in the standard library, a single file is easy to cache between CI jobs, and in
-WAL mode several processes (pytest-xdist workers, two CI jobs sharing a volume) can write to it at
-once. Every write is one short ``BEGIN IMMEDIATE`` transaction, retried while another writer holds
-the lock, so concurrent writers wait for each other instead of losing rows.
+:class:`HistoryStore` takes a location (:mod:`.history_url`): a file path or ``sqlite:///PATH``
+opens the embedded SQLite store (:mod:`.history_sqlite`, the default: a single file, easy to cache
+between CI jobs, safe for several processes on one machine); ``postgresql://USER@HOST/DB`` opens
+a store many machines share (:mod:`.history_postgres`, with the ``postgres`` extra). Both hold the
+same tables, created by the same :data:`MIGRATIONS`, and give the same guarantees: every write is
+one short transaction, concurrent writers wait for each other instead of losing rows, and two
+processes opening a new store at once migrate it once.
 
-The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` are applied in order when
-a store is opened, and a file written by a newer version of this code is refused with
-:class:`HistorySchemaError` rather than misread.
+The schema is versioned (``PRAGMA user_version`` in SQLite, a one-row table in PostgreSQL);
+:data:`MIGRATIONS` are applied in order when a store is opened, and a store written by a newer
+version of this code is refused with :class:`HistorySchemaError` rather than misread.
 """
 
 from __future__ import annotations
@@ -15,20 +18,22 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sqlite3
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TypeVar
+
+from sbir_etl.monitoring.history_backend import Backend, HistoryError, HistorySchemaError, Row, Transaction
+from sbir_etl.monitoring.history_sqlite import SQLiteBackend
+from sbir_etl.monitoring.history_url import StoreURL
 
 #: Each migration is the list of statements that takes the schema from version ``i`` to ``i + 1``.
-#: Never edit a released migration: append a new one.
+#: Never edit a released migration: append a new one. They are written in SQLite's dialect, in
+#: the subset PostgreSQL also speaks but for the type spellings
+#: :data:`~sbir_etl.monitoring.history_postgres.POSTGRES_SPELLINGS` rewrites.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 0 -> 1: runs and per-test results.
     (
@@ -77,14 +82,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 #: Packages whose versions are recorded with every run, because they move the measurements.
 KEY_PACKAGES = ("pandas", "pyarrow", "numpy", "rapidfuzz", "pytest", "pytest-sbir-validate")
-
-
-class HistoryError(Exception):
-    """The metrics store could not be read or written."""
-
-
-class HistorySchemaError(HistoryError):
-    """The store's schema version is one this code cannot read."""
 
 
 @dataclass(frozen=True)
@@ -224,42 +221,38 @@ class StoredResult:
     run: RunInfo
 
 
-T = TypeVar("T")
-
-
 class HistoryStore:
-    """A metrics store at ``path``, created and migrated on first use.
+    """The metrics store at ``location`` (a path, ``sqlite:///PATH`` or ``postgresql://...``),
+    created and migrated on first use.
 
-    Use as a context manager, or call :meth:`close`. One store object per process: SQLite
-    connections must not be shared between threads or forked processes.
+    ``create=False`` refuses a location that holds no store yet (what readers such as
+    ``sbir-etl report`` want) instead of creating one. Use as a context manager, or call
+    :meth:`close`. One store object per process: connections must not be shared between threads
+    or forked processes.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, lock_timeout_s: float = 30.0) -> None:
-        self.path = Path(path)
+    def __init__(
+        self,
+        location: str | os.PathLike[str] | StoreURL,
+        *,
+        lock_timeout_s: float = 30.0,
+        create: bool = True,
+    ) -> None:
+        self.location = StoreURL.parse(location)
+        #: The SQLite file; ``None`` for a PostgreSQL store.
+        self.path = self.location.path
         self.lock_timeout_s = lock_timeout_s
-        if self.path.parent and not self.path.parent.exists():
-            raise HistoryError(
-                f"cannot create the metrics store {self.path}: the directory "
-                f"{self.path.parent} does not exist; create it or choose another path"
-            )
+        self._backend = _open_backend(self.location, lock_timeout_s=lock_timeout_s, create=create)
         try:
-            # isolation_level=None: this class issues BEGIN/COMMIT itself.
-            self._conn = sqlite3.connect(self.path, timeout=lock_timeout_s, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise HistoryError(f"cannot open the metrics store {self.path}: {exc}") from exc
-        self._conn.row_factory = sqlite3.Row
-        try:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_s * 1000)}")
-            self._retrying(self._enable_wal)
-            self._retrying(self._migrate)
+            self._backend.write(self._migrate)
         except BaseException:
-            self._conn.close()
+            self._backend.close()
             raise
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._conn.close()
+        self._backend.close()
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -269,65 +262,70 @@ class HistoryStore:
 
     @property
     def schema_version(self) -> int:
-        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+        return self._backend.schema_version()
 
     # -- writing ---------------------------------------------------------------------------
 
     def record_run(self, run: RunInfo) -> None:
         """Store the metadata of ``run``; results of that run may be recorded afterwards."""
-        with self._write() as conn:
-            conn.execute(
+        params = (
+            run.run_id,
+            run.started_at,
+            run.commit,
+            run.branch,
+            None if run.dirty is None else int(run.dirty),
+            run.machine_class,
+            run.python_version,
+            json.dumps(dict(run.packages), sort_keys=True),
+            json.dumps(dict(run.dataset), sort_keys=True),
+        )
+        self._backend.write(
+            lambda tx: tx.execute(
                 "INSERT INTO runs (run_id, started_at, commit_sha, branch, dirty, machine_class,"
                 " python_version, packages_json, dataset_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run.run_id,
-                    run.started_at,
-                    run.commit,
-                    run.branch,
-                    None if run.dirty is None else int(run.dirty),
-                    run.machine_class,
-                    run.python_version,
-                    json.dumps(dict(run.packages), sort_keys=True),
-                    json.dumps(dict(run.dataset), sort_keys=True),
-                ),
+                params,
             )
+        )
 
     def record_result(self, result: TestResult) -> None:
         """Store one test result of a run already stored with :meth:`record_run`."""
-        with self._write() as conn:
-            known = conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (result.run_id,)).fetchone()
-            if known is None:
+        params = (
+            result.run_id,
+            result.test_id,
+            result.outcome,
+            result.wall_s,
+            result.cpu_s,
+            result.peak_rss_growth_mib,
+            result.time_budget_s,
+            result.memory_budget_mib,
+            None if result.quality is None else result.quality.to_json(),
+            result.gate_status,
+            result.gate_message,
+            result.recorded_at or _utc_now(),
+            None if result.benchmark is None else result.benchmark.to_json(),
+        )
+
+        def insert(tx: Transaction) -> None:
+            if tx.fetch_one("SELECT 1 FROM runs WHERE run_id = ?", (result.run_id,)) is None:
                 raise HistoryError(
                     f"cannot record {result.test_id!r}: run {result.run_id} is not in "
-                    f"{self.path}; call record_run() first"
+                    f"{self.location}; call record_run() first"
                 )
-            conn.execute(
+            tx.execute(
                 "INSERT INTO results (run_id, test_id, outcome, wall_s, cpu_s,"
                 " peak_rss_growth_mib, time_budget_s, memory_budget_mib, quality_json,"
                 " gate_status, gate_message, recorded_at, benchmark_json)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    result.run_id,
-                    result.test_id,
-                    result.outcome,
-                    result.wall_s,
-                    result.cpu_s,
-                    result.peak_rss_growth_mib,
-                    result.time_budget_s,
-                    result.memory_budget_mib,
-                    None if result.quality is None else result.quality.to_json(),
-                    result.gate_status,
-                    result.gate_message,
-                    result.recorded_at or _utc_now(),
-                    None if result.benchmark is None else result.benchmark.to_json(),
-                ),
+                params,
             )
+
+        self._backend.write(insert)
 
     # -- reading ---------------------------------------------------------------------------
 
     def runs(self) -> list[RunInfo]:
         """All runs, oldest first."""
-        return [_run_from_row(row) for row in self._fetch_all("SELECT * FROM runs ORDER BY started_at, seq")]
+        return [_run_from_row(row) for row in self._backend.fetch_all("SELECT * FROM runs ORDER BY started_at, seq")]
 
     def results(self, *, run_id: str | None = None, test_id: str | None = None) -> list[StoredResult]:
         """Results with their runs, oldest run first, optionally of one run and/or one test."""
@@ -341,7 +339,7 @@ class HistoryStore:
         sql = _RESULTS_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY runs.started_at, runs.seq, results.id"
         runs: dict[str, RunInfo] = {}  # one RunInfo per run, not per result: 50,000 results share 50 runs
-        return [_stored_from_row(row, runs) for row in self._fetch_all(sql, params)]
+        return [_stored_from_row(row, runs) for row in self._backend.fetch_all(sql, params)]
 
     def previous_results(
         self,
@@ -362,76 +360,34 @@ class HistoryStore:
             " ORDER BY runs.started_at DESC, runs.seq DESC, results.id DESC LIMIT ?"
         )
         params = (test_id, machine_class, exclude_run_id or "", limit)
-        return [_stored_from_row(row).result for row in self._fetch_all(sql, params)]
+        return [_stored_from_row(row).result for row in self._backend.fetch_all(sql, params)]
 
     # -- internals -------------------------------------------------------------------------
 
-    def _fetch_all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
-        """All rows of one read query, retried while another process holds the lock."""
-        return self._retrying(lambda: self._conn.execute(sql, params).fetchall())
-
-    def _enable_wal(self) -> None:
-        mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise HistoryError(
-                f"the metrics store {self.path} cannot use write-ahead logging (journal mode "
-                f"stays {mode!r}); concurrent writers would block each other. Put the store on "
-                "a local file system (not NFS or a network share)."
+    def _migrate(self, tx: Transaction) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION`, in the transaction ``tx``."""
+        # Lock, then read: two processes opening a new store must not both migrate it.
+        self._backend.lock_schema(tx)
+        version = self._backend.read_version(tx)
+        if version > SCHEMA_VERSION:
+            raise HistorySchemaError(
+                f"the metrics store {self.location} has schema version {version}, but this "
+                f"version of pytest-sbir-validate only knows versions up to "
+                f"{SCHEMA_VERSION}. Upgrade pytest-sbir-validate, or point --sbir-history "
+                "at another store."
             )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target - 1]:
+                tx.execute(self._backend.ddl(statement))
+            self._backend.write_version(tx, target)
 
-    def _migrate(self) -> None:
-        with self._write() as conn:
-            # Read inside the write lock: two processes opening a new file must not both migrate.
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise HistorySchemaError(
-                    f"the metrics store {self.path} has schema version {version}, but this "
-                    f"version of pytest-sbir-validate only knows versions up to "
-                    f"{SCHEMA_VERSION}. Upgrade pytest-sbir-validate, or point --sbir-history "
-                    "at another file."
-                )
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[target - 1]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {target}")
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction; ``BEGIN IMMEDIATE`` takes the write lock up front."""
-        self._retrying(lambda: self._conn.execute("BEGIN IMMEDIATE"))
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._retrying(lambda: self._conn.execute("COMMIT"))
+def _open_backend(location: StoreURL, *, lock_timeout_s: float, create: bool) -> Backend:
+    if location.path is not None:
+        return SQLiteBackend(location.path, lock_timeout_s=lock_timeout_s, create=create)
+    from sbir_etl.monitoring.history_postgres import PostgresBackend  # its driver is an optional extra
 
-    def _retrying(self, operation: Callable[[], T]) -> T:
-        """Run ``operation``, retrying while another process holds the database lock.
-
-        ``busy_timeout`` already waits inside SQLite, but some lock conflicts (switching to WAL,
-        a reader upgrading) return ``SQLITE_BUSY`` at once; those are retried here.
-        """
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.005
-        while True:
-            try:
-                return operation()
-            except sqlite3.DatabaseError as exc:
-                message = str(exc)
-                is_lock_conflict = isinstance(exc, sqlite3.OperationalError) and (
-                    "locked" in message or "busy" in message
-                )
-                if not is_lock_conflict:
-                    raise HistoryError(f"metrics store {self.path}: {message}") from exc
-                if time.monotonic() >= deadline:
-                    raise HistoryError(
-                        f"the metrics store {self.path} stayed locked for more than "
-                        f"{self.lock_timeout_s:.0f} s; another process is holding a write "
-                        "transaction open"
-                    ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
+    return PostgresBackend(location, lock_timeout_s=lock_timeout_s, create=create)
 
 
 _RESULTS_SELECT = (
@@ -441,7 +397,7 @@ _RESULTS_SELECT = (
 )
 
 
-def _run_from_row(row: sqlite3.Row) -> RunInfo:
+def _run_from_row(row: Row) -> RunInfo:
     return RunInfo(
         run_id=row["run_id"],
         started_at=row["started_at"],
@@ -455,7 +411,7 @@ def _run_from_row(row: sqlite3.Row) -> RunInfo:
     )
 
 
-def _stored_from_row(row: sqlite3.Row, runs: dict[str, RunInfo] | None = None) -> StoredResult:
+def _stored_from_row(row: Row, runs: dict[str, RunInfo] | None = None) -> StoredResult:
     """The result in ``row`` with its run; ``runs`` caches the runs already read, by id."""
     run = runs.get(row["run_id"]) if runs is not None else None
     if run is None:
@@ -552,6 +508,7 @@ __all__ = [
     "QualityMetrics",
     "RunInfo",
     "SCHEMA_VERSION",
+    "StoreURL",
     "StoredResult",
     "TestResult",
     "current_machine_class",

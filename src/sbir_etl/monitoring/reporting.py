@@ -10,13 +10,14 @@ self-contained interactive HTML page (:mod:`~sbir_etl.monitoring.report_html`).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sbir_etl.monitoring.history import HistoryError, HistoryStore, RunInfo, StoredResult, TestResult
+from sbir_etl.monitoring.history import HistoryError, HistoryStore, RunInfo, StoredResult, StoreURL, TestResult
 from sbir_etl.monitoring.regression import GateThresholds, Sample, judge_regression
 from sbir_etl.monitoring.report_scores import ALL_METHODS
 from sbir_etl.monitoring.trends import Direction, Trend, TrendPolicy, judge_trend
@@ -40,7 +41,8 @@ class ReportOptions:
     (``--sbir-gate-*``), whose verdicts the report shows as they were recorded.
     """
 
-    history: Path
+    history: str | Path
+    """The metrics store: a path, ``sqlite:///PATH`` or ``postgresql://...``."""
     format: str = "md"
     out: Path | None = None
     trend: TrendPolicy = TrendPolicy()
@@ -189,14 +191,15 @@ def build_report(
 
 
 def load_report(
-    path: str | Path, *, policy: TrendPolicy = DEFAULT_POLICY, thresholds: GateThresholds = DEFAULT_THRESHOLDS
+    location: str | os.PathLike[str] | StoreURL,
+    *,
+    policy: TrendPolicy = DEFAULT_POLICY,
+    thresholds: GateThresholds = DEFAULT_THRESHOLDS,
 ) -> HistoryReport:
-    """Read the store at ``path`` and build its report; refuses a path that does not exist."""
-    path = Path(path)
-    if not path.is_file():
-        raise HistoryError(f"no metrics store at {path}; run the tests with --sbir-history {path} first")
-    with HistoryStore(path) as store:
-        return build_report(store.runs(), store.results(), source=str(path), policy=policy, thresholds=thresholds)
+    """Read the store at ``location`` (a path or URL) and build its report; refuses one that holds no store."""
+    with HistoryStore(location, create=False) as store:
+        source = str(store.location)  # a PostgreSQL password is never part of it
+        return build_report(store.runs(), store.results(), source=source, policy=policy, thresholds=thresholds)
 
 
 def _latest_result(result: TestResult) -> LatestResult:
