@@ -24,7 +24,7 @@ import yaml
 
 from pytest_sbir_validate.options import relative_to_ini
 from sbir_etl.bundled import BUNDLED_FIXTURES
-from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS
+from sbir_etl.columns import CANDIDATE, JOINED_METHODS, MATCH_METHODS
 from sbir_etl.config import SCALAR_FIELDS, EnrichmentConfig, load_config
 
 if TYPE_CHECKING:
@@ -391,7 +391,7 @@ def award_mismatches(
             ok &= row["usaspending_recipient_hash"] is None  # an award that is not joined carries no recipient
         if exp.candidates:
             ok &= row["candidate_recipient_hash"] in exp.candidates
-        elif exp.method != "name-fuzzy-candidate":
+        elif exp.method != CANDIDATE:
             ok &= row["candidate_recipient_hash"] is None  # only a candidate carries a candidate recipient
         if not ok:
             diffs.append((key, _describe_expected(exp), _describe_got(row)))

@@ -107,9 +107,7 @@ def cmd_enrich(args: argparse.Namespace) -> int:
 
     config, sources = load_config(args.config, overrides={"chunk_size": args.chunk_size})
     _check_enrich_paths(args)
-    logging.getLogger("sbir_etl").debug(
-        "effective config: %s", {k: (getattr(config, k), v) for k, v in sources.items()}
-    )
+    logging.getLogger("sbir_etl").info("effective config: %s", {k: (getattr(config, k), v) for k, v in sources.items()})
     from tqdm import tqdm
 
     from sbir_etl.enrichment import enrich_files  # pandas and the core: ~1 s, once the arguments are sound
@@ -165,30 +163,23 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
 EVALUATED_COLUMNS = ("match_method", "usaspending_recipient_hash", "candidate_recipient_hash")
 
 
-def _load_for_evaluation(path: str, required: Sequence[str], hint: str) -> Any:
-    from sbir_etl.io.inputs import read_header
-    from sbir_etl.io.tables import RejectSink, read_text_table
-
-    header = read_header(path)
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise InputSchemaError(path, missing, header, hint=hint)
-    return read_text_table(path, RejectSink()).to_pandas()
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from sbir_etl.io.inputs import read_header
+    from sbir_etl.io.inputs import read_header, require_columns
 
     truth_header = read_header(args.truth)
     key = [c for c in truth_header if c != "recipient_hash"]
     truth_hint = "--truth takes the truth.csv of `sbir-etl generate` (award key columns + recipient_hash)"
     if not key:
         raise InputSchemaError(args.truth, ["an award key column"], truth_header, hint=truth_hint)
-    truth = _load_for_evaluation(args.truth, ["recipient_hash", *key], truth_hint)
+    require_columns(args.truth, ["recipient_hash"], truth_hint)
     enriched_hint = f"--enriched takes the output of `sbir-etl enrich`, with the key columns {key} of the truth file"
-    enriched = _load_for_evaluation(args.enriched, [*key, *EVALUATED_COLUMNS], enriched_hint)
-    from sbir_etl.evaluation.quality import evaluate_against_truth
+    require_columns(args.enriched, [*key, *EVALUATED_COLUMNS], enriched_hint)
+    from sbir_etl.evaluation.quality import check_truth_covers, evaluate_against_truth
+    from sbir_etl.io.tables import read_whole_table
 
+    truth = read_whole_table(args.truth).to_pandas()
+    enriched = read_whole_table(args.enriched, [*key, *EVALUATED_COLUMNS]).to_pandas()
+    check_truth_covers(enriched, truth, key, truth_path=args.truth, enriched_path=args.enriched)
     result = evaluate_against_truth(enriched, truth, key)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -35,6 +35,11 @@ class MatchMethod(IntEnum):
 
 MATCH_METHODS: tuple[str, ...] = tuple(m.label for m in MatchMethod)
 JOINED_METHODS: frozenset[str] = frozenset(m.label for m in MatchMethod if m.joins)
+IDENTIFIER_METHODS: frozenset[str] = frozenset({MatchMethod.UEI_EXACT.label, MatchMethod.DUNS_EXACT.label})
+NAME_METHODS: frozenset[str] = JOINED_METHODS - IDENTIFIER_METHODS
+"""The joins a company name made (exact or fuzzy), as opposed to an identifier."""
+CANDIDATE: str = MatchMethod.NAME_FUZZY_CANDIDATE.label
+UNMATCHED: str = MatchMethod.UNMATCHED.label
 CONFIDENCE_LEVELS: tuple[str, ...] = ("high", "medium", "low", "none")
 
 OUTPUT_COLUMNS: tuple[str, ...] = (

@@ -83,3 +83,14 @@ def test_generate_writes_awards_recipients_and_truth(tmp_path, capsys):
     assert len(truth) == 50 and len(recipients) == 500
     known = truth["recipient_hash"][truth["recipient_hash"] != ""]
     assert known.isin(recipients["recipient_hash"]).all() and 0 < len(known) < 50
+
+
+def test_verbose_logs_the_effective_configuration_and_where_each_value_came_from(tmp_path, monkeypatch, caplog):
+    paths = write(generate(n_awards=50, n_recipients=500, seed=3), tmp_path)
+    monkeypatch.setenv("SBIR_ETL_FUZZY_MARGIN", "6")
+    args = ["enrich", "--awards", str(paths["awards"]), "--recipients", str(paths["recipients"])]
+    with caplog.at_level("INFO", logger="sbir_etl"):
+        assert main(["-v", *args, "--out", str(tmp_path / "o.csv"), "--chunk-size", "20", "--quiet"]) == 0
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("effective config")]
+    assert "'fuzzy_margin': (6.0, 'env:SBIR_ETL_FUZZY_MARGIN')" in line
+    assert "'chunk_size': (20, 'override')" in line

@@ -134,6 +134,32 @@ def _stale_partial(d: Path) -> list[str]:
     return [*ENRICH, "--out", "o.csv"]
 
 
+ENRICHED_HEADER = "Agency Tracking Number,Contract,match_method,usaspending_recipient_hash,candidate_recipient_hash"
+
+
+def _two_enriched_awards(d: Path) -> None:
+    (d / "e.csv").write_text(f"{ENRICHED_HEADER}\nA1,C1,uei-exact,h1,\nA2,C2,unmatched,,\n")
+
+
+def _truth_repeating_an_award(d: Path) -> list[str]:
+    _two_enriched_awards(d)
+    (d / "t.csv").write_text("Agency Tracking Number,Contract,recipient_hash\nA1,C1,h1\nA2,C2,\nA1,C1,h9\n")
+    return ["evaluate", "--truth", "t.csv", "--enriched", "e.csv"]
+
+
+def _truth_of_other_awards(d: Path) -> list[str]:
+    _two_enriched_awards(d)
+    (d / "t.csv").write_text("Agency Tracking Number,Contract,recipient_hash\nX1,Y1,h1\n")
+    return ["evaluate", "--truth", "t.csv", "--enriched", "e.csv"]
+
+
+def _review_of_an_unreadable_row(d: Path) -> list[str]:
+    header = "Agency Tracking Number,match_method,match_reason,match_score,match_margin,candidate_recipient_hash"
+    rows = ["A1,name-fuzzy-candidate,ambiguous,93,0,h1", "A2,name-fuzzy-candidate,ambiguous,91,0,h2,stray"]
+    (d / "e.csv").write_text("\n".join([header, *rows]) + "\n")
+    return ["review", "--enriched", "e.csv", "--out", "q.csv"]
+
+
 def _run_with_a_broken_schema(d: Path) -> list[str]:
     (d / "bad.csv").write_text("Firm,Agency Tracking Number,Contract\nAcme,A1,C1\n")
     return ["run", "--awards", "bad.csv", "--recipients", "r.csv", "--out", "job"]
@@ -253,6 +279,24 @@ FAULTS: tuple[Fault, ...] = (
         lambda d: ["evaluate", "--truth", "a.csv", "--enriched", "r.csv"],
         2,
         r"a\.csv: missing required column\(s\) 'recipient_hash'",
+    ),
+    Fault(
+        "evaluate-with-a-truth-that-repeats-an-award",
+        _truth_repeating_an_award,
+        2,
+        r"t\.csv: award 'A1 \| C1' appears 2 times",
+    ),
+    Fault(
+        "evaluate-with-the-truth-of-other-awards",
+        _truth_of_other_awards,
+        2,
+        r"t\.csv: 2 of the 2 awards of e\.csv have no row here \(first: 'A1 \| C1'\)",
+    ),
+    Fault(
+        "review-of-a-file-with-an-unreadable-row",
+        _review_of_an_unreadable_row,
+        2,
+        r"e\.csv: row 2: wrong number of fields: expected 6, found 7",
     ),
     Fault(
         "generate-a-negative-count",

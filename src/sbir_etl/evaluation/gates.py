@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sbir_etl.columns import JOINED_METHODS, MATCH_METHODS
+from sbir_etl.columns import CANDIDATE, JOINED_METHODS, MATCH_METHODS
 from sbir_etl.evaluation.quality import match_rate
 from sbir_etl.io.tables import RejectSink, iter_text_chunks
 from sbir_etl.linkage.identifiers import clean_duns, clean_uei
@@ -45,7 +45,7 @@ def match_rate_gate(counts_by_method: dict[str, int], threshold: float) -> Outco
     passed = rate >= threshold
     verdict = "reaches" if passed else "is below"
     description = (
-        f"match rate {rate:.3f} ({joined}/{total} joined; {counts['name-fuzzy-candidate']} candidates not counted) "
+        f"match rate {rate:.3f} ({joined}/{total} joined; {counts[CANDIDATE]} candidates not counted) "
         f"{verdict} match_rate_threshold {threshold:.3f}"
     )
     if not passed:

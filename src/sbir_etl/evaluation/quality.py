@@ -6,7 +6,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sbir_etl.columns import CONFIDENCE_LEVELS, JOINED_METHODS, MATCH_METHODS
+from sbir_etl.columns import (
+    CANDIDATE,
+    CONFIDENCE_LEVELS,
+    IDENTIFIER_METHODS,
+    JOINED_METHODS,
+    MATCH_METHODS,
+    NAME_METHODS,
+)
+from sbir_etl.errors import InputFormatError
 
 SCORE_BINS: tuple[int, ...] = (0, 50, 60, 70, 75, 80, 85, 90, 95, 100)
 
@@ -29,7 +37,7 @@ def match_metrics(enriched: pd.DataFrame) -> dict:
     return {
         "rows": n,
         "match_rate": match_rate(counts) or 0.0,
-        "candidate_rate": counts["name-fuzzy-candidate"] / n if n else 0.0,
+        "candidate_rate": counts[CANDIDATE] / n if n else 0.0,
         "counts_by_method": counts,
         "rates_by_method": {m: (c / n if n else 0.0) for m, c in counts.items()},
         "confidence": {c: int(confidence.get(c, 0)) for c in CONFIDENCE_LEVELS},
@@ -59,6 +67,29 @@ class MethodEvaluation:
         return self.correct / self.joined if self.joined else 1.0
 
 
+def check_truth_covers(
+    enriched: pd.DataFrame, truth: pd.DataFrame, key: Sequence[str], *, truth_path: str, enriched_path: str
+) -> None:
+    """The truth must name each award once and cover every award of the enriched file; otherwise
+    precision and recall would describe another dataset. `InputFormatError` naming the first
+    offending key and the file it is about."""
+    keys = list(key)
+    repeated = truth[truth.duplicated(keys, keep=False)]
+    if len(repeated):
+        first = " | ".join(map(str, repeated.iloc[0][keys]))
+        raise InputFormatError(
+            f"{truth_path}: award {first!r} appears {int((truth[keys] == repeated.iloc[0][keys]).all(axis=1).sum())} "
+            f"times ({len(repeated)} rows repeat a key); the truth must name each award once"
+        )
+    uncovered = enriched[keys].merge(truth[keys], on=keys, how="left", indicator=True)["_merge"] == "left_only"
+    if uncovered.any():
+        first = " | ".join(map(str, enriched.loc[uncovered.to_numpy(), keys].iloc[0]))
+        raise InputFormatError(
+            f"{truth_path}: {int(uncovered.sum())} of the {len(enriched)} awards of {enriched_path} have no "
+            f"row here (first: {first!r}); pass the truth.csv generated with the awards that were enriched"
+        )
+
+
 def evaluate_against_truth(enriched: pd.DataFrame, truth: pd.DataFrame, key: Sequence[str]) -> dict:
     """Precision, recall and false-join rate, overall and by method.
 
@@ -83,10 +114,10 @@ def evaluate_against_truth(enriched: pd.DataFrame, truth: pd.DataFrame, key: Seq
         mask = method == m
         e = MethodEvaluation(m, int(mask.sum()), int((mask & correct).sum()))
         by_method[m] = {"joined": e.joined, "correct": e.correct, "precision": e.precision}
-    name_joined = method.isin(["name-exact", "name-fuzzy-auto"])
-    cand = method == "name-fuzzy-candidate"
+    name_joined = method.isin(NAME_METHODS)
+    cand = method == CANDIDATE
     cand_ok = cand & (merged["candidate_recipient_hash"].fillna("").astype(str) == truth_hash)
-    name_truth = has_truth & ~method.isin(["uei-exact", "duns-exact"])
+    name_truth = has_truth & ~method.isin(IDENTIFIER_METHODS)
     return {
         "awards": len(merged),
         "with_true_recipient": int(has_truth.sum()),

@@ -31,7 +31,7 @@ from collections.abc import Callable
 import pandas as pd
 from rapidfuzz import fuzz
 
-from sbir_etl.columns import JOINED_METHODS
+from sbir_etl.columns import CANDIDATE, JOINED_METHODS, UNMATCHED
 from sbir_etl.linkage.names import CANONICAL_WORDS, normalize_names
 
 FPDS_COLUMNS: tuple[str, ...] = ("uei", "legal_business_name", "city", "state")
@@ -174,10 +174,10 @@ def holdout_outcomes(enriched: pd.DataFrame, truth: pd.DataFrame, recipients: pd
     got = merged["usaspending_recipient_hash"].astype("string").fillna("")
     cand = merged["candidate_recipient_hash"].astype("string").fillna("")
     joined = method.isin(JOINED_METHODS)
-    outcome = pd.Series("unmatched", index=merged.index)
+    outcome = pd.Series(UNMATCHED, index=merged.index)
     outcome[joined & (got == merged["truth"])] = "correct"
     outcome[joined & (got != merged["truth"])] = "wrong-join"
-    is_cand = method == "name-fuzzy-candidate"
+    is_cand = method == CANDIDATE
     outcome[is_cand & (cand == merged["truth"])] = "candidate-right"
     outcome[is_cand & (cand != merged["truth"])] = "candidate-wrong"
     other = got.where(joined, cand)

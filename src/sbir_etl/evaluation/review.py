@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sbir_etl.errors import InputSchemaError
-from sbir_etl.io.tables import RejectSink, read_header, read_text_table
+from sbir_etl.columns import CANDIDATE
+from sbir_etl.io.inputs import require_columns
+from sbir_etl.io.outputs import atomic_path
+from sbir_etl.io.tables import read_whole_table
 
 SCORE_BANDS: tuple[float, ...] = (75.0, 85.0, 90.0, 95.0, 100.0)  # band i: [SCORE_BANDS[i], SCORE_BANDS[i + 1])
 # Share of candidates pointing at the true recipient, per held-back reason and score band
@@ -81,7 +83,7 @@ def review_queue(enriched: pd.DataFrame, recipients: pd.DataFrame | None = None)
         raise ValueError(
             f"the enriched table lacks column(s) {missing}: pass the output of `sbir-etl enrich` (this version)"
         )
-    queue = enriched[enriched["match_method"] == "name-fuzzy-candidate"].copy()
+    queue = enriched[enriched["match_method"] == CANDIDATE].copy()
     queue["match_score"] = pd.to_numeric(queue["match_score"], errors="coerce")
     queue["match_margin"] = pd.to_numeric(queue.get("match_margin"), errors="coerce")
     queue["likelihood"] = likelihood(queue["match_reason"], queue["match_score"])
@@ -106,7 +108,7 @@ def calibrate(enriched: pd.DataFrame, truth: pd.DataFrame, key: list[str]) -> pd
     """Per held-back reason and score band: candidates, and the share pointing at the true
     recipient (what CANDIDATE_PRECISION holds), from an enriched table with truth."""
     merged = enriched.merge(truth.rename(columns={"recipient_hash": "_truth"}), on=key, how="inner")
-    cand = merged[merged["match_method"] == "name-fuzzy-candidate"]
+    cand = merged[merged["match_method"] == CANDIDATE]
     right = cand["candidate_recipient_hash"].fillna("").astype(str) == cand["_truth"].fillna("").astype(str)
     frame = pd.DataFrame(
         {"reason": cand["match_reason"].fillna(""), "band": score_band(cand["match_score"]), "right": right}
@@ -120,22 +122,14 @@ def calibrate(enriched: pd.DataFrame, truth: pd.DataFrame, key: list[str]) -> pd
 
 def write_review(enriched_path: str | Path, out_path: str | Path, recipients_path: str | Path | None = None) -> int:
     """Write the review queue of an enriched file as CSV; return how many candidates it holds."""
-    header = read_header(enriched_path)
-    if _missing_columns(header):
-        raise InputSchemaError(
-            enriched_path, _missing_columns(header), header, hint="pass the output of `sbir-etl enrich` (this version)"
-        )
-    enriched = read_text_table(enriched_path, RejectSink()).to_pandas()
+    require_columns(enriched_path, NEEDED_COLUMNS, hint="pass the output of `sbir-etl enrich` (this version)")
+    enriched = read_whole_table(enriched_path).to_pandas()
     recipients = None
     if recipients_path is not None:
-        header = read_header(recipients_path)
+        header = require_columns(recipients_path, ["recipient_hash"], hint="pass a USAspending recipient table")
         wanted: list[str] = [c for c in ("recipient_hash", "legal_business_name", "city", "state") if c in header]
-        if "recipient_hash" not in wanted:
-            raise InputSchemaError(
-                recipients_path, ["recipient_hash"], header, hint="pass a USAspending recipient table"
-            )
-        recipients = read_text_table(recipients_path, RejectSink(), columns=wanted).to_pandas()
+        recipients = read_whole_table(recipients_path, columns=wanted).to_pandas()
     queue = review_queue(enriched, recipients)
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    queue.to_csv(out_path, index=False)
+    with atomic_path(out_path) as tmp:
+        queue.to_csv(tmp, index=False)
     return len(queue)

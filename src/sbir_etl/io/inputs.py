@@ -9,10 +9,11 @@ every path before the slow imports, so a mistake is reported in a fraction of a 
 
 import csv
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sbir_etl.errors import InputFormatError
+from sbir_etl.errors import InputFormatError, InputSchemaError
 
 
 def table_format(path: str | Path) -> str:
@@ -82,3 +83,13 @@ def read_header(path: str | Path) -> list[str]:
     if table_format(path) == "parquet":
         return _unique_names(path, list(parquet_file(path).schema_arrow.names))
     return read_csv_header(path)
+
+
+def require_columns(path: str | Path, required: Sequence[str], hint: str) -> list[str]:
+    """The header of an input that must hold every column of `required`; an `InputSchemaError`
+    naming the file, the missing and the found columns, and `hint` (what the file should be)."""
+    header = read_header(path)
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise InputSchemaError(path, missing, header, hint=hint)
+    return header

@@ -266,6 +266,21 @@ def read_text_table(path: str | Path, rejects: RejectSink, columns: list[str] | 
     return pa.concat_tables(chunks)
 
 
+def read_whole_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """A file that must be read whole (the truth of an evaluation, an enriched file to review), as
+    text: an unreadable row is an `InputFormatError` naming the file, row and column, never a row
+    silently left out."""
+    rejects = RejectSink()
+    table = read_text_table(path, rejects, columns)
+    if rejects.rows:
+        first = rejects.rows[0]
+        where = f"row {first.input_row}" if first.input_row is not None else "a row"
+        column = f", column {first.column!r}" if first.column else ""
+        more = f" (and {len(rejects.rows) - 1} more unreadable rows)" if len(rejects.rows) > 1 else ""
+        raise InputFormatError(f"{path}: {where}{column}: {first.reason}{more}; fix or remove it")
+    return table
+
+
 class TableWriter:
     """Writes chunks to CSV or Parquet (by extension) at a temporary path; `path` appears on success only."""
 
