@@ -204,12 +204,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _materialize(awards: str, recipients: str, out: str, config: str | None) -> int:
-    """Materialize `sbir_etl_job`; its summary to stdout on success, to stderr with the failure otherwise."""
-    from sbir_etl.dagster_defs import run_job
+    """Materialize `sbir_etl_job`; its summary to stdout on success, to stderr with the failure otherwise.
+
+    The inputs and the configuration are checked first, before Dagster loads: a mistake there is
+    one line in a fraction of a second, not a failed job.
+    """
+    from sbir_etl.config import load_config
     from sbir_etl.io.inputs import check_input_file
 
     check_input_file(awards)
     check_input_file(recipients)
+    load_config(config)
+    from sbir_etl.dagster_defs import run_job
+
     print(f"materializing sbir_etl_job: awards {awards}, recipients {recipients} -> {out}", flush=True)
     run = run_job(awards, recipients, out, config_path=config)
     if run.success:

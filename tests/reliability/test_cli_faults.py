@@ -299,6 +299,22 @@ FAULTS: tuple[Fault, ...] = (
         r"e\.csv: row 2: wrong number of fields: expected 6, found 7",
     ),
     Fault(
+        "bad-setting-for-the-dagster-run",
+        lambda d: [
+            "run",
+            "--awards",
+            "a.csv",
+            "--recipients",
+            "r.csv",
+            "--out",
+            "job",
+            "--config",
+            write_config(d, "fuzzy_margin: -1\n"),
+        ],
+        2,
+        r"config file c\.yaml: fuzzy_margin must be within 0\.\.100, got -1\.0",
+    ),
+    Fault(
         "generate-a-negative-count",
         lambda d: ["generate", "--awards", "-5", "--out", "g"],
         2,
