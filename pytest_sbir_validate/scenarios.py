@@ -26,6 +26,7 @@ from pytest_sbir_validate.options import relative_to_ini
 from sbir_etl.bundled import BUNDLED_FIXTURES
 from sbir_etl.columns import CANDIDATE, JOINED_METHODS, MATCH_METHODS
 from sbir_etl.config import SCALAR_FIELDS, EnrichmentConfig, load_config
+from sbir_etl.outcomes import QUALITY_GATES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -197,13 +198,11 @@ def parse_expectations(data: Any, where: str) -> Expectations:
         raise ScenarioFormatError(
             f"{where}: invalid_identifiers: expected counts by reason, e.g. {{uei:wrong-length: 3}}; got {invalid!r}"
         )
-    from sbir_etl.evaluation.gates import GATES  # loads pandas: only once a scenario is read
-
     gates: dict[str, bool] = {}
     for gate, outcome in (data.get("gates") or {}).items():
-        if gate not in GATES or outcome not in GATE_OUTCOMES:
+        if gate not in QUALITY_GATES or outcome not in GATE_OUTCOMES:
             raise ScenarioFormatError(
-                f"{where}: gates: {gate}: {outcome!r}; gates are {list(GATES)}, each 'pass' or 'fail'"
+                f"{where}: gates: {gate}: {outcome!r}; gates are {list(QUALITY_GATES)}, each 'pass' or 'fail'"
             )
         gates[gate] = GATE_OUTCOMES[outcome]
     awards = {str(key): _parse_award(str(key), raw, where) for key, raw in (data.get("awards") or {}).items()}

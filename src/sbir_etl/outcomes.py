@@ -72,4 +72,8 @@ class Outcome:
         return self.status.passed
 
 
-__all__ = ["Outcome", "Severity", "Status"]
+MATCH_RATE, COMPLETENESS, IDENTIFIER_VALIDITY = "match_rate", "completeness", "identifier_validity"
+QUALITY_GATES: tuple[str, ...] = (MATCH_RATE, COMPLETENESS, IDENTIFIER_VALIDITY)
+"""The quality gates by name (`evaluation.gates`), as the Dagster checks and scenario expectations call them."""
+
+__all__ = ["COMPLETENESS", "IDENTIFIER_VALIDITY", "MATCH_RATE", "QUALITY_GATES", "Outcome", "Severity", "Status"]

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
 from sbir_etl.evaluation import gates
 from sbir_etl.io.tables import read_header
-from sbir_etl.outcomes import Outcome, Severity
+from sbir_etl.outcomes import COMPLETENESS, MATCH_RATE, Outcome, Severity
+from sbir_etl.outcomes import IDENTIFIER_VALIDITY as IDENTIFIER_VALIDITY_GATE
 
 
 def check_result(gate: Outcome, severity: Severity = Severity.ERROR) -> dg.AssetCheckResult:
@@ -41,7 +42,7 @@ def _award_rejects(rejects_path: Path, awards_path: str) -> int:
 
 @dg.asset_check(
     asset="enriched_sbir_awards",
-    name=gates.MATCH_RATE,
+    name=MATCH_RATE,
     blocking=True,
     description="Joined awards / all awards >= match_rate_threshold (candidates are not matches).",
 )
@@ -54,7 +55,7 @@ def match_rate_check(enriched_sbir_awards: str, settings: EnrichmentSettings) ->
 
 @dg.asset_check(
     asset="enriched_sbir_awards",
-    name=gates.COMPLETENESS,
+    name=COMPLETENESS,
     blocking=True,
     additional_ins={"validated_sbir_awards": dg.AssetIn()},
     description="Every validated award is enriched exactly once or counted as rejected.",
@@ -69,7 +70,7 @@ def completeness_check(
 
 
 IDENTIFIER_VALIDITY = dg.AssetCheckSpec(
-    gates.IDENTIFIER_VALIDITY,
+    IDENTIFIER_VALIDITY_GATE,
     asset="validated_sbir_awards",
     blocking=False,
     description="Valid UEIs/DUNS / present ones >= identifier_validity_threshold (warning only).",

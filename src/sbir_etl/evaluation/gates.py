@@ -16,11 +16,7 @@ from sbir_etl.columns import CANDIDATE, JOINED_METHODS, MATCH_METHODS
 from sbir_etl.evaluation.quality import match_rate
 from sbir_etl.io.tables import RejectSink, iter_text_chunks
 from sbir_etl.linkage.identifiers import clean_duns, clean_uei
-from sbir_etl.outcomes import Outcome, Status
-
-MATCH_RATE, COMPLETENESS, IDENTIFIER_VALIDITY = "match_rate", "completeness", "identifier_validity"
-GATES: tuple[str, ...] = (MATCH_RATE, COMPLETENESS, IDENTIFIER_VALIDITY)
-"""The quality gates by name, as the Dagster asset checks and scenario expectations call them."""
+from sbir_etl.outcomes import COMPLETENESS, IDENTIFIER_VALIDITY, MATCH_RATE, Outcome, Status
 
 
 def match_rate_gate(counts_by_method: dict[str, int], threshold: float) -> Outcome:
