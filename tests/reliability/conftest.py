@@ -18,6 +18,7 @@ import pytest
 
 from sbir_etl.bundled import BUNDLED_FIXTURES
 from sbir_etl.evaluation.synthetic import generate, write
+from sbir_etl.io.outputs import lock_path
 
 SAMPLE = BUNDLED_FIXTURES / "good-real"
 CLI_TIMEOUT_S = 120
@@ -129,7 +130,7 @@ def start_enrich(data: dict[str, Path], out: Path, *extra: str, stderr: int = su
 
 def _holds_lock(child: subprocess.Popen, out: Path) -> bool:
     try:
-        return out.with_name(f".{out.name}.lock").read_text().strip() == str(child.pid)
+        return lock_path(out).read_text().strip() == str(child.pid)
     except OSError:
         return False
 

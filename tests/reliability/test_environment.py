@@ -7,6 +7,7 @@ in CI); they are skipped, and say so, only when the suite does not run as root.
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -18,31 +19,28 @@ ENRICH = ("enrich", "--awards", "a.csv", "--recipients", "r.csv", "--quiet")
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 
 
-def _mount(path: Path, options: str) -> None:
-    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], check=True, capture_output=True)
+@contextmanager
+def _tmpfs(tmp_path: Path, name: str, options: str) -> Iterator[Path]:
+    mount = tmp_path / name
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], check=True, capture_output=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB file system: the real sample's enriched output (about 85 KB) does not fit."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    _mount(mount, "size=64k")
-    try:
+    with _tmpfs(tmp_path, "disk", "size=64k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 @pytest.fixture
 def read_only(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    _mount(mount, "ro,size=64k")
-    try:
+    with _tmpfs(tmp_path, "ro", "ro,size=64k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 @pytest.mark.fault
