@@ -10,7 +10,7 @@ from A-Z/0-9 without I and O, not starting with 0; a DUNS is 9 digits, not all z
 variants are the ones real exports show (case, legal designators, punctuation, "The", spacing).
 
 Profiles: `SBIR_CI_PROFILE` ("sbir-ci": derandomized, no deadline, 30 examples) is registered on
-import; load it with `hypothesis.settings.load_profile("sbir-ci")` (this project's tests/conftest.py
+import; load it with `hypothesis.settings.load_profile("sbir-ci")` (this project's top-level conftest.py
 does so when the `CI` environment variable is set).
 """
 

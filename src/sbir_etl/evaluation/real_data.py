@@ -36,7 +36,6 @@ from sbir_etl.linkage.names import CANONICAL_WORDS, normalize_names
 
 FPDS_COLUMNS: tuple[str, ...] = ("uei", "legal_business_name", "city", "state")
 AWARD_KEY: tuple[str, str] = ("Agency Tracking Number", "Contract")
-HOLDOUT_AWARD_COLUMNS: tuple[str, ...] = ("Company", *AWARD_KEY, "City", "State")
 # Legacy FPDS descriptions carry "...!<start>!<end>!<vendor DUNS>!<parent DUNS>!<global DUNS>!...",
 # then a flag, the vendor's name, street, city, state and ZIP.
 LEGACY_DUNS = re.compile(r"!\d{8}!\d{8}!(\d{9})!\d{9}!\d{9}!")
