@@ -192,7 +192,7 @@ def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdic
     name = BASELINE_ITEM
     if not latest:
         return ItemResult(
-            name, Status.FAIL, f"{source} holds no recorded run; run `pytest --sbir-history {source}` first"
+            name, Status.FAIL, f"{source} holds no run that recorded a test; run `pytest --sbir-history {source}` first"
         )
     run = latest[0].run
     where = f"latest run {run.started_at} (commit {(run.commit or 'unknown')[:10]}, {run.machine_class})"
@@ -229,7 +229,7 @@ def run_baseline(history: str | os.PathLike[str], thresholds: GateThresholds) ->
         )
     try:
         with HistoryStore(location, create=False) as store:
-            runs = store.runs()
+            runs = store.runs(with_results=True)
             latest = store.results(run_id=runs[-1].run_id) if runs else []
             verdicts = []
             for stored in latest:

@@ -181,7 +181,7 @@ def test_baseline_comparison_without_a_store_or_runs_fails_with_what_to_do(tmp_p
     assert missing.status is Status.FAIL and "pytest --sbir-history" in missing.message
     HistoryStore(tmp_path / "empty.sqlite").close()
     empty = checklist.run_baseline(tmp_path / "empty.sqlite", GateThresholds())
-    assert empty.status is Status.FAIL and "holds no recorded run" in empty.message
+    assert empty.status is Status.FAIL and "holds no run that recorded a test" in empty.message
 
 
 # -- the command -------------------------------------------------------------------------------------

@@ -278,3 +278,26 @@ def test_sbir_etl_report_command(history: History, tmp_path: Path, capsys) -> No
     assert "latest 20 passed runs" in capsys.readouterr().out
     assert main(["report", "--history", str(store), "--window", "1"]) == 2
     assert "--window: the trend window must cover 2 to 200 runs, got 1" in capsys.readouterr().err
+
+
+# -- runs that recorded no test -------------------------------------------------------------------
+
+
+def test_a_collect_only_run_after_a_real_one_is_not_the_latest_run(pytester: pytest.Pytester) -> None:
+    """pytest records its run when it starts, so ``--collect-only`` (or ``-k nomatch``, or a run
+    interrupted before its first test) leaves a run without results; the readers skip it."""
+    from sbir_etl.checklist import run_baseline
+    from sbir_etl.monitoring.regression import GateThresholds
+    from sbir_etl.outcomes import Status
+
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    store = pytester.path / "h.sqlite"
+    pytester.runpytest(f"--sbir-history={store}").assert_outcomes(passed=1)
+    assert pytester.runpytest(f"--sbir-history={store}", "--collect-only").ret == pytest.ExitCode.OK
+    assert pytester.runpytest(f"--sbir-history={store}", "-k", "nomatch").ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+    report = load_report(store)
+    assert report.run_count == 1 and [r.test_id for r in report.latest_results] == ["test_one.py::test_one"]
+    assert "recorded no test" not in render_markdown(report)
+    item = run_baseline(store, GateThresholds())
+    assert item.status is Status.PASS, item.message

@@ -323,9 +323,17 @@ class HistoryStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def runs(self) -> list[RunInfo]:
-        """All runs, oldest first."""
-        return [_run_from_row(row) for row in self._backend.fetch_all("SELECT * FROM runs ORDER BY started_at, seq")]
+    def runs(self, *, with_results: bool = False) -> list[RunInfo]:
+        """All runs, oldest first; ``with_results=True``: only those that recorded a test.
+
+        The plugin records a run when pytest starts, so ``--collect-only``, a ``-k`` that selects
+        nothing, or a run interrupted before its first test leave a run without results. Readers
+        (``sbir-etl report``, the checklist) take the runs with results: their latest is the
+        latest run of tests.
+        """
+        where = " WHERE run_id IN (SELECT run_id FROM results)" if with_results else ""
+        sql = f"SELECT * FROM runs{where} ORDER BY started_at, seq"
+        return [_run_from_row(row) for row in self._backend.fetch_all(sql)]
 
     def results(self, *, run_id: str | None = None, test_id: str | None = None) -> list[StoredResult]:
         """Results with their runs, oldest run first, optionally of one run and/or one test."""

@@ -188,7 +188,7 @@ def _attention(
     report: HistoryReport, failing: list[LatestResult], warnings: list[LatestResult], degrading: list[Trend]
 ) -> str:
     if not report.latest_results:
-        return "<p class='all-clear'>The latest run recorded no test.</p>"
+        return "<p class='all-clear'>No test results recorded yet.</p>"
     if not (failing or warnings or degrading):
         return f"<h3>Needs attention</h3><p class='all-clear'>All {len(report.latest_results)} tests passed their gates; no degrading trend.</p>"
     items = [_attention_item(r.status, r.test_id, r.message) for r in failing + warnings]

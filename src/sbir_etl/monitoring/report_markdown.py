@@ -83,7 +83,7 @@ def _head(report: HistoryReport) -> str:
     elif tests:
         verdict = f"**All {tests} tests passed their gates** ({gated} gated); no degrading trend."
     else:
-        verdict = "The latest run recorded no test."
+        verdict = "No test results recorded yet."
     return f"## SBIR enrichment regression report\n\n{_run_line(report)}\n\n{verdict}\n\n"
 
 

@@ -196,10 +196,14 @@ def load_report(
     policy: TrendPolicy = DEFAULT_POLICY,
     thresholds: GateThresholds = DEFAULT_THRESHOLDS,
 ) -> HistoryReport:
-    """Read the store at ``location`` (a path or URL) and build its report; refuses one that holds no store."""
+    """Read the store at ``location`` (a path or URL) and build its report; refuses one that holds no store.
+
+    Runs that recorded no test (``pytest --collect-only``, an interrupted run) are left out.
+    """
     with HistoryStore(location, create=False) as store:
         source = str(store.location)  # a PostgreSQL password is never part of it
-        return build_report(store.runs(), store.results(), source=source, policy=policy, thresholds=thresholds)
+        runs = store.runs(with_results=True)
+        return build_report(runs, store.results(), source=source, policy=policy, thresholds=thresholds)
 
 
 def _latest_result(result: TestResult) -> LatestResult:
