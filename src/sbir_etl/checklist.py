@@ -192,7 +192,9 @@ def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdic
     name = BASELINE_ITEM
     if not latest:
         return ItemResult(
-            name, Status.FAIL, f"{source} holds no run that recorded a test; run `pytest --sbir-history {source}` first"
+            name,
+            Status.FAIL,
+            f"{source} holds no run that recorded a test; run `pytest --sbir-history` with this store first",
         )
     run = latest[0].run
     where = f"latest run {run.started_at} (commit {(run.commit or 'unknown')[:10]}, {run.machine_class})"

@@ -67,7 +67,8 @@ class PostgresBackend:
         if not create and not self._has_store():
             self._conn.close()
             raise HistoryError(
-                f"no metrics store at {self.display}; run the tests with --sbir-history {self.display} first"
+                f"no metrics store at {self.display}; run the tests with --sbir-history set to your URL "
+                "of this database first"
             )
 
     def close(self) -> None:
