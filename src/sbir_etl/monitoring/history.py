@@ -9,8 +9,9 @@ one short transaction, concurrent writers wait for each other instead of losing 
 processes opening a new store at once migrate it once.
 
 The schema is versioned (``PRAGMA user_version`` in SQLite, a one-row table in PostgreSQL);
-:data:`MIGRATIONS` are applied in order when a store is opened, and a store written by a newer
-version of this code is refused with :class:`HistorySchemaError` rather than misread.
+:data:`MIGRATIONS` are applied in order when an older store is opened (a current one is opened
+without a write), and a store written by a newer version of this code is refused with
+:class:`HistorySchemaError` rather than misread.
 """
 
 from __future__ import annotations
@@ -244,7 +245,10 @@ class HistoryStore:
         self.lock_timeout_s = lock_timeout_s
         self._backend = _open_backend(self.location, lock_timeout_s=lock_timeout_s, create=create)
         try:
-            self._backend.write(self._migrate)
+            # Read first: a current store is opened without a write transaction, so readers work
+            # on a read-only file system or with a role that may only SELECT.
+            if self._refuse_newer(self._backend.schema_version()) < SCHEMA_VERSION:
+                self._backend.write(self._migrate)
         except BaseException:
             self._backend.close()
             raise
@@ -374,9 +378,16 @@ class HistoryStore:
 
     def _migrate(self, tx: Transaction) -> None:
         """Bring the schema to :data:`SCHEMA_VERSION`, in the transaction ``tx``."""
-        # Lock, then read: two processes opening a new store must not both migrate it.
+        # Lock, then read again: two processes opening a new store must not both migrate it.
         self._backend.lock_schema(tx)
-        version = self._backend.read_version(tx)
+        version = self._refuse_newer(self._backend.read_version(tx))
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target - 1]:
+                tx.execute(self._backend.ddl(statement))
+            self._backend.write_version(tx, target)
+
+    def _refuse_newer(self, version: int) -> int:
+        """``version``, unless a newer release wrote the store: this code would misread it."""
         if version > SCHEMA_VERSION:
             raise HistorySchemaError(
                 f"the metrics store {self.location} has schema version {version}, but this "
@@ -384,10 +395,7 @@ class HistoryStore:
                 f"{SCHEMA_VERSION}. Upgrade pytest-sbir-validate, or point --sbir-history "
                 "at another store."
             )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[target - 1]:
-                tx.execute(self._backend.ddl(statement))
-            self._backend.write_version(tx, target)
+        return version
 
 
 def _open_backend(location: StoreURL, *, lock_timeout_s: float, create: bool) -> Backend:

@@ -206,7 +206,14 @@ class _PostgresTransaction:
 
 
 def _has_version_table(tx: Transaction) -> bool:
-    row = tx.fetch_one("SELECT to_regclass(?) IS NOT NULL AS found", (VERSION_TABLE,))
+    """Asked of the catalog as of this statement: ``to_regclass`` goes through the session's
+    catalog cache, which would still remember the table as missing after another process
+    created it while this one waited for the migration lock."""
+    row = tx.fetch_one(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = ?)"
+        " AS found",
+        (VERSION_TABLE,),
+    )
     return bool(row is not None and row["found"])
 
 

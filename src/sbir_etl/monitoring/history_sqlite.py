@@ -10,11 +10,13 @@ opening a new file from both migrating it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 from sbir_etl.monitoring.history_backend import HistoryError, Row, Transaction
 
@@ -41,13 +43,16 @@ class SQLiteBackend:
             )
         try:
             # isolation_level=None: this class issues BEGIN/COMMIT itself.
-            self._conn = sqlite3.connect(path, timeout=lock_timeout_s, isolation_level=None)
+            self._conn = sqlite3.connect(
+                _database(path, create), timeout=lock_timeout_s, isolation_level=None, uri=True
+            )
         except sqlite3.Error as exc:
             raise HistoryError(f"cannot open the metrics store {path}: {exc}") from exc
         self._conn.row_factory = sqlite3.Row
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_s * 1000)}")
-            self._retrying(self._enable_wal)
+            if create:  # a writer's; a reader changes nothing (the mode is a property of the file)
+                self._retrying(self._enable_wal)
         except BaseException:
             self._conn.close()
             raise
@@ -93,7 +98,8 @@ class SQLiteBackend:
         tx.execute(f"PRAGMA user_version = {int(version)}")
 
     def schema_version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        version: int = self._retrying(lambda: int(self._conn.execute("PRAGMA user_version").fetchone()[0]))
+        return version
 
     def ddl(self, statement: str) -> str:
         """The migrations are written in SQLite's dialect."""
@@ -143,6 +149,17 @@ class SQLiteBackend:
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
+
+
+def _database(path: Path, create: bool) -> str:
+    """The URI to open: the file, or for a reader in a directory it cannot write (a read-only
+    mount, a CI artifact) the file as *immutable*. SQLite opens a WAL file only where it can
+    create the ``-shm`` index beside it; there, no writer can change the file either.
+    """
+    uri = f"file:{quote(str(path))}"
+    if not create and not os.access(path.parent, os.W_OK) and not path.with_name(f"{path.name}-wal").exists():
+        return f"{uri}?immutable=1"
+    return uri
 
 
 __all__ = ["SQLiteBackend"]
