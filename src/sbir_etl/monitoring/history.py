@@ -27,7 +27,14 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from sbir_etl.monitoring.history_backend import Backend, HistoryError, HistorySchemaError, Row, Transaction
+from sbir_etl.monitoring.history_backend import (
+    Backend,
+    HistoryError,
+    HistorySchemaError,
+    MissingReferenceError,
+    Row,
+    Transaction,
+)
 from sbir_etl.monitoring.history_sqlite import SQLiteBackend
 from sbir_etl.monitoring.history_url import StoreURL
 
@@ -309,21 +316,21 @@ class HistoryStore:
             None if result.benchmark is None else result.benchmark.to_json(),
         )
 
-        def insert(tx: Transaction) -> None:
-            if tx.fetch_one("SELECT 1 FROM runs WHERE run_id = ?", (result.run_id,)) is None:
-                raise HistoryError(
-                    f"cannot record {result.test_id!r}: run {result.run_id} is not in "
-                    f"{self.location}; call record_run() first"
+        try:  # one statement: the foreign key on results.run_id is what refuses an unknown run
+            self._backend.write(
+                lambda tx: tx.execute(
+                    "INSERT INTO results (run_id, test_id, outcome, wall_s, cpu_s,"
+                    " peak_rss_growth_mib, time_budget_s, memory_budget_mib, quality_json,"
+                    " gate_status, gate_message, recorded_at, benchmark_json)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params,
                 )
-            tx.execute(
-                "INSERT INTO results (run_id, test_id, outcome, wall_s, cpu_s,"
-                " peak_rss_growth_mib, time_budget_s, memory_budget_mib, quality_json,"
-                " gate_status, gate_message, recorded_at, benchmark_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params,
             )
-
-        self._backend.write(insert)
+        except MissingReferenceError as error:
+            raise HistoryError(
+                f"cannot record {result.test_id!r}: run {result.run_id} is not in "
+                f"{self.location}; call record_run() first"
+            ) from error
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -24,6 +24,11 @@ class HistorySchemaError(HistoryError):
     """The store's schema version is one this code cannot read."""
 
 
+class MissingReferenceError(HistoryError):
+    """A row names a row of another table that is not there (a result of a run never recorded):
+    the database's foreign key refused it."""
+
+
 class Row(Protocol):
     """A result row, read by column name (``sqlite3.Row`` or a dict)."""
 
@@ -46,7 +51,8 @@ class Backend(Protocol):
 
     ``write`` runs ``work`` in one short transaction, waiting (up to the store's lock timeout)
     while other writers hold the lock, and retrying the whole transaction when the database
-    reports a conflict that a retry resolves; database errors become :class:`HistoryError`.
+    reports a conflict that a retry resolves; database errors become :class:`HistoryError`, a
+    foreign key violation :class:`MissingReferenceError`.
     ``lock_schema`` is the first statement of the migration transaction: it keeps two processes
     opening a new store at once from both migrating it.
     """
@@ -71,4 +77,4 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Backend", "HistoryError", "HistorySchemaError", "Row", "Transaction"]
+__all__ = ["Backend", "HistoryError", "HistorySchemaError", "MissingReferenceError", "Row", "Transaction"]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sbir_etl.monitoring.history_backend import HistoryError, Row, Transaction
+from sbir_etl.monitoring.history_backend import HistoryError, MissingReferenceError, Row, Transaction
 from sbir_etl.monitoring.history_url import StoreURL, scrub
 
 if TYPE_CHECKING:
@@ -93,6 +93,8 @@ class PostgresBackend:
                 return result
             except errors.LockNotAvailable as exc:
                 raise self._locked(exc) from exc
+            except errors.ForeignKeyViolation as exc:
+                raise MissingReferenceError(self._error(exc).args[0]) from exc
             except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
                 if time.monotonic() >= deadline:
                     raise self._locked(exc) from exc

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
-from sbir_etl.monitoring.history_backend import HistoryError, Row, Transaction
+from sbir_etl.monitoring.history_backend import HistoryError, MissingReferenceError, Row, Transaction
 
 T = TypeVar("T")
 
@@ -51,6 +51,7 @@ class SQLiteBackend:
         self._conn.row_factory = sqlite3.Row
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_s * 1000)}")
+            self._conn.execute("PRAGMA foreign_keys = ON")  # off by default, per connection
             if create:  # a writer's; a reader changes nothing (the mode is a property of the file)
                 self._retrying(self._enable_wal)
         except BaseException:
@@ -120,6 +121,9 @@ class SQLiteBackend:
         """A statement inside a transaction: its database errors become :class:`HistoryError`."""
         try:
             return operation()
+        except sqlite3.IntegrityError as exc:
+            error = MissingReferenceError if "FOREIGN KEY" in str(exc) else HistoryError
+            raise error(f"metrics store {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise HistoryError(f"metrics store {self.path}: {exc}") from exc
 
