@@ -200,8 +200,9 @@ def test_a_wrong_password_is_a_history_error_that_does_not_show_the_password(
 def test_a_server_that_is_not_there_is_a_history_error(postgres_server: PostgresServer) -> None:
     with pytest.raises(
         HistoryError, match=r"cannot connect to the metrics store postgresql://sbir_test:\*\*\*@127.0.0.1:1/x"
-    ):
+    ) as caught:
         HistoryStore(f"postgresql://sbir_test:{postgres_server.password}@127.0.0.1:1/x")
+    assert caught.value.exit_code == 1  # the environment: sbir-etl exits 1
 
 
 def test_a_database_that_does_not_exist_is_named(postgres_server: PostgresServer) -> None:

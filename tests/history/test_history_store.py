@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mounts import remount_read_only, tmpfs
 
 from sbir_etl.monitoring.history import (
     MIGRATIONS,
@@ -135,32 +135,27 @@ def test_newer_schema_is_refused_with_instructions(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_database_is_a_history_error(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     path.write_text("this is not sqlite " * 100)
-    with pytest.raises(HistoryError, match="not a database"):
+    with pytest.raises(HistoryError, match="not a database") as caught:
         HistoryStore(path)
+    assert caught.value.exit_code == 2  # the user's input, as a corrupt input file is
 
 
 def test_missing_directory_is_explained(tmp_path: Path) -> None:
-    with pytest.raises(HistoryError, match="does not exist"):
+    with pytest.raises(HistoryError, match="does not exist") as caught:
         HistoryStore(tmp_path / "missing" / "h.sqlite")
+    assert caught.value.exit_code == 2
 
 
 @pytest.fixture
 def read_only_store(tmp_path: Path) -> Iterator[Path]:
     """A store with one run, on a file system then remounted read-only (as a CI artifact or a
-    read-only volume is); mounting needs root, which scripts/test has in CI."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True, capture_output=True)
-    try:
+    read-only volume is)."""
+    with tmpfs(tmp_path / "ro") as mount:
         with HistoryStore(mount / "h.sqlite") as store:
             store.record_run(make_run("r1", "2026-01-01T00:00:00+00:00"))
             store.record_result(TestResult("r1", "t", "passed", wall_s=1.0, gate_status="baseline established"))
-        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True, capture_output=True)
+        remount_read_only(mount)
         yield mount / "h.sqlite"
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_readers_read_a_store_on_a_read_only_file_system(read_only_store: Path) -> None:

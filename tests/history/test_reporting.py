@@ -7,12 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+from mounts import remount_read_only, tmpfs
 from report_histories import History, jittered, quality
 
 from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo
 from sbir_etl.monitoring.report_markdown import MAX_CHARS, render_markdown
 from sbir_etl.monitoring.report_scores import ScoreDistribution
-from sbir_etl.monitoring.reporting import ReportOptions, build_report, load_report, render, render_json, run_report
+from sbir_etl.monitoring.reporting import build_report, load_report, render, render_json
 from sbir_etl.monitoring.trends import Direction
 
 SLOW = "tests/test_enrich.py::test_enrich_10k"
@@ -236,30 +237,68 @@ def test_html_of_a_thousand_tests_by_fifty_runs_stays_under_five_megabytes() -> 
 # -- command line -------------------------------------------------------------------------------
 
 
-def test_run_report_writes_each_format(history: History, tmp_path: Path, capsys) -> None:
+def test_the_report_command_writes_each_format(history: History, tmp_path: Path, capsys) -> None:
+    from sbir_etl.cli import main
+
     store = history.write(tmp_path / "h.sqlite")
     for fmt in ("md", "json", "html"):
-        out = tmp_path / f"report.{fmt}"
-        assert run_report(ReportOptions(history=store, format=fmt, out=out)) == 0
+        out = tmp_path / "new-dir" / f"report.{fmt}"  # a missing directory is created, as for every output
+        assert main(["report", "--history", str(store), "--format", fmt, "--out", str(out)]) == 0
         assert f"wrote {fmt} report to {out}" in capsys.readouterr().err
-    assert json.loads((tmp_path / "report.json").read_text())["run_count"] == 10
-    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
-    assert run_report(ReportOptions(history=store)) == 0
+    assert json.loads((tmp_path / "new-dir" / "report.json").read_text())["run_count"] == 10
+    assert (tmp_path / "new-dir" / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in (tmp_path / "new-dir").iterdir()) == ["report.html", "report.json", "report.md"]
+    assert main(["report", "--history", str(store)]) == 0
     assert capsys.readouterr().out.startswith("## SBIR enrichment regression report")
 
 
-def test_missing_store_unwritable_output_and_html_to_terminal_are_errors(tmp_path: Path, capsys) -> None:
-    assert run_report(ReportOptions(history=tmp_path / "nope.sqlite")) == 2
-    assert "run the tests with --sbir-history" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("arguments", "code", "says"),
+    [
+        (
+            ["--history", "{tmp}/nope.sqlite"],
+            2,
+            "sbir-etl: error: no metrics store at {tmp}/nope.sqlite; run the tests",
+        ),
+        (["--history", "mysql://u@h/db"], 2, "sbir-etl: error: --history: unsupported metrics store URL"),
+        (["--history", "{store}", "--format", "html"], 2, "sbir-etl: error: --format html needs --out FILE"),
+        (["--history", "{store}", "--window", "1"], 2, "sbir-etl: error: --window: the trend window must cover"),
+        (["--history", "{store}", "--out", "{store}"], 2, "sbir-etl: error: "),
+        (["--history", "postgresql://u:pw@127.0.0.1:1/x"], 1, "sbir-etl: failed: cannot connect to the metrics store"),
+    ],
+    ids=["missing-store", "unsupported-url", "html-to-terminal", "window", "out-is-the-store", "connection-refused"],
+)
+def test_report_errors_end_at_the_cli_boundary_with_the_documented_code(
+    tmp_path: Path, capsys, arguments: list[str], code: int, says: str
+) -> None:
+    """Bad input exits 2, the environment (a server refusing the connection) 1: one stderr line each."""
+    from sbir_etl.cli import main
+
     store = tmp_path / "h.sqlite"
     with HistoryStore(store) as created:
         created.record_run(RunInfo("r", "2026-01-01", "ci", "3"))
-    assert run_report(ReportOptions(history=store, format="html")) == 2
-    assert "needs --out" in capsys.readouterr().err
-    assert run_report(ReportOptions(history=store, out=tmp_path / "missing-dir" / "r.md")) == 2
-    assert f"cannot write {tmp_path / 'missing-dir' / 'r.md'}" in capsys.readouterr().err
+    given = [a.format(tmp=tmp_path, store=store) for a in arguments]
+    assert main(["report", *given]) == code
+    err = capsys.readouterr().err
+    assert err.startswith(says.format(tmp=tmp_path)) and err.count("\n") == 1, err
+    assert "pw" not in err
+
+
+def test_a_report_that_cannot_be_written_is_an_environment_failure(history: History, tmp_path: Path, capsys) -> None:
+    from sbir_etl.cli import main
+
+    store = history.write(tmp_path / "h.sqlite")
+    with tmpfs(tmp_path / "ro") as mount:
+        remount_read_only(mount)
+        assert main(["report", "--history", str(store), "--out", str(mount / "r.md")]) == 1
+        assert list(mount.iterdir()) == []
+    err = capsys.readouterr().err
+    assert err.startswith("sbir-etl: failed: ") and "r.md" in err and "Read-only file system" in err, err
+
+
+def test_render_refuses_an_unknown_format(history: History) -> None:
     with pytest.raises(ValueError, match="unknown report format 'pdf'"):
-        ReportOptions(history=store, format="pdf")
+        render(report_of(history), "pdf")
 
 
 def test_load_report_of_an_empty_store(tmp_path: Path) -> None:
@@ -276,8 +315,6 @@ def test_sbir_etl_report_command(history: History, tmp_path: Path, capsys) -> No
     store = history.write(tmp_path / "h.sqlite")
     assert main(["report", "--history", str(store), "--format", "md", "--window", "20"]) == 0
     assert "latest 20 passed runs" in capsys.readouterr().out
-    assert main(["report", "--history", str(store), "--window", "1"]) == 2
-    assert "--window: the trend window must cover 2 to 200 runs, got 1" in capsys.readouterr().err
 
 
 # -- runs that recorded no test -------------------------------------------------------------------

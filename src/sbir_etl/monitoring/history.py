@@ -30,6 +30,7 @@ from pathlib import Path
 from sbir_etl.monitoring.history_backend import (
     Backend,
     HistoryError,
+    HistoryLocationError,
     HistorySchemaError,
     MissingReferenceError,
     Row,
@@ -524,6 +525,7 @@ def _utc_now() -> str:
 __all__ = [
     "BenchmarkStats",
     "HistoryError",
+    "HistoryLocationError",
     "HistorySchemaError",
     "HistoryStore",
     "KEY_PACKAGES",

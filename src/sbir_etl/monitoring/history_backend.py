@@ -15,12 +15,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-
-class HistoryError(Exception):
-    """The metrics store could not be read or written."""
+from sbir_etl.errors import BAD_INPUT_EXIT, EnrichmentError
 
 
-class HistorySchemaError(HistoryError):
+class HistoryError(EnrichmentError):
+    """The metrics store could not be read or written: unreachable, locked, refused (the
+    environment: ``sbir-etl`` exits 1)."""
+
+
+class HistoryLocationError(HistoryError):
+    """The location names no usable store: an unsupported URL, no store there, a directory that
+    does not exist, a file that is not a store (the user's input: ``sbir-etl`` exits 2)."""
+
+    exit_code = BAD_INPUT_EXIT
+
+
+class HistorySchemaError(HistoryLocationError):
     """The store's schema version is one this code cannot read."""
 
 
@@ -77,4 +87,12 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Backend", "HistoryError", "HistorySchemaError", "MissingReferenceError", "Row", "Transaction"]
+__all__ = [
+    "Backend",
+    "HistoryError",
+    "HistoryLocationError",
+    "HistorySchemaError",
+    "MissingReferenceError",
+    "Row",
+    "Transaction",
+]

@@ -20,7 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sbir_etl.monitoring.history_backend import HistoryError, MissingReferenceError, Row, Transaction
+from sbir_etl.monitoring.history_backend import (
+    HistoryError,
+    HistoryLocationError,
+    MissingReferenceError,
+    Row,
+    Transaction,
+)
 from sbir_etl.monitoring.history_url import StoreURL, scrub
 
 if TYPE_CHECKING:
@@ -66,7 +72,7 @@ class PostgresBackend:
         self._conn = self._connect()
         if not create and not self._has_store():
             self._conn.close()
-            raise HistoryError(
+            raise HistoryLocationError(
                 f"no metrics store at {self.display}; run the tests with --sbir-history set to your URL "
                 "of this database first"
             )

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
-from sbir_etl.monitoring.history_backend import HistoryError, MissingReferenceError, Row, Transaction
+from sbir_etl.monitoring.history_backend import (
+    HistoryError,
+    HistoryLocationError,
+    MissingReferenceError,
+    Row,
+    Transaction,
+)
 
 T = TypeVar("T")
 
@@ -35,9 +41,9 @@ class SQLiteBackend:
         self.display = str(path)
         self.lock_timeout_s = lock_timeout_s
         if not create and not path.is_file():
-            raise HistoryError(f"no metrics store at {path}; run the tests with --sbir-history {path} first")
+            raise HistoryLocationError(f"no metrics store at {path}; run the tests with --sbir-history {path} first")
         if path.parent and not path.parent.exists():
-            raise HistoryError(
+            raise HistoryLocationError(
                 f"cannot create the metrics store {path}: the directory "
                 f"{path.parent} does not exist; create it or choose another path"
             )
@@ -144,7 +150,9 @@ class SQLiteBackend:
                     "locked" in message or "busy" in message
                 )
                 if not is_lock_conflict:
-                    raise HistoryError(f"metrics store {self.path}: {message}") from exc
+                    not_a_store = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB
+                    error = HistoryLocationError if not_a_store else HistoryError
+                    raise error(f"metrics store {self.path}: {message}") from exc
                 if time.monotonic() >= deadline:
                     raise HistoryError(
                         f"the metrics store {self.path} stayed locked for more than "

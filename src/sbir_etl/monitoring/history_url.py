@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from sbir_etl.monitoring.history_backend import HistoryError
+from sbir_etl.monitoring.history_backend import HistoryLocationError
 
 BackendName = Literal["sqlite", "postgresql"]
 
@@ -65,11 +65,11 @@ class StoreURL:
             return cls("sqlite", path=Path(location))
         text = location.strip()
         if not text:
-            raise HistoryError("the metrics store location is empty; give a file path or a postgresql:// URL")
+            raise HistoryLocationError("the metrics store location is empty; give a file path or a postgresql:// URL")
         match = _SCHEME.match(text)
         if match is None:
             if _KEY_VALUE.match(text):  # not echoed: it may hold a password
-                raise HistoryError(
+                raise HistoryLocationError(
                     "the metrics store location is a key=value connection string; give it as a URL: "
                     "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (other settings as parameters, "
                     "e.g. ?sslmode=require), or a file path for a SQLite store"
@@ -78,7 +78,7 @@ class StoreURL:
         scheme = match["scheme"].lower()
         backend = SCHEMES.get(scheme)
         if backend is None:
-            raise HistoryError(
+            raise HistoryLocationError(
                 f"unsupported metrics store URL {redact(text)}: use a file path, sqlite:///PATH "
                 f"or postgresql://USER:PASSWORD@HOST:PORT/DATABASE (not {scheme}://)"
             )
@@ -93,7 +93,7 @@ class StoreURL:
 def _sqlite_path(text: str) -> Path:
     rest = text[len("sqlite://") :]
     if not rest.startswith("/") or len(rest) == 1:
-        raise HistoryError(
+        raise HistoryLocationError(
             f"{text}: a sqlite URL has three slashes and a path: sqlite:///relative.sqlite or "
             "sqlite:////absolute/path.sqlite"
         )

@@ -4,20 +4,19 @@
 renderers write it as Markdown (the summary and the failing or warning tests, sized for a PR
 comment or ``$GITHUB_STEP_SUMMARY``; :mod:`~sbir_etl.monitoring.report_markdown`), JSON, or one
 self-contained interactive HTML page (:mod:`~sbir_etl.monitoring.report_html`).
-``run_report(ReportOptions(...))`` is what ``sbir-etl report`` calls.
+``sbir-etl report`` is ``render(load_report(location), format)``, written where ``--out`` says
+(by the command, at the CLI's error boundary).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
-from sbir_etl.monitoring.history import HistoryError, HistoryStore, RunInfo, StoredResult, StoreURL, TestResult
+from sbir_etl.monitoring.history import HistoryStore, RunInfo, StoredResult, StoreURL, TestResult
 from sbir_etl.monitoring.regression import GateThresholds, Sample, judge_regression
 from sbir_etl.monitoring.report_scores import ALL_METHODS
 from sbir_etl.monitoring.trends import Direction, Trend, TrendPolicy, judge_trend
@@ -31,26 +30,6 @@ DEFAULT_THRESHOLDS = GateThresholds()
 
 #: Statuses of a test in the latest run, most urgent first (the order tables sort by).
 STATUS_ORDER = ("fail", "warn", "baseline", "pass", "skipped")
-
-
-@dataclass(frozen=True)
-class ReportOptions:
-    """What to report and where: ``sbir-etl report`` builds this from its arguments.
-
-    ``thresholds`` are the gate thresholds the charts draw; keep them the same as the test run's
-    (``--sbir-gate-*``), whose verdicts the report shows as they were recorded.
-    """
-
-    history: str | Path
-    """The metrics store: a path, ``sqlite:///PATH`` or ``postgresql://...``."""
-    format: str = "md"
-    out: Path | None = None
-    trend: TrendPolicy = TrendPolicy()
-    thresholds: GateThresholds = GateThresholds()
-
-    def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise ValueError(f"unknown report format {self.format!r}; choose one of {', '.join(FORMATS)}")
 
 
 @dataclass(frozen=True)
@@ -317,33 +296,9 @@ def render(report: HistoryReport, format: str) -> str:
         from sbir_etl.monitoring.report_html import render_html
 
         return render_html(report)
-    return render_json(report)
-
-
-def run_report(options: ReportOptions) -> int:
-    """Write the report; 0 on success, 2 when the store cannot be read or the options are wrong."""
-    if options.format == "html" and options.out is None:
-        print(
-            "sbir-etl report: --format html needs --out FILE (an HTML page is not meant for a terminal)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        report = load_report(options.history, policy=options.trend, thresholds=options.thresholds)
-    except HistoryError as error:
-        print(f"sbir-etl report: error: {error}", file=sys.stderr)
-        return 2
-    text = render(report, options.format)
-    if options.out is None:
-        sys.stdout.write(text)
-        return 0
-    try:
-        options.out.write_text(text, encoding="utf-8")
-    except OSError as error:
-        print(f"sbir-etl report: error: cannot write {options.out}: {error.strerror or error}", file=sys.stderr)
-        return 2
-    print(f"wrote {options.format} report to {options.out}", file=sys.stderr)
-    return 0
+    if format == "json":
+        return render_json(report)
+    raise ValueError(f"unknown report format {format!r}; choose one of {', '.join(FORMATS)}")
 
 
 __all__ = [
@@ -351,7 +306,6 @@ __all__ = [
     "HistoryReport",
     "LatestResult",
     "QualityGate",
-    "ReportOptions",
     "RunSummary",
     "STATUS_ORDER",
     "TestSeries",
@@ -359,5 +313,4 @@ __all__ = [
     "load_report",
     "render",
     "render_json",
-    "run_report",
 ]
