@@ -37,13 +37,7 @@ from sbir_etl.monitoring.history import (
     StoreURL,
     TestResult,
 )
-from sbir_etl.monitoring.regression import (
-    GateThresholds,
-    Sample,
-    TestVerdict,
-    ThresholdError,
-    judge_regression,
-)
+from sbir_etl.monitoring.regression import GateThresholds, Sample, TestVerdict, ThresholdError
 from sbir_etl.outcomes import Status
 
 #: A benchmark test's statistics, set by the pytest-benchmark integration when its call ends;
@@ -367,17 +361,12 @@ class HistoryRecorder:
         try:
             verdict = None
             if gated:
-                previous = self._store.previous_results(
-                    item.nodeid,
-                    machine_class=self.machine_class,
-                    limit=self.thresholds.baseline_runs,
-                    exclude_run_id=self.run_id,
-                )
-                verdict = judge_regression(
+                verdict = self._store.judge(
                     item.nodeid,
                     sample,
-                    [Sample.of(r) for r in previous],
-                    self.thresholds,
+                    machine_class=self.machine_class,
+                    thresholds=self.thresholds,
+                    exclude_run_id=self.run_id,
                 )
                 if verdict.status is Status.FAIL:
                     report.outcome = "failed"
@@ -397,6 +386,7 @@ class HistoryRecorder:
                     gate_status=None if verdict is None else verdict.status.value,
                     gate_message=None if verdict is None else verdict.summary,
                     benchmark=benchmark,
+                    gates=() if verdict is None else verdict.gates,
                 )
             )
         except HistoryError as error:

@@ -347,16 +347,11 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_checklist(args: argparse.Namespace) -> int:
     from sbir_etl.checklist import ChecklistOptions, checklist_command
     from sbir_etl.io.outputs import check_output_paths
-    from sbir_etl.monitoring.regression import GateThresholds
 
     if args.markdown:
         inputs = {"--awards": Path(args.awards), "--recipients": Path(args.recipients)} | _history_file(args.history)
         check_output_paths(inputs, {"--markdown": Path(args.markdown)})
 
-    try:
-        thresholds = GateThresholds(baseline_runs=args.baseline_runs)
-    except ValueError as error:
-        raise ConfigError(f"--baseline-runs: {error}") from error
     options = ChecklistOptions(
         awards=Path(args.awards),
         recipients=Path(args.recipients),
@@ -364,7 +359,6 @@ def cmd_checklist(args: argparse.Namespace) -> int:
         config=Path(args.config) if args.config else None,
         tests_dir=Path(args.tests),
         history=args.history or None,
-        thresholds=thresholds,
     )
     return checklist_command(options, markdown=Path(args.markdown) if args.markdown else None)
 

@@ -10,16 +10,26 @@ import pytest
 from mounts import remount_read_only, tmpfs
 from report_histories import History, jittered, quality
 
-from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo
+from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo, TestResult
+from sbir_etl.monitoring.regression import GateVerdict
 from sbir_etl.monitoring.report_markdown import MAX_CHARS, render_markdown
 from sbir_etl.monitoring.report_scores import ScoreDistribution
 from sbir_etl.monitoring.reporting import build_report, load_report, render, render_json
 from sbir_etl.monitoring.trends import Direction
+from sbir_etl.outcomes import Status
 
 SLOW = "tests/test_enrich.py::test_enrich_10k"
 STEADY = "tests/test_enrich.py::test_steady"
 BROKEN = "tests/test_enrich.py::test_broken"
 RATE = "tests/test_enrich.py::test_quality"
+RATE_GATE = GateVerdict(
+    "match_rate",
+    Status.FAIL,
+    "match rate regression: 79.0% vs baseline 86.0% (median of 5 runs): -7.0 points, fail at -5 points",
+    current=0.79,
+    baseline=0.86,
+    change=-7.0,
+)
 
 
 @pytest.fixture
@@ -49,9 +59,8 @@ def history() -> History:
             wall_s=0.3,
             quality=quality(0.79 if last else 0.86),
             gate_status="fail" if last else "pass",
-            gate_message="match rate regression: 79.0% vs baseline 86.0% (median of 5 runs): -7.0 points, fail at -5 points"
-            if last
-            else None,
+            gate_message=RATE_GATE.message if last else None,
+            gates=(RATE_GATE,) if last else (),
         )
     return history
 
@@ -69,10 +78,22 @@ def test_latest_results_say_what_needs_attention_and_why(history: History) -> No
     assert [r.test_id for r in report.with_status("fail")] == [BROKEN, RATE]
 
 
-def test_quality_gate_is_recomputed_against_the_previous_passed_runs(history: History) -> None:
+def test_quality_gate_is_the_one_the_run_recorded(history: History) -> None:
     [gate] = report_of(history).quality_gates
-    assert (gate.test_id, gate.match_rate, gate.baseline, gate.status) == (RATE, 0.79, pytest.approx(0.86), "fail")
+    assert (gate.test_id, gate.match_rate, gate.baseline, gate.status) == (RATE, 0.79, 0.86, Status.FAIL)
     assert "fail at -5 points" in gate.message
+
+
+@pytest.mark.parametrize(
+    ("outcome", "says"),
+    [("failed", "not gated: the test failed"), ("passed", "no gate verdict recorded")],
+)
+def test_a_match_rate_without_a_recorded_gate_is_shown_as_not_gated(outcome: str, says: str) -> None:
+    history = History()
+    [run] = history.add_runs(1)
+    history.add(run, RATE, outcome, quality=quality(0.8))
+    [gate] = report_of(history).quality_gates
+    assert (gate.status, gate.baseline) == (Status.SKIP, None) and says in gate.message
 
 
 def test_trends_find_the_doubled_test_only(history: History) -> None:
@@ -324,8 +345,6 @@ def test_a_collect_only_run_after_a_real_one_is_not_the_latest_run(pytester: pyt
     """pytest records its run when it starts, so ``--collect-only`` (or ``-k nomatch``, or a run
     interrupted before its first test) leaves a run without results; the readers skip it."""
     from sbir_etl.checklist import run_baseline
-    from sbir_etl.monitoring.regression import GateThresholds
-    from sbir_etl.outcomes import Status
 
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     store = pytester.path / "h.sqlite"
@@ -336,5 +355,29 @@ def test_a_collect_only_run_after_a_real_one_is_not_the_latest_run(pytester: pyt
     report = load_report(store)
     assert report.run_count == 1 and [r.test_id for r in report.latest_results] == ["test_one.py::test_one"]
     assert "recorded no test" not in render_markdown(report)
-    item = run_baseline(store, GateThresholds())
+    item = run_baseline(store)
     assert item.status is Status.PASS, item.message
+
+
+# -- the verdicts are the test run's ---------------------------------------------------------------
+
+
+def test_report_and_checklist_show_the_gates_the_test_run_applied(pytester: pytest.Pytester) -> None:
+    """A 7-point drop fails the default match-rate gate (5 points) but passes the run's own
+    ``--sbir-gate-match-rate-fail=10``: the report and the checklist say what pytest said."""
+    from sbir_etl.checklist import run_baseline
+
+    store = pytester.path / "h.sqlite"
+    with HistoryStore(store) as seeded:
+        for i in range(5):
+            seeded.record_run(RunInfo(f"seed{i}", f"2026-01-0{i + 1}T00:00:00+00:00", "box", "3"))
+            seeded.record_result(TestResult(f"seed{i}", "test_rate.py::test_rate", "passed", quality=quality(0.85)))
+    pytester.makepyfile(test_rate="def test_rate(record_quality):\n    record_quality(match_rate=0.78)\n")
+    result = pytester.runpytest(f"--sbir-history={store}", "--sbir-machine-class=box", "--sbir-gate-match-rate-fail=10")
+    result.assert_outcomes(passed=1)
+
+    [gate] = load_report(store).quality_gates
+    assert gate.status is Status.PASS and gate.baseline == pytest.approx(0.85)
+    assert gate.message == "match rate: 78.0% vs baseline 85.0% (median of 5 runs): -7.0 points"
+    item = run_baseline(store)
+    assert item.status is Status.PASS, item.message + " ".join(item.details)

@@ -38,6 +38,8 @@ from sbir_etl.monitoring.history_backend import (
 )
 from sbir_etl.monitoring.history_sqlite import SQLiteBackend
 from sbir_etl.monitoring.history_url import StoreURL
+from sbir_etl.monitoring.regression import GateThresholds, GateVerdict, Sample, TestVerdict, judge_regression
+from sbir_etl.outcomes import Status
 
 #: Each migration is the list of statements that takes the schema from version ``i`` to ``i + 1``.
 #: Never edit a released migration: append a new one. They are written in SQLite's dialect, in
@@ -84,6 +86,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2 -> 3: the pytest-benchmark statistics of benchmark tests.
     ("ALTER TABLE results ADD COLUMN benchmark_json TEXT",),
+    # 3 -> 4: the verdict of each gate (time, memory, match rate), so readers show what the run decided.
+    ("ALTER TABLE results ADD COLUMN gates_json TEXT",),
 )
 
 #: The schema version this code reads and writes.
@@ -201,8 +205,9 @@ class TestResult:
 
     ``peak_rss_growth_mib`` is how far the process's peak RSS rose while the test ran.
     ``gate_status`` is one of ``pass``, ``warn``, ``fail``, ``baseline established`` or ``None``
-    (not gated, e.g. the test itself failed). ``benchmark`` holds the statistics of a
-    pytest-benchmark test.
+    (not gated, e.g. the test itself failed), ``gate_message`` its one-line summary, and
+    ``gates`` the verdict of each gate, with the thresholds of the run that applied them.
+    ``benchmark`` holds the statistics of a pytest-benchmark test.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -220,6 +225,18 @@ class TestResult:
     gate_message: str | None = None
     recorded_at: str = ""
     benchmark: BenchmarkStats | None = None
+    gates: tuple[GateVerdict, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        """The result on the one status scale: ``FAIL`` when the test failed (by itself or by a
+        gate), ``SKIP`` when it came to no verdict (skipped, xfailed), else its gates' verdict
+        (``PASS`` when it was not gated)."""
+        if self.outcome == "failed":
+            return Status.FAIL
+        if self.outcome != "passed":
+            return Status.SKIP
+        return Status(self.gate_status) if self.gate_status else Status.PASS
 
 
 @dataclass(frozen=True)
@@ -315,6 +332,7 @@ class HistoryStore:
             result.gate_message,
             result.recorded_at or _utc_now(),
             None if result.benchmark is None else result.benchmark.to_json(),
+            _gates_to_json(result.gates),
         )
 
         try:  # one statement: the foreign key on results.run_id is what refuses an unknown run
@@ -322,8 +340,8 @@ class HistoryStore:
                 lambda tx: tx.execute(
                     "INSERT INTO results (run_id, test_id, outcome, wall_s, cpu_s,"
                     " peak_rss_growth_mib, time_budget_s, memory_budget_mib, quality_json,"
-                    " gate_status, gate_message, recorded_at, benchmark_json)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " gate_status, gate_message, recorded_at, benchmark_json, gates_json)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     params,
                 )
             )
@@ -381,6 +399,22 @@ class HistoryStore:
         )
         params = (test_id, machine_class, exclude_run_id or "", limit)
         return [_stored_from_row(row).result for row in self._backend.fetch_all(sql, params)]
+
+    def judge(
+        self,
+        test_id: str,
+        current: Sample,
+        *,
+        machine_class: str,
+        thresholds: GateThresholds,
+        exclude_run_id: str | None = None,
+    ) -> TestVerdict:
+        """The regression gates of ``current`` against the test's earlier passed runs on
+        ``machine_class`` (:meth:`previous_results`, without the run ``current`` belongs to)."""
+        previous = self.previous_results(
+            test_id, machine_class=machine_class, limit=thresholds.baseline_runs, exclude_run_id=exclude_run_id
+        )
+        return judge_regression(test_id, current, [Sample.of(r) for r in previous], thresholds)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -456,8 +490,36 @@ def _stored_from_row(row: Row, runs: dict[str, RunInfo] | None = None) -> Stored
         gate_message=row["gate_message"],
         recorded_at=row["recorded_at"],
         benchmark=None if row["benchmark_json"] is None else BenchmarkStats.from_json(row["benchmark_json"]),
+        gates=_gates_from_json(row["gates_json"]),
     )
     return StoredResult(result=result, run=run)
+
+
+def _gates_to_json(gates: Sequence[GateVerdict]) -> str | None:
+    if not gates:
+        return None
+    fields = [
+        {"name": g.name, "status": g.status.value, "message": g.message}
+        | {"current": g.current, "baseline": g.baseline, "change": g.change}
+        for g in gates
+    ]
+    return json.dumps(fields, sort_keys=True)  # an infinite change (growth from zero) is written Infinity
+
+
+def _gates_from_json(text: str | None) -> tuple[GateVerdict, ...]:
+    if text is None:
+        return ()
+    return tuple(
+        GateVerdict(
+            g["name"],
+            Status(g["status"]),
+            g["message"],
+            current=g["current"],
+            baseline=g["baseline"],
+            change=g["change"],
+        )
+        for g in json.loads(text)
+    )
 
 
 # -- run metadata ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from sbir_etl.monitoring.report_charts import VEGA_LITE_VERSION, history_spec, s
 from sbir_etl.monitoring.report_scores import ScoreDistribution, method_order
 from sbir_etl.monitoring.reporting import STATUS_ORDER, HistoryReport, LatestResult
 from sbir_etl.monitoring.trends import Direction, Trend
+from sbir_etl.outcomes import Status
 
 #: Test ids longer than this are shortened in the middle on the page (the full id is the tooltip).
 MAX_SHOWN_ID = 90
@@ -38,6 +39,15 @@ MAX_SCORE_CHARTS = 12
 
 #: One letter per outcome in the page's data (the script spells them out again).
 _OUTCOME_CODES = {"passed": "p", "failed": "f", "skipped": "s"}
+
+#: Each status as the page names it, also its CSS class (statuses are `sbir_etl.outcomes.Status`).
+LABELS = {
+    Status.FAIL: "fail",
+    Status.WARN: "warn",
+    Status.BASELINE: "baseline",
+    Status.PASS: "pass",
+    Status.SKIP: "skipped",
+}
 
 _STATUS_FILTERS = (
     ("all", "all tests"),
@@ -152,7 +162,7 @@ def _summary(report: HistoryReport) -> str:
     failing, warnings = report.with_status("fail"), report.with_status("warn")
     degrading = report.moving(Direction.DEGRADING)
     gated = sum(r.gate_status is not None for r in report.latest_results)
-    below_gate = [g for g in report.quality_gates if g.status in ("fail", "warn")]
+    below_gate = [g for g in report.quality_gates if g.status in (Status.FAIL, Status.WARN)]
     cards = [
         _card(report.run_count, "runs recorded"),
         _card(len(report.latest_results), f"tests in the latest run ({gated} gated)"),
@@ -162,7 +172,7 @@ def _summary(report: HistoryReport) -> str:
     ]
     if len(report.quality_gates) == 1:
         gate = report.quality_gates[0]
-        cards.append(_card(f"{gate.match_rate:.1%}", f"match rate (gate: {gate.status})", _tone(gate.status)))
+        cards.append(_card(f"{gate.match_rate:.1%}", f"match rate (gate: {LABELS[gate.status]})", _tone(gate.status)))
     elif report.quality_gates:
         cards.append(
             _card(
@@ -180,8 +190,8 @@ def _card(number: object, label: str, tone: str = "") -> str:
     return f"<div class='card {tone}'><span class='n'>{_e(str(number))}</span><span class='l'>{_e(label)}</span></div>"
 
 
-def _tone(status: str) -> str:
-    return {"fail": "fail", "warn": "warn", "pass": "ok"}.get(status, "")
+def _tone(status: Status) -> str:
+    return {Status.FAIL: "fail", Status.WARN: "warn", Status.PASS: "ok"}.get(status, "")
 
 
 def _attention(
@@ -218,10 +228,10 @@ def _quality(report: HistoryReport) -> str:
             "(use the <code>record_quality</code> fixture).</p>"
         )
     rows = "".join(
-        f"<tr class='{_e(g.status)}' data-id='{_e(g.test_id)}'><td class='cell-test' data-label='test'>{_test_button(g.test_id)}</td>"
+        f"<tr class='{LABELS[g.status]}' data-id='{_e(g.test_id)}'><td class='cell-test' data-label='test'>{_test_button(g.test_id)}</td>"
         f"<td class='num' data-label='match rate' data-v='{g.match_rate}'>{g.match_rate:.1%}</td>"
         f"<td class='num' data-label='baseline' data-v='{'' if g.baseline is None else g.baseline}'>{_rate(g.baseline)}</td>"
-        f"<td class='wrap' data-label='gate'><span class='badge {_e(g.status)}'>{_e(g.status)}</span> {_e(g.message)}</td></tr>"
+        f"<td class='wrap' data-label='gate'><span class='badge {LABELS[g.status]}'>{LABELS[g.status]}</span> {_e(g.message)}</td></tr>"
         for g in report.quality_gates
     )
     charted = sorted(report.quality_gates, key=lambda g: g.match_rate)[:MAX_SUMMARY_RATE_CHARTS]

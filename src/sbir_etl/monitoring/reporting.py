@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from sbir_etl.monitoring.history import HistoryStore, RunInfo, StoredResult, StoreURL, TestResult
-from sbir_etl.monitoring.regression import GateThresholds, Sample, judge_regression
+from sbir_etl.monitoring.regression import GateThresholds
 from sbir_etl.monitoring.report_scores import ALL_METHODS
 from sbir_etl.monitoring.trends import Direction, Trend, TrendPolicy, judge_trend
 from sbir_etl.outcomes import Status
@@ -76,12 +76,14 @@ class LatestResult:
 
 @dataclass(frozen=True)
 class QualityGate:
-    """The match-rate gate of one test in the latest run, recomputed from the stored history."""
+    """The match-rate gate of one test in the latest run, as the test run recorded it (with its
+    own thresholds); ``skip`` when the run did not gate it (the test failed, or an older
+    release recorded it without per-gate verdicts)."""
 
     test_id: str
     match_rate: float
     baseline: float | None
-    status: str
+    status: Status
     message: str
 
 
@@ -161,7 +163,7 @@ def build_report(
         latest_run=latest_run,
         latest_results=latest_results,
         trends=_trends(results, policy),
-        quality_gates=_quality_gates(latest_results, series, len(runs) - 1, thresholds),
+        quality_gates=_quality_gates(latest),
         series=series,
         score_distributions=_score_distributions(latest),
         policy=policy,
@@ -234,28 +236,23 @@ def _trends(results: Sequence[StoredResult], policy: TrendPolicy) -> list[Trend]
     return trends
 
 
-def _quality_gates(
-    latest: Sequence[LatestResult], series: dict[str, TestSeries], latest_index: int, thresholds: GateThresholds
-) -> list[QualityGate]:
-    """The match-rate gate of each test that reported a match rate, against its earlier passed runs."""
+def _quality_gates(latest: Sequence[TestResult]) -> list[QualityGate]:
+    """The recorded match-rate gate of each test of the latest run that reported a match rate."""
     gates = []
     for result in latest:
-        if result.match_rate is None:
+        rate = result.quality.match_rate if result.quality else None
+        if rate is None:
             continue
-        one = series[result.test_id]
-        previous = [
-            Sample(match_rate=rate)
-            for run, rate, outcome in zip(one.runs, one.match_rate, one.outcomes)
-            if outcome == "passed" and run != latest_index and rate is not None
-        ][::-1]  # newest first, as the gates take them
-        if not previous:
-            gates.append(
-                QualityGate(result.test_id, result.match_rate, None, "baseline", "match rate: baseline established")
-            )
+        gate = next((g for g in result.gates if g.name == "match_rate"), None)
+        if gate is not None:
+            gates.append(QualityGate(result.test_id, rate, gate.baseline, gate.status, gate.message))
             continue
-        verdict = judge_regression(result.test_id, Sample(match_rate=result.match_rate), previous, thresholds)
-        [gate] = [g for g in verdict.gates if g.metric == "match_rate"]
-        gates.append(QualityGate(result.test_id, result.match_rate, gate.baseline, gate.status.value, gate.message))
+        why = (
+            "no gate verdict recorded (an older pytest-sbir-validate recorded it)"
+            if result.outcome == "passed"
+            else f"not gated: the test {result.outcome}"
+        )
+        gates.append(QualityGate(result.test_id, rate, None, Status.SKIP, why))
     return gates
 
 
