@@ -57,8 +57,8 @@ class ItemResult(Outcome):
 
     @property
     def blocks(self) -> bool:
-        """A critical item that did not pass (failed *or* skipped) blocks deployment."""
-        return self.critical and self.status is not Status.PASS
+        """A critical item that did not pass (failed *or* skipped) blocks deployment; a warning passed."""
+        return self.critical and not self.passed
 
 
 @dataclass(frozen=True)

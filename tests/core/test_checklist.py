@@ -31,6 +31,7 @@ def item(status: Status, critical: bool = True, name: str = "x") -> ItemResult:
         ((item(Status.PASS), item(Status.SKIP, critical=False)), True),
         ((item(Status.PASS), item(Status.FAIL)), False),
         ((item(Status.PASS), item(Status.SKIP)), False),  # a skipped critical item has not passed
+        ((item(Status.PASS), item(Status.WARN)), True),  # a warning passed: worth a look, blocks nothing
         ((), False),  # nothing checked is not ready
     ],
 )

@@ -72,10 +72,10 @@ def report_of(history: History):
 def test_latest_results_say_what_needs_attention_and_why(history: History) -> None:
     report = report_of(history)
     status = {r.test_id: r.status for r in report.latest_results}
-    assert status == {SLOW: "warn", STEADY: "pass", BROKEN: "fail", RATE: "fail"}
+    assert status == {SLOW: Status.WARN, STEADY: Status.PASS, BROKEN: Status.FAIL, RATE: Status.FAIL}
     [broken] = [r for r in report.latest_results if r.test_id == BROKEN]
     assert "the test itself failed" in broken.message
-    assert [r.test_id for r in report.with_status("fail")] == [BROKEN, RATE]
+    assert [r.test_id for r in report.with_status(Status.FAIL)] == [BROKEN, RATE]
 
 
 def test_quality_gate_is_the_one_the_run_recorded(history: History) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from sbir_etl.monitoring.regression import GateThresholds, format_seconds
 from sbir_etl.monitoring.report_charts import VEGA_LITE_VERSION, history_spec, score_spec
 from sbir_etl.monitoring.report_scores import ScoreDistribution, method_order
-from sbir_etl.monitoring.reporting import STATUS_ORDER, HistoryReport, LatestResult
+from sbir_etl.monitoring.reporting import HistoryReport, LatestResult
 from sbir_etl.monitoring.trends import Direction, Trend
 from sbir_etl.outcomes import Status
 
@@ -159,7 +159,7 @@ def _header(report: HistoryReport) -> str:
 
 
 def _summary(report: HistoryReport) -> str:
-    failing, warnings = report.with_status("fail"), report.with_status("warn")
+    failing, warnings = report.with_status(Status.FAIL), report.with_status(Status.WARN)
     degrading = report.moving(Direction.DEGRADING)
     gated = sum(r.gate_status is not None for r in report.latest_results)
     below_gate = [g for g in report.quality_gates if g.status in (Status.FAIL, Status.WARN)]
@@ -201,15 +201,15 @@ def _attention(
         return "<p class='all-clear'>No test results recorded yet.</p>"
     if not (failing or warnings or degrading):
         return f"<h3>Needs attention</h3><p class='all-clear'>All {len(report.latest_results)} tests passed their gates; no degrading trend.</p>"
-    items = [_attention_item(r.status, r.test_id, r.message) for r in failing + warnings]
+    items = [_attention_item(LABELS[r.status], r.test_id, r.message) for r in failing + warnings]
     items += [_attention_item("degrading", t.test_id, _trend_sentence(t)) for t in degrading]
     return f"<h3>Needs attention</h3><ul class='attention' id='attention'>{''.join(items)}</ul>"
 
 
-def _attention_item(status: str, test_id: str, message: str) -> str:
-    label = {"fail": "failing", "warn": "warning", "degrading": "degrading"}[status]
+def _attention_item(css: str, test_id: str, message: str) -> str:
+    label = {"fail": "failing", "warn": "warning", "degrading": "degrading"}[css]
     return (
-        f"<li class='{status}'><span class='badge {status}'>{label}</span> {_test_button(test_id)}"
+        f"<li class='{css}'><span class='badge {css}'>{label}</span> {_test_button(test_id)}"
         f"<p class='msg'>{_e(message)}</p></li>"
     )
 
@@ -304,12 +304,12 @@ def _test_row(result: LatestResult, trends: dict[tuple[str, str], Trend]) -> str
     time_trend, memory_trend = trends.get((result.test_id, "time")), trends.get((result.test_id, "memory"))
     moving = [t for t in (time_trend, memory_trend, trends.get((result.test_id, "match_rate"))) if t]
     degrading = any(t.direction is Direction.DEGRADING for t in moving)
-    status = result.status
+    status = LABELS[result.status]
     return (
         f"<tr class='{status}' data-id='{_e(result.test_id)}' data-status='{status}' "
         f"data-trend='{'degrading' if degrading else ''}'>"
         f"<td class='cell-test' data-label='test'>{_test_button(result.test_id)}</td>"
-        f"<td data-label='status' data-v='{STATUS_ORDER.index(status)}'>"
+        f"<td data-label='status' data-v='{-result.status.severity}'>"
         f"<span class='badge {status}' title='{_e(result.message)}'>{status}</span></td>"
         + _num_cell("time", result.wall_s, _seconds(result.wall_s))
         + _num_cell("memory", result.peak_rss_growth_mib, _mib(result.peak_rss_growth_mib))
@@ -424,8 +424,8 @@ def _round(value: float | None, digits: int) -> float | None:
 
 
 def _urgency(result: LatestResult) -> tuple[int, float, str]:
-    """Most urgent first; within a status, the slowest first."""
-    return (STATUS_ORDER.index(result.status), -(result.wall_s or 0.0), result.test_id)
+    """Most severe status first; within a status, the slowest first."""
+    return (-result.status.severity, -(result.wall_s or 0.0), result.test_id)
 
 
 def _figure(chart: str, caption: str, *, key: str = "", test_id: str | None = None) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sbir_etl.monitoring.regression import format_seconds
 from sbir_etl.monitoring.reporting import HistoryReport
 from sbir_etl.monitoring.trends import Direction, Trend
+from sbir_etl.outcomes import Status
 
 #: The most characters :func:`render_markdown` writes, well under GitHub's 65,536 limit.
 MAX_CHARS = 60_000
@@ -71,7 +72,7 @@ def render_markdown(report: HistoryReport, *, max_chars: int = MAX_CHARS) -> str
 
 
 def _head(report: HistoryReport) -> str:
-    failing, warnings = report.with_status("fail"), report.with_status("warn")
+    failing, warnings = report.with_status(Status.FAIL), report.with_status(Status.WARN)
     degrading = report.moving(Direction.DEGRADING)
     gated = sum(r.gate_status is not None for r in report.latest_results)
     tests = len(report.latest_results)
@@ -92,13 +93,13 @@ def _sections(report: HistoryReport) -> list[_Section]:
         _Section(
             "Failing",
             ("| test | why |", "|---|---|"),
-            [f"| {_test(r.test_id)} | {_cell(r.message)} |" for r in report.with_status("fail")],
+            [f"| {_test(r.test_id)} | {_cell(r.message)} |" for r in report.with_status(Status.FAIL)],
             "failing tests",
         ),
         _Section(
             "Warnings",
             ("| test | why |", "|---|---|"),
-            [f"| {_test(r.test_id)} | {_cell(r.message)} |" for r in report.with_status("warn")],
+            [f"| {_test(r.test_id)} | {_cell(r.message)} |" for r in report.with_status(Status.WARN)],
             "warnings",
         ),
         _Section(

@@ -28,9 +28,6 @@ FORMATS = ("md", "json", "html")
 DEFAULT_POLICY = TrendPolicy()
 DEFAULT_THRESHOLDS = GateThresholds()
 
-#: Statuses of a test in the latest run, most urgent first (the order tables sort by).
-STATUS_ORDER = ("fail", "warn", "baseline", "pass", "skipped")
-
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -45,10 +42,12 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class LatestResult:
-    """One test of the latest run."""
+    """One test of the latest run; ``status`` is :attr:`TestResult.status` (the test's outcome
+    and its gates on the one scale)."""
 
     test_id: str
     outcome: str
+    status: Status
     gate_status: str | None
     gate_message: str | None
     wall_s: float | None
@@ -56,20 +55,11 @@ class LatestResult:
     match_rate: float | None
 
     @property
-    def status(self) -> str:
-        """``fail`` (the test or a gate failed), ``warn``, ``baseline`` (first run), ``pass`` or ``skipped``."""
-        if self.outcome == "failed":
-            return "fail"
-        if self.outcome != "passed":
-            return "skipped"
-        return {Status.WARN.value: "warn", Status.BASELINE.value: "baseline"}.get(self.gate_status or "", "pass")
-
-    @property
     def message(self) -> str:
         """Why the test needs attention (the gate's message), or what is known about it."""
-        if self.gate_message and self.status in ("fail", "warn"):
+        if self.gate_message and self.status in (Status.FAIL, Status.WARN):
             return self.gate_message
-        if self.status == "fail":
+        if self.status is Status.FAIL:
             return "the test itself failed (an assertion, an error or its budget); see the test log"
         return self.gate_message or ""
 
@@ -127,7 +117,7 @@ class HistoryReport:
     def run_count(self) -> int:
         return len(self.runs)
 
-    def with_status(self, *statuses: str) -> list[LatestResult]:
+    def with_status(self, *statuses: Status) -> list[LatestResult]:
         """The latest run's tests in any of ``statuses`` (see :attr:`LatestResult.status`), in run order."""
         return [r for r in self.latest_results if r.status in statuses]
 
@@ -191,6 +181,7 @@ def _latest_result(result: TestResult) -> LatestResult:
     return LatestResult(
         test_id=result.test_id,
         outcome=result.outcome,
+        status=result.status,
         gate_status=result.gate_status,
         gate_message=result.gate_message,
         wall_s=result.wall_s,
@@ -304,7 +295,6 @@ __all__ = [
     "LatestResult",
     "QualityGate",
     "RunSummary",
-    "STATUS_ORDER",
     "TestSeries",
     "build_report",
     "load_report",
