@@ -23,7 +23,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from sbir_etl.monitoring.regression import GateThresholds, format_seconds
+from sbir_etl.monitoring.regression import METRICS, GateThresholds, format_seconds
 from sbir_etl.monitoring.report_charts import VEGA_LITE_VERSION, history_spec, score_spec
 from sbir_etl.monitoring.report_scores import ScoreDistribution, method_order
 from sbir_etl.monitoring.reporting import HistoryReport, LatestResult
@@ -458,17 +458,7 @@ def _shorten(test_id: str) -> str:
 
 
 def _threshold_text(t: GateThresholds) -> str:
-    def level(warn: float | None, fail: float | None, unit: str, sign: str) -> str:
-        parts = [
-            f"{name} {sign}{value:g}{unit}" for name, value in (("warn", warn), ("fail", fail)) if value is not None
-        ]
-        return ", ".join(parts) or "off"
-
-    return (
-        f"time {level(t.time_warn_pct, t.time_fail_pct, ' %', '+')}, "
-        f"memory {level(t.memory_warn_pct, t.memory_fail_pct, ' %', '+')}, "
-        f"match rate {level(t.match_rate_warn_points, t.match_rate_fail_points, ' points', '−')}"
-    )
+    return ", ".join(f"{levels.label} {levels.describe()}" for levels in map(t.levels, METRICS))
 
 
 def _metric_name(metric: str) -> str:
