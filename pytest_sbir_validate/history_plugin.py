@@ -429,9 +429,7 @@ class HistoryRecorder:
         if not failures:
             return
         warnings = sum(v["status"] == Status.WARN.value for v in self.verdicts.values())
-        self.delivery = send_alert(
-            self.webhook, build_payload(failures, run_label=self._run_label(), warnings=warnings)
-        )
+        self.delivery = send_alert(self.webhook, build_payload(failures, run_label=self.run.label, warnings=warnings))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.run is None:
@@ -464,15 +462,6 @@ class HistoryRecorder:
         if self._store is not None:
             self._store.close()
             self._store = None
-
-    # -- helpers -----------------------------------------------------------------------------------
-
-    def _run_label(self) -> str:
-        run = self.run
-        assert run is not None
-        commit = (run.commit or "unknown commit")[:10]
-        dirty = " (dirty)" if run.dirty else ""
-        return f"{run.branch or 'unknown branch'}@{commit}{dirty} on {run.machine_class}"
 
 
 def _failure_text(verdict: TestVerdict) -> str:

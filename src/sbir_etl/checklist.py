@@ -201,7 +201,7 @@ def judge_baseline(latest: Sequence[StoredResult], source: str) -> ItemResult:
             f"{source} holds no run that recorded a test; run `pytest --sbir-history` with this store first",
         )
     run = latest[0].run
-    where = f"latest run {run.started_at} (commit {(run.commit or 'unknown')[:10]}, {run.machine_class})"
+    where = f"latest run {run.label}, started {run.started_at}"
     results = [s.result for s in latest]
     by_gate = {status: [r for r in results if r.gate_status == status.value] for status in Status}
     regressions, warnings = by_gate[Status.FAIL], by_gate[Status.WARN]

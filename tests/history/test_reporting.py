@@ -96,6 +96,12 @@ def test_a_match_rate_without_a_recorded_gate_is_shown_as_not_gated(outcome: str
     assert (gate.status, gate.baseline) == (Status.SKIP, None) and says in gate.message
 
 
+def test_a_run_is_named_by_branch_commit_and_machine_class_everywhere() -> None:
+    run = RunInfo("r", "2026-01-01", "ci-2cpu", "3.11", commit="3f2c9a1b0d77e", branch="main", dirty=True)
+    assert run.label == "main@3f2c9a1b0d (dirty) on ci-2cpu"
+    assert RunInfo("r", "2026-01-01", "ci-2cpu", "3.11").label == "unknown branch@unknown commit on ci-2cpu"
+
+
 def test_trends_find_the_doubled_test_only(history: History) -> None:
     report = report_of(history)
     assert [(t.test_id, t.metric) for t in report.moving(Direction.DEGRADING)] == [(SLOW, "time")]
@@ -153,7 +159,7 @@ def test_score_distribution_orders_methods_by_cascade_and_buckets_by_score() -> 
 
 def test_markdown_is_the_summary_and_the_tests_that_need_attention(history: History) -> None:
     text = render_markdown(report_of(history))
-    assert "Latest: `0009abcdef` on `main`, machine class `ci`" in text
+    assert "Latest: `main@0009abcdef on ci`, started 2026-01-01T00:09:00+00:00." in text
     assert "**2 failing · 1 warning · 1 degrading trend** among 4 tests (3 gated)." in text
     assert "### Failing (2)" in text and f"| `{BROKEN}` | the test itself failed" in text
     assert f"| `{RATE}` | match rate regression: 79.0% vs baseline 86.0%" in text

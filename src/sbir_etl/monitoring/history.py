@@ -115,6 +115,16 @@ class RunInfo:
     packages: Mapping[str, str] = field(default_factory=dict)
     dataset: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def short_commit(self) -> str:
+        return self.commit[:10] if self.commit else "unknown commit"
+
+    @property
+    def label(self) -> str:
+        """How reports, the checklist and alerts name the run: ``main@3f2c9a1b0d (dirty) on linux-x86_64-2cpu-8gib``."""
+        dirty = " (dirty)" if self.dirty else ""
+        return f"{self.branch or 'unknown branch'}@{self.short_commit}{dirty} on {self.machine_class}"
+
     @classmethod
     def collect(
         cls,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -207,14 +207,12 @@ def judge_regression(
             thresholds.levels("time"),
             current.wall_s,
             _median([s.wall_s for s in window]),
-            fmt=format_seconds,
             window_text=window_text,
         ),
         _relative_gate(
             thresholds.levels("memory"),
             current.peak_rss_growth_mib,
             _median([s.peak_rss_growth_mib for s in window]),
-            fmt=lambda mib: f"{mib:.1f} MiB",
             window_text=window_text,
         ),
         _match_rate_gate(
@@ -235,6 +233,16 @@ def format_seconds(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     return f"{seconds:.2f} s"
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """A measurement of ``metric`` as gate messages and reports write it: ``1.41 s``,
+    ``120.5 MiB``, ``82.0%``; ``–`` when not measured."""
+    if value is None:
+        return "–"
+    if metric == "time":
+        return format_seconds(value)
+    return f"{value:.1f} MiB" if metric == "memory" else f"{value:.1%}"
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -265,10 +273,13 @@ def _relative_gate(
     current: float | None,
     baseline: float | None,
     *,
-    fmt: Callable[[float], str],
     window_text: str,
 ) -> GateVerdict | None:
     metric = levels.metric
+
+    def fmt(value: float) -> str:
+        return format_value(metric, value)
+
     if current is None:
         return None
     if baseline is None:
@@ -304,7 +315,8 @@ def _match_rate_gate(
     drop_points = (baseline - current) * 100
     status = _classify(drop_points, levels.warn, levels.fail)
     label, limit_text = _wording(levels, status)
-    message = f"{label}: {current:.1%} vs baseline {baseline:.1%}{window_text}: {-drop_points:+.1f} points{limit_text}"
+    now, before = format_value("match_rate", current), format_value("match_rate", baseline)
+    message = f"{label}: {now} vs baseline {before}{window_text}: {-drop_points:+.1f} points{limit_text}"
     return GateVerdict("match_rate", status, message, current=current, baseline=baseline, change=-drop_points)
 
 
@@ -318,4 +330,5 @@ __all__ = [
     "ThresholdError",
     "judge_regression",
     "format_seconds",
+    "format_value",
 ]

@@ -30,17 +30,6 @@ DEFAULT_THRESHOLDS = GateThresholds()
 
 
 @dataclass(frozen=True)
-class RunSummary:
-    """One recorded run, as charts label it."""
-
-    run_id: str
-    started_at: str
-    commit: str | None
-    branch: str | None
-    machine_class: str
-
-
-@dataclass(frozen=True)
 class LatestResult:
     """One test of the latest run; ``status`` is :attr:`TestResult.status` (the test's outcome
     and its gates on the one scale)."""
@@ -94,6 +83,20 @@ class TestSeries:
 
 
 @dataclass(frozen=True)
+class Attention:
+    """The latest run's tests that need a look, as every format's summary counts them."""
+
+    failing: list[LatestResult]
+    warnings: list[LatestResult]
+    degrading: list[Trend]
+    gated: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.failing or self.warnings or self.degrading)
+
+
+@dataclass(frozen=True)
 class HistoryReport:
     """Everything the renderers show; plain data, serialisable with ``dataclasses.asdict``.
 
@@ -103,7 +106,7 @@ class HistoryReport:
 
     source: str
     generated_at: str
-    runs: list[RunSummary]
+    runs: list[RunInfo]
     latest_run: RunInfo | None
     latest_results: list[LatestResult]
     trends: list[Trend]
@@ -120,6 +123,15 @@ class HistoryReport:
     def with_status(self, *statuses: Status) -> list[LatestResult]:
         """The latest run's tests in any of ``statuses`` (see :attr:`LatestResult.status`), in run order."""
         return [r for r in self.latest_results if r.status in statuses]
+
+    def attention(self) -> Attention:
+        """What the summaries of every format count: failing, warning, degrading, gated."""
+        return Attention(
+            failing=self.with_status(Status.FAIL),
+            warnings=self.with_status(Status.WARN),
+            degrading=self.moving(Direction.DEGRADING),
+            gated=sum(r.gate_status is not None for r in self.latest_results),
+        )
 
     def latest_trends(self) -> dict[tuple[str, str], Trend]:
         """``(test_id, metric) -> Trend`` on the latest run's machine class."""
@@ -149,7 +161,7 @@ def build_report(
     return HistoryReport(
         source=source,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        runs=[RunSummary(r.run_id, r.started_at, r.commit, r.branch, r.machine_class) for r in runs],
+        runs=list(runs),
         latest_run=latest_run,
         latest_results=latest_results,
         trends=_trends(results, policy),
@@ -264,6 +276,15 @@ def _score_distributions(latest: Sequence[TestResult]) -> dict[str, dict[str, di
 # -- output ------------------------------------------------------------------------------------
 
 
+def shorten_id(test_id: str, limit: int) -> str:
+    """``test_id`` in at most ``limit`` characters: a long one loses its middle, so the start of
+    its path and the test's name both stay readable."""
+    if len(test_id) <= limit:
+        return test_id
+    head = limit // 3
+    return test_id[:head] + "…" + test_id[-(limit - head - 1) :]
+
+
 def render_json(report: HistoryReport) -> str:
     """The report as JSON (infinite changes, e.g. memory growth from zero, become ``null``)."""
     data = asdict(report)
@@ -294,7 +315,8 @@ __all__ = [
     "HistoryReport",
     "LatestResult",
     "QualityGate",
-    "RunSummary",
+    "Attention",
+    "shorten_id",
     "TestSeries",
     "build_report",
     "load_report",
