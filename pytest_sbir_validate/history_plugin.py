@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,7 +27,6 @@ from pytest_sbir_validate.machine import machine_class
 from pytest_sbir_validate.marks import BUDGETS_KEY
 from pytest_sbir_validate.measurement import Measurement
 from pytest_sbir_validate.options import Setting, SettingValue
-from sbir_etl.monitoring.alerts import DeliveryResult, FailedGate, build_payload, send_alert, webhook_url
 from sbir_etl.monitoring.history import (
     BenchmarkStats,
     HistoryError,
@@ -39,6 +38,9 @@ from sbir_etl.monitoring.history import (
 )
 from sbir_etl.monitoring.regression import GateThresholds, Sample, TestVerdict, ThresholdError
 from sbir_etl.outcomes import Status
+
+if TYPE_CHECKING:  # urllib.request and email: imported when a run with history sends or configures an alert
+    from sbir_etl.monitoring.alerts import DeliveryResult
 
 #: A benchmark test's statistics, set by the pytest-benchmark integration when its call ends;
 #: its median is the time recorded and gated for that test.
@@ -321,6 +323,8 @@ class HistoryRecorder:
             dataset = _parse_labels(config.getini("sbir_dataset"), "ini sbir_dataset")
             dataset.update(_parse_labels(config.getoption("sbir_dataset"), "--sbir-dataset"))
             run = RunInfo.collect(machine_class=machine_class(config), dataset=dataset, cwd=config.rootpath)
+            from sbir_etl.monitoring.alerts import webhook_url
+
             webhook = webhook_url(config.getini("sbir_alert_webhook") or None)
             recorder = cls(
                 location=location,
@@ -421,6 +425,8 @@ class HistoryRecorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.run is None or self.webhook is None:
             return
+        from sbir_etl.monitoring.alerts import FailedGate, build_payload, send_alert
+
         failures = [
             FailedGate(test_id, tuple(v["messages"]))
             for test_id, v in self.verdicts.items()
