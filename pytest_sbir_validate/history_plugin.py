@@ -191,7 +191,7 @@ def history_location(config: pytest.Config) -> StoreURL | None:
         raise pytest.UsageError(f"--sbir-history: {error}") from error
     if location.path is None:
         return location
-    return StoreURL("sqlite", path=dataclasses.replace(value, raw=str(location.path)).path(config))
+    return StoreURL(path=dataclasses.replace(value, raw=str(location.path)).path(config))
 
 
 def thresholds_from_config(config: pytest.Config) -> GateThresholds:

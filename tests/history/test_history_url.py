@@ -24,13 +24,13 @@ from sbir_etl.monitoring.history_url import redact, scrub
     ],
 )
 def test_paths_and_sqlite_urls_select_the_sqlite_store(given: str | Path, path: Path) -> None:
-    assert StoreURL.parse(given) == StoreURL("sqlite", path=path)
+    assert StoreURL.parse(given) == StoreURL(path=path)
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+psycopg", "PostgreSQL"])
 def test_postgres_urls_select_the_postgres_store_in_libpq_spelling(scheme: str) -> None:
     location = StoreURL.parse(f"{scheme}://ci:pw@db.example.org:5433/sbir?sslmode=require")
-    assert location == StoreURL("postgresql", url="postgresql://ci:pw@db.example.org:5433/sbir?sslmode=require")
+    assert location == StoreURL(url="postgresql://ci:pw@db.example.org:5433/sbir?sslmode=require")
     assert location.path is None
 
 

@@ -275,9 +275,6 @@ class HistoryStore:
         create: bool = True,
     ) -> None:
         self.location = StoreURL.parse(location)
-        #: The SQLite file; ``None`` for a PostgreSQL store.
-        self.path = self.location.path
-        self.lock_timeout_s = lock_timeout_s
         self._backend = _open_backend(self.location, lock_timeout_s=lock_timeout_s, create=create)
         try:
             # Read first: a current store is opened without a write transaction, so readers work

@@ -67,9 +67,6 @@ class Backend(Protocol):
     opening a new store at once from both migrating it.
     """
 
-    #: How the store is named in messages (a PostgreSQL password is never part of it).
-    display: str
-
     def write(self, work: Callable[[Transaction], T]) -> T: ...
 
     def fetch_all(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...

@@ -38,7 +38,6 @@ class SQLiteBackend:
 
     def __init__(self, path: Path, *, lock_timeout_s: float, create: bool = True) -> None:
         self.path = path
-        self.display = str(path)
         self.lock_timeout_s = lock_timeout_s
         if not create and not path.is_file():
             raise HistoryLocationError(f"no metrics store at {path}; run the tests with --sbir-history {path} first")

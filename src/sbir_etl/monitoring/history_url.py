@@ -46,13 +46,10 @@ REDACTED = "***"
 
 @dataclass(frozen=True)
 class StoreURL:
-    """A parsed store location: the backend and what it connects to.
-
-    ``path`` is the SQLite file (``None`` for PostgreSQL); ``url`` is the libpq connection URL
-    (``None`` for SQLite), password included: hand it to the driver, never print it.
+    """A parsed store location: one of ``path``, the SQLite file, or ``url``, the PostgreSQL
+    (libpq) connection URL, password included: hand it to the driver, never print it.
     """
 
-    backend: BackendName
     path: Path | None = None
     url: str | None = None
 
@@ -62,7 +59,7 @@ class StoreURL:
         if isinstance(location, StoreURL):
             return location
         if not isinstance(location, str):
-            return cls("sqlite", path=Path(location))
+            return cls(path=Path(location))
         text = location.strip()
         if not text:
             raise HistoryLocationError("the metrics store location is empty; give a file path or a postgresql:// URL")
@@ -74,7 +71,7 @@ class StoreURL:
                     "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (other settings as parameters, "
                     "e.g. ?sslmode=require), or a file path for a SQLite store"
                 )
-            return cls("sqlite", path=Path(text).expanduser())
+            return cls(path=Path(text).expanduser())
         scheme = match["scheme"].lower()
         backend = SCHEMES.get(scheme)
         if backend is None:
@@ -83,8 +80,8 @@ class StoreURL:
                 f"or postgresql://USER:PASSWORD@HOST:PORT/DATABASE (not {scheme}://)"
             )
         if backend == "sqlite":
-            return cls("sqlite", path=_sqlite_path(text))
-        return cls("postgresql", url="postgresql://" + text[match.end() :])
+            return cls(path=_sqlite_path(text))
+        return cls(url="postgresql://" + text[match.end() :])
 
     def __str__(self) -> str:
         return str(self.path) if self.path is not None else redact(self.url or "")

@@ -150,10 +150,6 @@ class GateVerdict(Outcome):
     baseline: float | None = field(default=None, kw_only=True)
     change: float | None = field(default=None, kw_only=True)
 
-    @property
-    def metric(self) -> str:
-        return self.name
-
 
 @dataclass(frozen=True)
 class TestVerdict:
