@@ -36,8 +36,6 @@ from sbir_etl.outcomes import Outcome, Severity, Status
 if TYPE_CHECKING:  # only sbir_etl.dagster_defs imports Dagster; it is imported when the gates run
     from sbir_etl.dagster_defs import JobRun
 
-DEFAULT_TESTS_DIR: Path = SMOKE_TESTS
-"""The project's tests in a source checkout, else the smoke suite installed with the plugin."""
 SMOKE_TIMEOUT_S = 900
 SMOKE_ITEM = "smoke tests (pytest -m smoke)"
 JOB_ITEM = "sbir_etl_job materializes"
@@ -266,7 +264,8 @@ class ChecklistOptions:
     recipients: Path = DEFAULT_SCENARIO / "recipients.csv"
     out_dir: Path = Path("out/checklist")
     config: Path | None = None
-    tests_dir: Path = DEFAULT_TESTS_DIR
+    tests_dir: Path = SMOKE_TESTS
+    """The project's tests in a source checkout, else the smoke suite installed with the plugin."""
     history: str | Path | None = None
     """A path, ``sqlite:///PATH`` or ``postgresql://...``."""
 
@@ -300,18 +299,19 @@ def run_checklist(
 
 
 def add_checklist_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of `sbir-etl checklist`."""
+    """The arguments of `sbir-etl checklist`; their defaults are :class:`ChecklistOptions`'."""
+    defaults = ChecklistOptions()
     parser.add_argument(
         "--awards",
-        default=str(DEFAULT_SCENARIO / "awards.csv"),
+        default=str(defaults.awards),
         help="awards of the quality-gate scenario (default: the bundled real sample)",
     )
     parser.add_argument(
-        "--recipients", default=str(DEFAULT_SCENARIO / "recipients.csv"), help="recipients of the quality-gate scenario"
+        "--recipients", default=str(defaults.recipients), help="recipients of the quality-gate scenario"
     )
     parser.add_argument("--config", help="YAML/TOML configuration for the quality-gate run (thresholds)")
-    parser.add_argument("--out", default="out/checklist", help="directory for the quality-gate run's tables")
-    parser.add_argument("--tests", default=str(DEFAULT_TESTS_DIR), help="test directory holding the smoke tests")
+    parser.add_argument("--out", default=str(defaults.out_dir), help="directory for the quality-gate run's tables")
+    parser.add_argument("--tests", default=str(defaults.tests_dir), help="test directory holding the smoke tests")
     parser.add_argument("--history", help="pytest --sbir-history store to compare the latest run with its baseline")
     parser.add_argument("--markdown", help="also write the report as Markdown here (e.g. $GITHUB_STEP_SUMMARY)")
 

@@ -259,4 +259,11 @@ def test_options_default_to_the_bundled_scenario_and_the_checkout_tests() -> Non
     assert (options.tests_dir / "smoke").is_dir()
     parser = argparse.ArgumentParser()
     checklist.add_checklist_arguments(parser)
-    assert parser.parse_args([]).history is None
+    args = parser.parse_args([])
+    assert args.history is None
+    assert (Path(args.awards), Path(args.recipients), Path(args.out), Path(args.tests)) == (
+        options.awards,
+        options.recipients,
+        options.out_dir,
+        options.tests_dir,
+    )
