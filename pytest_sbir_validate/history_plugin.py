@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,7 +27,6 @@ from pytest_sbir_validate.machine import machine_class
 from pytest_sbir_validate.marks import BUDGETS_KEY
 from pytest_sbir_validate.measurement import Measurement
 from pytest_sbir_validate.options import Setting, SettingValue
-from sbir_etl.monitoring.alerts import DeliveryResult, FailedGate, build_payload, send_alert, webhook_url
 from sbir_etl.monitoring.history import (
     BenchmarkStats,
     HistoryError,
@@ -37,14 +36,11 @@ from sbir_etl.monitoring.history import (
     StoreURL,
     TestResult,
 )
-from sbir_etl.monitoring.regression import (
-    GateThresholds,
-    Sample,
-    TestVerdict,
-    ThresholdError,
-    judge_regression,
-)
+from sbir_etl.monitoring.regression import GateThresholds, Sample, TestVerdict, ThresholdError
 from sbir_etl.outcomes import Status
+
+if TYPE_CHECKING:  # urllib.request and email: imported when a run with history sends or configures an alert
+    from sbir_etl.monitoring.alerts import DeliveryResult
 
 #: A benchmark test's statistics, set by the pytest-benchmark integration when its call ends;
 #: its median is the time recorded and gated for that test.
@@ -195,7 +191,7 @@ def history_location(config: pytest.Config) -> StoreURL | None:
         raise pytest.UsageError(f"--sbir-history: {error}") from error
     if location.path is None:
         return location
-    return StoreURL("sqlite", path=dataclasses.replace(value, raw=str(location.path)).path(config))
+    return StoreURL(path=dataclasses.replace(value, raw=str(location.path)).path(config))
 
 
 def thresholds_from_config(config: pytest.Config) -> GateThresholds:
@@ -327,6 +323,8 @@ class HistoryRecorder:
             dataset = _parse_labels(config.getini("sbir_dataset"), "ini sbir_dataset")
             dataset.update(_parse_labels(config.getoption("sbir_dataset"), "--sbir-dataset"))
             run = RunInfo.collect(machine_class=machine_class(config), dataset=dataset, cwd=config.rootpath)
+            from sbir_etl.monitoring.alerts import webhook_url
+
             webhook = webhook_url(config.getini("sbir_alert_webhook") or None)
             recorder = cls(
                 location=location,
@@ -367,17 +365,12 @@ class HistoryRecorder:
         try:
             verdict = None
             if gated:
-                previous = self._store.previous_results(
-                    item.nodeid,
-                    machine_class=self.machine_class,
-                    limit=self.thresholds.baseline_runs,
-                    exclude_run_id=self.run_id,
-                )
-                verdict = judge_regression(
+                verdict = self._store.judge(
                     item.nodeid,
                     sample,
-                    [Sample.of(r) for r in previous],
-                    self.thresholds,
+                    machine_class=self.machine_class,
+                    thresholds=self.thresholds,
+                    exclude_run_id=self.run_id,
                 )
                 if verdict.status is Status.FAIL:
                     report.outcome = "failed"
@@ -397,6 +390,7 @@ class HistoryRecorder:
                     gate_status=None if verdict is None else verdict.status.value,
                     gate_message=None if verdict is None else verdict.summary,
                     benchmark=benchmark,
+                    gates=() if verdict is None else verdict.gates,
                 )
             )
         except HistoryError as error:
@@ -431,6 +425,8 @@ class HistoryRecorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.run is None or self.webhook is None:
             return
+        from sbir_etl.monitoring.alerts import FailedGate, build_payload, send_alert
+
         failures = [
             FailedGate(test_id, tuple(v["messages"]))
             for test_id, v in self.verdicts.items()
@@ -439,9 +435,7 @@ class HistoryRecorder:
         if not failures:
             return
         warnings = sum(v["status"] == Status.WARN.value for v in self.verdicts.values())
-        self.delivery = send_alert(
-            self.webhook, build_payload(failures, run_label=self._run_label(), warnings=warnings)
-        )
+        self.delivery = send_alert(self.webhook, build_payload(failures, run_label=self.run.label, warnings=warnings))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.run is None:
@@ -474,15 +468,6 @@ class HistoryRecorder:
         if self._store is not None:
             self._store.close()
             self._store = None
-
-    # -- helpers -----------------------------------------------------------------------------------
-
-    def _run_label(self) -> str:
-        run = self.run
-        assert run is not None
-        commit = (run.commit or "unknown commit")[:10]
-        dirty = " (dirty)" if run.dirty else ""
-        return f"{run.branch or 'unknown branch'}@{commit}{dirty} on {run.machine_class}"
 
 
 def _failure_text(verdict: TestVerdict) -> str:

@@ -6,8 +6,9 @@ Three groups of items, each ending PASS, FAIL or SKIP with the reason:
 * **quality gates** - `sbir_etl_job` materialized on a scenario (the bundled real sample by
   default): the job itself and each of its asset checks; blocking (ERROR) checks are critical,
   warning checks are reported but block nothing;
-* **baseline comparison** - the latest run in a ``pytest --sbir-history`` metrics store against
-  the median of each test's earlier runs on the same machine class (`sbir_etl.monitoring.regression`).
+* **baseline comparison** - the latest run of tests in a ``pytest --sbir-history`` metrics store:
+  its outcomes and the regression gates it recorded (each test against the median of its earlier
+  runs on the same machine class, with that run's thresholds; `sbir_etl.monitoring.regression`).
   Critical when ``--history`` is given; skipped (and not blocking) without it.
 
 The checklist is *ready* only when every critical item passed; `sbir-etl checklist` then exits
@@ -30,14 +31,11 @@ from typing import TYPE_CHECKING
 from sbir_etl.bundled import DEFAULT_SCENARIO, SMOKE_TESTS
 from sbir_etl.monitoring.history import HistoryError, HistoryStore, StoredResult, StoreURL
 from sbir_etl.monitoring.history_url import redact
-from sbir_etl.monitoring.regression import GateThresholds, Sample, TestVerdict, judge_regression
 from sbir_etl.outcomes import Outcome, Severity, Status
 
 if TYPE_CHECKING:  # only sbir_etl.dagster_defs imports Dagster; it is imported when the gates run
     from sbir_etl.dagster_defs import JobRun
 
-DEFAULT_TESTS_DIR: Path = SMOKE_TESTS
-"""The project's tests in a source checkout, else the smoke suite installed with the plugin."""
 SMOKE_TIMEOUT_S = 900
 SMOKE_ITEM = "smoke tests (pytest -m smoke)"
 JOB_ITEM = "sbir_etl_job materializes"
@@ -57,8 +55,8 @@ class ItemResult(Outcome):
 
     @property
     def blocks(self) -> bool:
-        """A critical item that did not pass (failed *or* skipped) blocks deployment."""
-        return self.critical and self.status is not Status.PASS
+        """A critical item that did not pass (failed *or* skipped) blocks deployment; a warning passed."""
+        return self.critical and not self.passed
 
 
 @dataclass(frozen=True)
@@ -187,33 +185,43 @@ def run_quality_gates(awards: Path, recipients: Path, out_dir: Path, config: Pat
 # -- baseline comparison -------------------------------------------------------------------------
 
 
-def judge_baseline(latest: Sequence[StoredResult], verdicts: Sequence[TestVerdict], source: str) -> ItemResult:
-    """FAIL when a test of the latest recorded run failed, or any regression gate fails against its baseline."""
+def judge_baseline(latest: Sequence[StoredResult], source: str) -> ItemResult:
+    """FAIL when a test of the latest recorded run failed, by itself or by a regression gate.
+
+    The gate verdicts are the ones the test run recorded, decided with that run's thresholds
+    (``--sbir-gate-*``): the checklist says what pytest said, and judges nothing again.
+    """
     name = BASELINE_ITEM
     if not latest:
         return ItemResult(
-            name, Status.FAIL, f"{source} holds no recorded run; run `pytest --sbir-history {source}` first"
+            name,
+            Status.FAIL,
+            f"{source} holds no run that recorded a test; run `pytest --sbir-history` with this store first",
         )
     run = latest[0].run
-    where = f"latest run {run.started_at} (commit {(run.commit or 'unknown')[:10]}, {run.machine_class})"
-    failed_tests = [s.result for s in latest if s.result.outcome not in ("passed", "skipped", "xfailed")]
-    failing = [v for v in verdicts if v.status is Status.FAIL]
-    warning = [v for v in verdicts if v.status is Status.WARN]
-    new = sum(1 for v in verdicts if v.status is Status.BASELINE)
-    details = tuple(f"FAIL {v.test_id}: {'; '.join(v.messages(Status.FAIL))}" for v in failing)
-    details += tuple(f"WARN {v.test_id}: {'; '.join(v.messages(Status.WARN))}" for v in warning)
+    where = f"latest run {run.label}, started {run.started_at}"
+    results = [s.result for s in latest]
+    by_gate = {status: [r for r in results if r.gate_status == status.value] for status in Status}
+    regressions, warnings = by_gate[Status.FAIL], by_gate[Status.WARN]
+    failed_tests = [r for r in results if r.status is Status.FAIL and r.gate_status != Status.FAIL.value]
+    gated = sum(len(found) for found in by_gate.values())
+    details = tuple(f"FAIL {r.test_id}: {r.gate_message}" for r in regressions)
+    details += tuple(f"WARN {r.test_id}: {r.gate_message}" for r in warnings)
     details += tuple(f"test {r.test_id} {r.outcome}" for r in failed_tests[:20])
-    counts = f"{len(verdicts)} tests gated: {len(failing)} fail, {len(warning)} warn, {new} without a baseline yet"
-    if failing or failed_tests:
-        problems = ([f"{len(failing)} regression(s)"] if failing else []) + (
+    counts = (
+        f"{gated} tests gated: {len(regressions)} fail, {len(warnings)} warn, "
+        f"{len(by_gate[Status.BASELINE])} without a baseline yet"
+    )
+    if regressions or failed_tests:
+        problems = ([f"{len(regressions)} regression(s)"] if regressions else []) + (
             [f"{len(failed_tests)} failed test(s)"] if failed_tests else []
         )
         return ItemResult(name, Status.FAIL, f"{where}: {' and '.join(problems)}; {counts}", details=details)
     return ItemResult(name, Status.PASS, f"{where}: {counts}", details=details)
 
 
-def run_baseline(history: str | os.PathLike[str], thresholds: GateThresholds) -> ItemResult:
-    """Gate every passed test of the store's latest run against its earlier runs on the same machine class.
+def run_baseline(history: str | os.PathLike[str]) -> ItemResult:
+    """The regression gates and outcomes the store's latest run of tests recorded.
 
     ``history`` is a path, ``sqlite:///PATH`` or ``postgresql://...`` (whose password is never shown).
     """
@@ -229,26 +237,11 @@ def run_baseline(history: str | os.PathLike[str], thresholds: GateThresholds) ->
         )
     try:
         with HistoryStore(location, create=False) as store:
-            runs = store.runs()
+            runs = store.runs(with_results=True)
             latest = store.results(run_id=runs[-1].run_id) if runs else []
-            verdicts = []
-            for stored in latest:
-                if stored.result.outcome != "passed":
-                    continue
-                previous = store.previous_results(
-                    stored.result.test_id,
-                    machine_class=stored.run.machine_class,
-                    limit=thresholds.baseline_runs,
-                    exclude_run_id=stored.run.run_id,
-                )
-                verdicts.append(
-                    judge_regression(
-                        stored.result.test_id, Sample.of(stored.result), [Sample.of(r) for r in previous], thresholds
-                    )
-                )
     except HistoryError as error:
         return ItemResult(name, Status.FAIL, f"cannot read {history}: {error}")
-    return judge_baseline(latest, verdicts, str(history))
+    return judge_baseline(latest, history)
 
 
 def skipped_baseline() -> ItemResult:
@@ -271,10 +264,10 @@ class ChecklistOptions:
     recipients: Path = DEFAULT_SCENARIO / "recipients.csv"
     out_dir: Path = Path("out/checklist")
     config: Path | None = None
-    tests_dir: Path = DEFAULT_TESTS_DIR
+    tests_dir: Path = SMOKE_TESTS
+    """The project's tests in a source checkout, else the smoke suite installed with the plugin."""
     history: str | Path | None = None
     """A path, ``sqlite:///PATH`` or ``postgresql://...``."""
-    thresholds: GateThresholds = field(default_factory=GateThresholds)
 
 
 def run_checklist(
@@ -282,7 +275,7 @@ def run_checklist(
     *,
     smoke: Callable[[Path], ItemResult] | None = None,
     quality_gates: Callable[[Path, Path, Path, Path | None], list[ItemResult]] | None = None,
-    baseline: Callable[[str | Path, GateThresholds], ItemResult] | None = None,
+    baseline: Callable[[str | Path], ItemResult] | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> ChecklistReport:
     """Run every item (none stops the others) and collect the report.
@@ -301,30 +294,25 @@ def run_checklist(
         items.append(skipped_baseline())
     else:
         progress(f"baseline comparison: {redact(str(options.history))} ...")
-        items.append(baseline(options.history, options.thresholds))
+        items.append(baseline(options.history))
     return ChecklistReport(tuple(items))
 
 
 def add_checklist_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of `sbir-etl checklist`."""
+    """The arguments of `sbir-etl checklist`; their defaults are :class:`ChecklistOptions`'."""
+    defaults = ChecklistOptions()
     parser.add_argument(
         "--awards",
-        default=str(DEFAULT_SCENARIO / "awards.csv"),
+        default=str(defaults.awards),
         help="awards of the quality-gate scenario (default: the bundled real sample)",
     )
     parser.add_argument(
-        "--recipients", default=str(DEFAULT_SCENARIO / "recipients.csv"), help="recipients of the quality-gate scenario"
+        "--recipients", default=str(defaults.recipients), help="recipients of the quality-gate scenario"
     )
     parser.add_argument("--config", help="YAML/TOML configuration for the quality-gate run (thresholds)")
-    parser.add_argument("--out", default="out/checklist", help="directory for the quality-gate run's tables")
-    parser.add_argument("--tests", default=str(DEFAULT_TESTS_DIR), help="test directory holding the smoke tests")
+    parser.add_argument("--out", default=str(defaults.out_dir), help="directory for the quality-gate run's tables")
+    parser.add_argument("--tests", default=str(defaults.tests_dir), help="test directory holding the smoke tests")
     parser.add_argument("--history", help="pytest --sbir-history store to compare the latest run with its baseline")
-    parser.add_argument(
-        "--baseline-runs",
-        type=int,
-        default=GateThresholds().baseline_runs,
-        help="baseline = median of this many earlier runs (default 5)",
-    )
     parser.add_argument("--markdown", help="also write the report as Markdown here (e.g. $GITHUB_STEP_SUMMARY)")
 
 

@@ -272,8 +272,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def report_arguments(p: argparse.ArgumentParser) -> None:
+    from sbir_etl.monitoring.reporting import FORMATS
+
     p.add_argument("--history", required=True, help="metrics store written by pytest --sbir-history")
-    p.add_argument("--format", choices=("md", "json", "html"), default="md", help="output format (default md)")
+    p.add_argument("--format", choices=FORMATS, default="md", help="output format (default md)")
     p.add_argument("--out", help="write here instead of standard output (required for html)")
     p.add_argument("--window", type=int, default=10, help="latest passed runs a trend looks at (default 10)")
 
@@ -281,28 +283,39 @@ def report_arguments(p: argparse.ArgumentParser) -> None:
 def _history_file(location: str | None) -> dict[str, Path]:
     """The metrics store as an input file to protect from being overwritten: a SQLite path; a
     PostgreSQL URL names no file."""
-    from sbir_etl.monitoring.history_url import HistoryError, StoreURL
+    from sbir_etl.monitoring.history_backend import HistoryLocationError
+    from sbir_etl.monitoring.history_url import StoreURL
 
     try:
         path = StoreURL.parse(location).path if location else None
-    except HistoryError as error:
+    except HistoryLocationError as error:
         raise ConfigError(f"--history: {error}") from None
     return {"--history": path} if path is not None else {}
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sbir_etl.io.outputs import check_output_paths
-    from sbir_etl.monitoring.reporting import ReportOptions, run_report
+    """Markdown or JSON to stdout, or any format to ``--out`` (written whole or not at all)."""
+    from sbir_etl.io.outputs import atomic_path, check_output_paths
+    from sbir_etl.monitoring.reporting import load_report, render
     from sbir_etl.monitoring.trends import TrendPolicy
 
+    if args.format == "html" and not args.out:
+        raise ConfigError("--format html needs --out FILE (an HTML page is not meant for a terminal)")
+    history = _history_file(args.history)
     if args.out:
-        check_output_paths(_history_file(args.history), {"--out": Path(args.out)})
+        check_output_paths(history, {"--out": Path(args.out)})
     try:
         trend = TrendPolicy(window=args.window)
     except ValueError as error:
         raise ConfigError(f"--window: {error}") from None
-    out = Path(args.out) if args.out else None
-    return run_report(ReportOptions(history=args.history, format=args.format, out=out, trend=trend))
+    text = render(load_report(args.history, policy=trend), args.format)
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    with atomic_path(args.out) as partial:
+        partial.write_text(text, encoding="utf-8")
+    print(f"wrote {args.format} report to {args.out}", file=sys.stderr)
+    return 0
 
 
 def checklist_arguments(p: argparse.ArgumentParser) -> None:
@@ -332,16 +345,11 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_checklist(args: argparse.Namespace) -> int:
     from sbir_etl.checklist import ChecklistOptions, checklist_command
     from sbir_etl.io.outputs import check_output_paths
-    from sbir_etl.monitoring.regression import GateThresholds
 
     if args.markdown:
         inputs = {"--awards": Path(args.awards), "--recipients": Path(args.recipients)} | _history_file(args.history)
         check_output_paths(inputs, {"--markdown": Path(args.markdown)})
 
-    try:
-        thresholds = GateThresholds(baseline_runs=args.baseline_runs)
-    except ValueError as error:
-        raise ConfigError(f"--baseline-runs: {error}") from error
     options = ChecklistOptions(
         awards=Path(args.awards),
         recipients=Path(args.recipients),
@@ -349,7 +357,6 @@ def cmd_checklist(args: argparse.Namespace) -> int:
         config=Path(args.config) if args.config else None,
         tests_dir=Path(args.tests),
         history=args.history or None,
-        thresholds=thresholds,
     )
     return checklist_command(options, markdown=Path(args.markdown) if args.markdown else None)
 

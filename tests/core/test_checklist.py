@@ -10,7 +10,7 @@ import pytest
 from sbir_etl import BUNDLED_FIXTURES, checklist, cli
 from sbir_etl.checklist import ChecklistOptions, ChecklistReport, ItemResult
 from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo, TestResult
-from sbir_etl.monitoring.regression import GateThresholds
+from sbir_etl.monitoring.regression import GateThresholds, Sample
 from sbir_etl.outcomes import Status
 
 TEST_ID = "tests/test_enrich.py::test_enrich_10k"
@@ -31,6 +31,7 @@ def item(status: Status, critical: bool = True, name: str = "x") -> ItemResult:
         ((item(Status.PASS), item(Status.SKIP, critical=False)), True),
         ((item(Status.PASS), item(Status.FAIL)), False),
         ((item(Status.PASS), item(Status.SKIP)), False),  # a skipped critical item has not passed
+        ((item(Status.PASS), item(Status.WARN)), True),  # a warning passed: worth a look, blocks nothing
         ((), False),  # nothing checked is not ready
     ],
 )
@@ -121,7 +122,15 @@ def test_quality_gates_on_a_broken_schema_fail_the_job_with_the_error(tmp_path: 
 # -- baseline comparison against a real metrics store ----------------------------------------------
 
 
-def record(store: HistoryStore, day: int, wall_s: float, outcome: str = "passed", match_rate: float = 0.80) -> None:
+def record(
+    store: HistoryStore,
+    day: int,
+    wall_s: float,
+    outcome: str = "passed",
+    match_rate: float = 0.80,
+    thresholds: GateThresholds | None = None,
+) -> None:
+    """Record a run of TEST_ID as the plugin does: gated when it passed, failed by a failing gate."""
     run = RunInfo(
         run_id=f"run{day}",
         started_at=f"2026-11-{day:02d}T00:00:00+00:00",
@@ -130,14 +139,29 @@ def record(store: HistoryStore, day: int, wall_s: float, outcome: str = "passed"
         commit=f"c{day:09d}",
     )
     store.record_run(run)
+    sample = Sample(wall_s, 100.0, match_rate)
+    verdict = (
+        store.judge(
+            TEST_ID,
+            sample,
+            machine_class=run.machine_class,
+            thresholds=thresholds or GateThresholds(),
+            exclude_run_id=run.run_id,
+        )
+        if outcome == "passed"
+        else None
+    )
     store.record_result(
         TestResult(
             run_id=run.run_id,
             test_id=TEST_ID,
-            outcome=outcome,
+            outcome="failed" if verdict and verdict.status is Status.FAIL else outcome,
             wall_s=wall_s,
             peak_rss_growth_mib=100.0,
             quality=QualityMetrics(match_rate=match_rate),
+            gate_status=verdict and verdict.status.value,
+            gate_message=verdict and verdict.summary,
+            gates=verdict.gates if verdict else (),
         )
     )
 
@@ -155,15 +179,16 @@ def history(tmp_path: Path) -> Path:
     ("wall_s", "outcome", "match_rate", "status", "says"),
     [
         (1.02, "passed", 0.80, Status.PASS, "1 tests gated: 0 fail, 0 warn"),
+        (1.50, "passed", 0.80, Status.FAIL, "1 regression(s); 1 tests gated: 1 fail"),
         (1.50, "passed", 0.80, Status.FAIL, "time regression: 1.50 s vs baseline 1.00 s"),
         (1.00, "passed", 0.70, Status.FAIL, "match rate regression"),
-        (1.00, "failed", 0.80, Status.FAIL, "1 failed test(s)"),
+        (1.00, "failed", 0.80, Status.FAIL, "1 failed test(s); 0 tests gated"),
     ],
 )
 def test_baseline_comparison_gates_the_latest_run(history: Path, wall_s, outcome, match_rate, status, says) -> None:
     with HistoryStore(history) as store:
         record(store, 6, wall_s=wall_s, outcome=outcome, match_rate=match_rate)
-    result = checklist.run_baseline(history, GateThresholds())
+    result = checklist.run_baseline(history)
     assert result.status is status and result.critical
     assert says in result.message + " ".join(result.details)
 
@@ -171,17 +196,17 @@ def test_baseline_comparison_gates_the_latest_run(history: Path, wall_s, outcome
 def test_baseline_comparison_lists_each_failed_test_with_its_outcome(history: Path) -> None:
     with HistoryStore(history) as store:
         record(store, 6, wall_s=1.0, outcome="failed")
-    result = checklist.run_baseline(history, GateThresholds())
+    result = checklist.run_baseline(history)
     assert result.status is Status.FAIL
     assert result.details == (f"test {TEST_ID} failed",)
 
 
 def test_baseline_comparison_without_a_store_or_runs_fails_with_what_to_do(tmp_path: Path) -> None:
-    missing = checklist.run_baseline(tmp_path / "none.sqlite", GateThresholds())
+    missing = checklist.run_baseline(tmp_path / "none.sqlite")
     assert missing.status is Status.FAIL and "pytest --sbir-history" in missing.message
     HistoryStore(tmp_path / "empty.sqlite").close()
-    empty = checklist.run_baseline(tmp_path / "empty.sqlite", GateThresholds())
-    assert empty.status is Status.FAIL and "holds no recorded run" in empty.message
+    empty = checklist.run_baseline(tmp_path / "empty.sqlite")
+    assert empty.status is Status.FAIL and "holds no run that recorded a test" in empty.message
 
 
 # -- the command -------------------------------------------------------------------------------------
@@ -217,9 +242,15 @@ def test_command_without_history_skips_the_comparison(fake_slow_items, capsys) -
     assert "[SKIP] baseline comparison" in out and "pass --history PATH" in out
 
 
-def test_command_rejects_a_bad_baseline_window(capsys) -> None:
-    assert cli.main(["checklist", "--baseline-runs", "0"]) == 2
-    assert "--baseline-runs" in capsys.readouterr().err
+def test_baseline_comparison_shows_the_verdicts_of_the_run_with_its_own_thresholds(history: Path) -> None:
+    """+50 % fails the default time gate (+25 %); a run made with --sbir-gate-time-fail=60 warned."""
+    with HistoryStore(history) as store:
+        record(store, 6, wall_s=1.5, thresholds=GateThresholds(time_fail_pct=60))
+    result = checklist.run_baseline(history)
+    assert result.status is Status.PASS and "1 warn" in result.message
+    assert result.details == (
+        f"WARN {TEST_ID}: time regression: 1.50 s vs baseline 1.00 s (median of 5 runs): +50 %, warn at +10 %",
+    )
 
 
 def test_options_default_to_the_bundled_scenario_and_the_checkout_tests() -> None:
@@ -228,4 +259,11 @@ def test_options_default_to_the_bundled_scenario_and_the_checkout_tests() -> Non
     assert (options.tests_dir / "smoke").is_dir()
     parser = argparse.ArgumentParser()
     checklist.add_checklist_arguments(parser)
-    assert parser.parse_args([]).history is None
+    args = parser.parse_args([])
+    assert args.history is None
+    assert (Path(args.awards), Path(args.recipients), Path(args.out), Path(args.tests)) == (
+        options.awards,
+        options.recipients,
+        options.out_dir,
+        options.tests_dir,
+    )

@@ -167,10 +167,23 @@ def test_a_store_of_a_newer_version_is_refused(location: str) -> None:
 
 
 def test_a_reader_refuses_a_location_without_a_store_and_creates_nothing(location: str) -> None:
-    with pytest.raises(HistoryError, match="no metrics store at .*; run the tests with --sbir-history"):
+    with pytest.raises(HistoryError, match="no metrics store at .*; run the tests with --sbir-history") as caught:
         HistoryStore(location, create=False)
+    if location.startswith("postgresql://"):  # what to run is the user's own URL: a redacted one would not connect
+        assert "***" not in str(caught.value).partition("; ")[2]
     assert tables(location) == set()
     with HistoryStore(location) as store:  # the writer creates it, then the reader opens it
         store.record_run(run("r1", "2026-01-01T00:00:00+00:00"))
     with HistoryStore(location, create=False) as store:
         assert [r.run_id for r in store.runs()] == ["r1"]
+
+
+def test_runs_with_results_leave_out_runs_that_recorded_no_test(location: str) -> None:
+    with HistoryStore(location) as store:
+        for i in range(3):
+            store.record_run(run(f"r{i}", f"2026-01-0{i + 1}T00:00:00+00:00"))
+        store.record_result(TestResult("r0", "t", "passed", wall_s=1.0))
+        store.record_result(TestResult("r1", "t", "passed", wall_s=1.0))
+        store.record_result(TestResult("r1", "u", "passed", wall_s=1.0))
+        assert [r.run_id for r in store.runs()] == ["r0", "r1", "r2"]
+        assert [r.run_id for r in store.runs(with_results=True)] == ["r0", "r1"]

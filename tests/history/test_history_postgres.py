@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import pq
 
 from sbir_etl.monitoring.history import (
     MIGRATIONS,
@@ -89,6 +90,23 @@ def test_an_older_store_is_migrated_keeping_its_rows(postgres_url: str) -> None:
         [stored] = store.results()
     assert stored.result.wall_s == 2.0
     assert stored.result.gate_status is None  # a column migration 2 added
+
+
+def test_recording_a_result_is_one_statement_and_three_round_trips(postgres_url: str, tmp_path: Path) -> None:
+    """BEGIN, the INSERT, COMMIT: the foreign key, not a SELECT first, refuses a result of an unknown
+    run (a round trip per recorded test counts when the server is across a network)."""
+    with HistoryStore(postgres_url) as store:
+        store.record_run(run_info("r1"))
+        conn = store._backend._conn  # type: ignore[attr-defined]
+        with (tmp_path / "trace").open("w+") as trace:
+            conn.pgconn.trace(trace.fileno())
+            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            store.record_result(TestResult("r1", "t", "passed", wall_s=1.0))
+            conn.pgconn.untrace()
+            trace.seek(0)
+            messages = [line.split("\t")[2].split()[0] for line in trace if line.strip()]
+    assert messages.count("ReadyForQuery") == 3  # the server answered three times: three round trips
+    assert messages.count("Parse") == 1
 
 
 WRITER = textwrap.dedent(
@@ -182,8 +200,9 @@ def test_a_wrong_password_is_a_history_error_that_does_not_show_the_password(
 def test_a_server_that_is_not_there_is_a_history_error(postgres_server: PostgresServer) -> None:
     with pytest.raises(
         HistoryError, match=r"cannot connect to the metrics store postgresql://sbir_test:\*\*\*@127.0.0.1:1/x"
-    ):
+    ) as caught:
         HistoryStore(f"postgresql://sbir_test:{postgres_server.password}@127.0.0.1:1/x")
+    assert caught.value.exit_code == 1  # the environment: sbir-etl exits 1
 
 
 def test_a_database_that_does_not_exist_is_named(postgres_server: PostgresServer) -> None:

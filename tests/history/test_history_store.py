@@ -6,9 +6,11 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mounts import remount_read_only, tmpfs
 
 from sbir_etl.monitoring.history import (
     MIGRATIONS,
@@ -133,13 +135,58 @@ def test_newer_schema_is_refused_with_instructions(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_database_is_a_history_error(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     path.write_text("this is not sqlite " * 100)
-    with pytest.raises(HistoryError, match="not a database"):
+    with pytest.raises(HistoryError, match="not a database") as caught:
         HistoryStore(path)
+    assert caught.value.exit_code == 2  # the user's input, as a corrupt input file is
 
 
 def test_missing_directory_is_explained(tmp_path: Path) -> None:
-    with pytest.raises(HistoryError, match="does not exist"):
+    with pytest.raises(HistoryError, match="does not exist") as caught:
         HistoryStore(tmp_path / "missing" / "h.sqlite")
+    assert caught.value.exit_code == 2
+
+
+@pytest.fixture
+def read_only_store(tmp_path: Path) -> Iterator[Path]:
+    """A store with one run, on a file system then remounted read-only (as a CI artifact or a
+    read-only volume is)."""
+    with tmpfs(tmp_path / "ro") as mount:
+        with HistoryStore(mount / "h.sqlite") as store:
+            store.record_run(make_run("r1", "2026-01-01T00:00:00+00:00"))
+            store.record_result(TestResult("r1", "t", "passed", wall_s=1.0, gate_status="baseline established"))
+        remount_read_only(mount)
+        yield mount / "h.sqlite"
+
+
+def test_readers_read_a_store_on_a_read_only_file_system(read_only_store: Path) -> None:
+    """A reader opens no write transaction and does not switch the journal mode."""
+    from sbir_etl.checklist import run_baseline
+    from sbir_etl.monitoring.reporting import load_report
+    from sbir_etl.outcomes import Status
+
+    before = sorted(read_only_store.parent.iterdir())
+    with HistoryStore(read_only_store, create=False) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert [s.result.test_id for s in store.results()] == ["t"]
+        with pytest.raises(HistoryError, match="readonly|read-only"):
+            store.record_run(make_run("r2", "2026-01-02T00:00:00+00:00"))
+    assert [r.test_id for r in load_report(read_only_store).latest_results] == ["t"]
+    assert run_baseline(read_only_store).status is Status.PASS
+    assert sorted(read_only_store.parent.iterdir()) == before
+
+
+def test_a_reader_of_a_current_store_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        store.record_run(make_run("r1", "2026-01-01T00:00:00+00:00"))
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = DELETE")  # as a copy made with the sqlite3 shell's .backup is
+    size, changed = path.stat().st_size, path.stat().st_mtime_ns
+    with HistoryStore(path, create=False) as store:
+        assert [r.run_id for r in store.runs()] == ["r1"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (size, changed)
 
 
 WRITER = textwrap.dedent(

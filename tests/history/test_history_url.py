@@ -24,13 +24,13 @@ from sbir_etl.monitoring.history_url import redact, scrub
     ],
 )
 def test_paths_and_sqlite_urls_select_the_sqlite_store(given: str | Path, path: Path) -> None:
-    assert StoreURL.parse(given) == StoreURL("sqlite", path=path)
+    assert StoreURL.parse(given) == StoreURL(path=path)
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+psycopg", "PostgreSQL"])
 def test_postgres_urls_select_the_postgres_store_in_libpq_spelling(scheme: str) -> None:
     location = StoreURL.parse(f"{scheme}://ci:pw@db.example.org:5433/sbir?sslmode=require")
-    assert location == StoreURL("postgresql", url="postgresql://ci:pw@db.example.org:5433/sbir?sslmode=require")
+    assert location == StoreURL(url="postgresql://ci:pw@db.example.org:5433/sbir?sslmode=require")
     assert location.path is None
 
 
@@ -63,11 +63,32 @@ def test_unusable_locations_are_explained(given: str, message: str) -> None:
             "postgresql://db/sbir?user=ci&password=***&sslmode=require",
         ),
         ("postgresql://ci:s3cret@db?password=other", "postgresql://ci:***@db?password=***"),
+        (
+            "postgresql://db/sbir?sslpassword=s3cret&sslmode=require",
+            "postgresql://db/sbir?sslpassword=***&sslmode=require",
+        ),
     ],
 )
 def test_redact_hides_passwords_and_keeps_the_rest(url: str, shown: str) -> None:
     assert redact(url) == shown
     assert str(StoreURL.parse(url)) == shown  # what every message prints
+
+
+@pytest.mark.parametrize(
+    "given", ["host=db user=u password=hunter2", "  dbname = sbir password='hunter2'", "password=hunter2"]
+)
+def test_a_libpq_key_value_string_is_refused_naming_the_url_form_without_its_password(given: str) -> None:
+    """Not a SQLite file called "host=db user=u password=hunter2" (whose name every message would print)."""
+    with pytest.raises(HistoryError) as caught:
+        StoreURL.parse(given)
+    message = str(caught.value)
+    assert "key=value" in message and "postgresql://USER:PASSWORD@HOST:PORT/DATABASE" in message
+    assert "hunter2" not in message
+
+
+def test_redact_hides_passwords_of_a_key_value_string_too() -> None:
+    """What a progress line prints of a location it has not parsed yet."""
+    assert redact("host=db password=hunter2 sslpassword='a b' user=u") == "host=db password=*** sslpassword=*** user=u"
 
 
 def test_a_path_is_shown_as_it_is() -> None:
@@ -76,7 +97,9 @@ def test_a_path_is_shown_as_it_is() -> None:
 
 
 def test_scrub_removes_a_password_a_driver_echoes_in_any_form() -> None:
-    url = "postgresql://ci:p%40ss@db/sbir?password=q2"
-    message = f"failed for {url}: password p@ss (p%40ss) or q2 rejected"
+    url = "postgresql://ci:p%40ss@db/sbir?password=q2&sslpassword=k3y"
+    message = f"failed for {url}: password p@ss (p%40ss) or q2 rejected, key k3y"
     cleaned = scrub(message, url)
-    assert cleaned == "failed for postgresql://ci:***@db/sbir?password=***: password *** (***) or *** rejected"
+    assert cleaned == (
+        "failed for postgresql://ci:***@db/sbir?password=***&sslpassword=***: password *** (***) or *** rejected, key ***"
+    )

@@ -13,7 +13,7 @@ def history(*wall_s: float, mib: float | None = None, rate: float | None = None)
 
 
 def gate(verdict, metric):
-    [found] = [g for g in verdict.gates if g.metric == metric]
+    [found] = [g for g in verdict.gates if g.name == metric]
     return found
 
 

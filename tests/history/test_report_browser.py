@@ -18,6 +18,7 @@ import pytest
 from report_histories import History, jittered, quality
 
 from sbir_etl.monitoring.reporting import HistoryReport, build_report, render
+from sbir_etl.outcomes import Status
 
 CHROMIUM = Path(os.environ.get("SBIR_CHROMIUM", "/usr/bin/chromium"))  # e.g. /usr/bin/google-chrome on GitHub runners
 LAUNCH_ARGS = [
@@ -157,7 +158,7 @@ def test_page_loads_with_no_console_message_error_or_request(loaded: LoadedPage)
 
 def test_summary_names_every_failing_and_warning_test_with_its_message(loaded: LoadedPage, report) -> None:
     page = loaded.page
-    failing = {r.test_id for r in report.with_status("fail")}
+    failing = {r.test_id for r in report.with_status(Status.FAIL)}
     assert failing == {TESTS[2], RATE_DROPPED, LONG_ID}
     named = page.eval_on_selector_all("#summary .attention li.fail button.tid", "bs => bs.map(b => b.title)")
     assert set(named) == failing and len(named) == len(failing)
@@ -199,7 +200,7 @@ def test_filters_by_text_and_by_status(loaded: LoadedPage, report) -> None:
     assert page.inner_text("#shown-count") == f"showing 14 of {len(report.latest_results)}"
     page.fill("#filter", "")
     page.select_option("#status-filter", "fail")
-    assert set(visible_values(page, 0)) == {r.test_id for r in report.with_status("fail")}
+    assert set(visible_values(page, 0)) == {r.test_id for r in report.with_status(Status.FAIL)}
     page.select_option("#status-filter", "attention")
     assert len(visible_values(page, 0)) == 5
     page.select_option("#status-filter", "degrading")

@@ -7,18 +7,29 @@ import re
 from pathlib import Path
 
 import pytest
+from mounts import remount_read_only, tmpfs
 from report_histories import History, jittered, quality
 
-from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo
+from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo, TestResult
+from sbir_etl.monitoring.regression import GateVerdict
 from sbir_etl.monitoring.report_markdown import MAX_CHARS, render_markdown
 from sbir_etl.monitoring.report_scores import ScoreDistribution
-from sbir_etl.monitoring.reporting import ReportOptions, build_report, load_report, render, render_json, run_report
+from sbir_etl.monitoring.reporting import build_report, load_report, render, render_json
 from sbir_etl.monitoring.trends import Direction
+from sbir_etl.outcomes import Status
 
 SLOW = "tests/test_enrich.py::test_enrich_10k"
 STEADY = "tests/test_enrich.py::test_steady"
 BROKEN = "tests/test_enrich.py::test_broken"
 RATE = "tests/test_enrich.py::test_quality"
+RATE_GATE = GateVerdict(
+    "match_rate",
+    Status.FAIL,
+    "match rate regression: 79.0% vs baseline 86.0% (median of 5 runs): -7.0 points, fail at -5 points",
+    current=0.79,
+    baseline=0.86,
+    change=-7.0,
+)
 
 
 @pytest.fixture
@@ -48,9 +59,8 @@ def history() -> History:
             wall_s=0.3,
             quality=quality(0.79 if last else 0.86),
             gate_status="fail" if last else "pass",
-            gate_message="match rate regression: 79.0% vs baseline 86.0% (median of 5 runs): -7.0 points, fail at -5 points"
-            if last
-            else None,
+            gate_message=RATE_GATE.message if last else None,
+            gates=(RATE_GATE,) if last else (),
         )
     return history
 
@@ -62,16 +72,34 @@ def report_of(history: History):
 def test_latest_results_say_what_needs_attention_and_why(history: History) -> None:
     report = report_of(history)
     status = {r.test_id: r.status for r in report.latest_results}
-    assert status == {SLOW: "warn", STEADY: "pass", BROKEN: "fail", RATE: "fail"}
+    assert status == {SLOW: Status.WARN, STEADY: Status.PASS, BROKEN: Status.FAIL, RATE: Status.FAIL}
     [broken] = [r for r in report.latest_results if r.test_id == BROKEN]
     assert "the test itself failed" in broken.message
-    assert [r.test_id for r in report.with_status("fail")] == [BROKEN, RATE]
+    assert [r.test_id for r in report.with_status(Status.FAIL)] == [BROKEN, RATE]
 
 
-def test_quality_gate_is_recomputed_against_the_previous_passed_runs(history: History) -> None:
+def test_quality_gate_is_the_one_the_run_recorded(history: History) -> None:
     [gate] = report_of(history).quality_gates
-    assert (gate.test_id, gate.match_rate, gate.baseline, gate.status) == (RATE, 0.79, pytest.approx(0.86), "fail")
+    assert (gate.test_id, gate.match_rate, gate.baseline, gate.status) == (RATE, 0.79, 0.86, Status.FAIL)
     assert "fail at -5 points" in gate.message
+
+
+@pytest.mark.parametrize(
+    ("outcome", "says"),
+    [("failed", "not gated: the test failed"), ("passed", "no gate verdict recorded")],
+)
+def test_a_match_rate_without_a_recorded_gate_is_shown_as_not_gated(outcome: str, says: str) -> None:
+    history = History()
+    [run] = history.add_runs(1)
+    history.add(run, RATE, outcome, quality=quality(0.8))
+    [gate] = report_of(history).quality_gates
+    assert (gate.status, gate.baseline) == (Status.SKIP, None) and says in gate.message
+
+
+def test_a_run_is_named_by_branch_commit_and_machine_class_everywhere() -> None:
+    run = RunInfo("r", "2026-01-01", "ci-2cpu", "3.11", commit="3f2c9a1b0d77e", branch="main", dirty=True)
+    assert run.label == "main@3f2c9a1b0d (dirty) on ci-2cpu"
+    assert RunInfo("r", "2026-01-01", "ci-2cpu", "3.11").label == "unknown branch@unknown commit on ci-2cpu"
 
 
 def test_trends_find_the_doubled_test_only(history: History) -> None:
@@ -131,7 +159,7 @@ def test_score_distribution_orders_methods_by_cascade_and_buckets_by_score() -> 
 
 def test_markdown_is_the_summary_and_the_tests_that_need_attention(history: History) -> None:
     text = render_markdown(report_of(history))
-    assert "Latest: `0009abcdef` on `main`, machine class `ci`" in text
+    assert "Latest: `main@0009abcdef on ci`, started 2026-01-01T00:09:00+00:00." in text
     assert "**2 failing · 1 warning · 1 degrading trend** among 4 tests (3 gated)." in text
     assert "### Failing (2)" in text and f"| `{BROKEN}` | the test itself failed" in text
     assert f"| `{RATE}` | match rate regression: 79.0% vs baseline 86.0%" in text
@@ -236,30 +264,68 @@ def test_html_of_a_thousand_tests_by_fifty_runs_stays_under_five_megabytes() -> 
 # -- command line -------------------------------------------------------------------------------
 
 
-def test_run_report_writes_each_format(history: History, tmp_path: Path, capsys) -> None:
+def test_the_report_command_writes_each_format(history: History, tmp_path: Path, capsys) -> None:
+    from sbir_etl.cli import main
+
     store = history.write(tmp_path / "h.sqlite")
     for fmt in ("md", "json", "html"):
-        out = tmp_path / f"report.{fmt}"
-        assert run_report(ReportOptions(history=store, format=fmt, out=out)) == 0
+        out = tmp_path / "new-dir" / f"report.{fmt}"  # a missing directory is created, as for every output
+        assert main(["report", "--history", str(store), "--format", fmt, "--out", str(out)]) == 0
         assert f"wrote {fmt} report to {out}" in capsys.readouterr().err
-    assert json.loads((tmp_path / "report.json").read_text())["run_count"] == 10
-    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
-    assert run_report(ReportOptions(history=store)) == 0
+    assert json.loads((tmp_path / "new-dir" / "report.json").read_text())["run_count"] == 10
+    assert (tmp_path / "new-dir" / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in (tmp_path / "new-dir").iterdir()) == ["report.html", "report.json", "report.md"]
+    assert main(["report", "--history", str(store)]) == 0
     assert capsys.readouterr().out.startswith("## SBIR enrichment regression report")
 
 
-def test_missing_store_unwritable_output_and_html_to_terminal_are_errors(tmp_path: Path, capsys) -> None:
-    assert run_report(ReportOptions(history=tmp_path / "nope.sqlite")) == 2
-    assert "run the tests with --sbir-history" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("arguments", "code", "says"),
+    [
+        (
+            ["--history", "{tmp}/nope.sqlite"],
+            2,
+            "sbir-etl: error: no metrics store at {tmp}/nope.sqlite; run the tests",
+        ),
+        (["--history", "mysql://u@h/db"], 2, "sbir-etl: error: --history: unsupported metrics store URL"),
+        (["--history", "{store}", "--format", "html"], 2, "sbir-etl: error: --format html needs --out FILE"),
+        (["--history", "{store}", "--window", "1"], 2, "sbir-etl: error: --window: the trend window must cover"),
+        (["--history", "{store}", "--out", "{store}"], 2, "sbir-etl: error: "),
+        (["--history", "postgresql://u:pw@127.0.0.1:1/x"], 1, "sbir-etl: failed: cannot connect to the metrics store"),
+    ],
+    ids=["missing-store", "unsupported-url", "html-to-terminal", "window", "out-is-the-store", "connection-refused"],
+)
+def test_report_errors_end_at_the_cli_boundary_with_the_documented_code(
+    tmp_path: Path, capsys, arguments: list[str], code: int, says: str
+) -> None:
+    """Bad input exits 2, the environment (a server refusing the connection) 1: one stderr line each."""
+    from sbir_etl.cli import main
+
     store = tmp_path / "h.sqlite"
     with HistoryStore(store) as created:
         created.record_run(RunInfo("r", "2026-01-01", "ci", "3"))
-    assert run_report(ReportOptions(history=store, format="html")) == 2
-    assert "needs --out" in capsys.readouterr().err
-    assert run_report(ReportOptions(history=store, out=tmp_path / "missing-dir" / "r.md")) == 2
-    assert f"cannot write {tmp_path / 'missing-dir' / 'r.md'}" in capsys.readouterr().err
+    given = [a.format(tmp=tmp_path, store=store) for a in arguments]
+    assert main(["report", *given]) == code
+    err = capsys.readouterr().err
+    assert err.startswith(says.format(tmp=tmp_path)) and err.count("\n") == 1, err
+    assert "pw" not in err
+
+
+def test_a_report_that_cannot_be_written_is_an_environment_failure(history: History, tmp_path: Path, capsys) -> None:
+    from sbir_etl.cli import main
+
+    store = history.write(tmp_path / "h.sqlite")
+    with tmpfs(tmp_path / "ro") as mount:
+        remount_read_only(mount)
+        assert main(["report", "--history", str(store), "--out", str(mount / "r.md")]) == 1
+        assert list(mount.iterdir()) == []
+    err = capsys.readouterr().err
+    assert err.startswith("sbir-etl: failed: ") and "r.md" in err and "Read-only file system" in err, err
+
+
+def test_render_refuses_an_unknown_format(history: History) -> None:
     with pytest.raises(ValueError, match="unknown report format 'pdf'"):
-        ReportOptions(history=store, format="pdf")
+        render(report_of(history), "pdf")
 
 
 def test_load_report_of_an_empty_store(tmp_path: Path) -> None:
@@ -276,5 +342,48 @@ def test_sbir_etl_report_command(history: History, tmp_path: Path, capsys) -> No
     store = history.write(tmp_path / "h.sqlite")
     assert main(["report", "--history", str(store), "--format", "md", "--window", "20"]) == 0
     assert "latest 20 passed runs" in capsys.readouterr().out
-    assert main(["report", "--history", str(store), "--window", "1"]) == 2
-    assert "--window: the trend window must cover 2 to 200 runs, got 1" in capsys.readouterr().err
+
+
+# -- runs that recorded no test -------------------------------------------------------------------
+
+
+def test_a_collect_only_run_after_a_real_one_is_not_the_latest_run(pytester: pytest.Pytester) -> None:
+    """pytest records its run when it starts, so ``--collect-only`` (or ``-k nomatch``, or a run
+    interrupted before its first test) leaves a run without results; the readers skip it."""
+    from sbir_etl.checklist import run_baseline
+
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    store = pytester.path / "h.sqlite"
+    pytester.runpytest(f"--sbir-history={store}").assert_outcomes(passed=1)
+    assert pytester.runpytest(f"--sbir-history={store}", "--collect-only").ret == pytest.ExitCode.OK
+    assert pytester.runpytest(f"--sbir-history={store}", "-k", "nomatch").ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+    report = load_report(store)
+    assert report.run_count == 1 and [r.test_id for r in report.latest_results] == ["test_one.py::test_one"]
+    assert "recorded no test" not in render_markdown(report)
+    item = run_baseline(store)
+    assert item.status is Status.PASS, item.message
+
+
+# -- the verdicts are the test run's ---------------------------------------------------------------
+
+
+def test_report_and_checklist_show_the_gates_the_test_run_applied(pytester: pytest.Pytester) -> None:
+    """A 7-point drop fails the default match-rate gate (5 points) but passes the run's own
+    ``--sbir-gate-match-rate-fail=10``: the report and the checklist say what pytest said."""
+    from sbir_etl.checklist import run_baseline
+
+    store = pytester.path / "h.sqlite"
+    with HistoryStore(store) as seeded:
+        for i in range(5):
+            seeded.record_run(RunInfo(f"seed{i}", f"2026-01-0{i + 1}T00:00:00+00:00", "box", "3"))
+            seeded.record_result(TestResult(f"seed{i}", "test_rate.py::test_rate", "passed", quality=quality(0.85)))
+    pytester.makepyfile(test_rate="def test_rate(record_quality):\n    record_quality(match_rate=0.78)\n")
+    result = pytester.runpytest(f"--sbir-history={store}", "--sbir-machine-class=box", "--sbir-gate-match-rate-fail=10")
+    result.assert_outcomes(passed=1)
+
+    [gate] = load_report(store).quality_gates
+    assert gate.status is Status.PASS and gate.baseline == pytest.approx(0.85)
+    assert gate.message == "match rate: 78.0% vs baseline 85.0% (median of 5 runs): -7.0 points"
+    item = run_baseline(store)
+    assert item.status is Status.PASS, item.message + " ".join(item.details)

@@ -20,7 +20,6 @@ import pytest
 
 from sbir_etl.checklist import run_baseline
 from sbir_etl.monitoring.history import HistoryStore
-from sbir_etl.monitoring.regression import GateThresholds
 from sbir_etl.outcomes import Status
 from tests.pg_server import PostgresServer
 
@@ -145,8 +144,8 @@ def test_machines_share_one_store_and_each_is_gated_against_its_own_class(
     assert "test_shared.py::test_07" in markdown and shown in markdown
     assert password not in report.stdout + report.stderr + markdown
 
-    item = run_baseline(postgres_url, GateThresholds())
-    assert item.status is Status.FAIL and "1 failed test(s)" in item.message and "box-a" in item.message
+    item = run_baseline(postgres_url)
+    assert item.status is Status.FAIL and "1 regression(s)" in item.message and "box-a" in item.message
     assert password not in item.message + "".join(item.details)
 
 

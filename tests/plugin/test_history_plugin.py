@@ -369,3 +369,17 @@ def test_ini_history_path_is_relative_to_the_ini_file(suite: pytest.Pytester) ->
         suite.runpytest(str(sub)).assert_outcomes(passed=1)
     assert (suite.path / "perf" / "history.sqlite").is_file()
     assert not (sub / "perf").exists()
+
+
+def test_the_plugin_loads_the_alert_sender_only_for_a_run_with_history() -> None:
+    """Every pytest run loads the plugin; the HTTP client comes in only to send an alert (``email``
+    is not checked: pytest's own importlib.metadata loads it)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, pytest_sbir_validate.plugin\n"
+        "print(sorted(m for m in ('sbir_etl.monitoring.alerts', 'urllib.request') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -9,8 +9,9 @@ one short transaction, concurrent writers wait for each other instead of losing 
 processes opening a new store at once migrate it once.
 
 The schema is versioned (``PRAGMA user_version`` in SQLite, a one-row table in PostgreSQL);
-:data:`MIGRATIONS` are applied in order when a store is opened, and a store written by a newer
-version of this code is refused with :class:`HistorySchemaError` rather than misread.
+:data:`MIGRATIONS` are applied in order when an older store is opened (a current one is opened
+without a write), and a store written by a newer version of this code is refused with
+:class:`HistorySchemaError` rather than misread.
 """
 
 from __future__ import annotations
@@ -26,9 +27,19 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from sbir_etl.monitoring.history_backend import Backend, HistoryError, HistorySchemaError, Row, Transaction
+from sbir_etl.monitoring.history_backend import (
+    Backend,
+    HistoryError,
+    HistoryLocationError,
+    HistorySchemaError,
+    MissingReferenceError,
+    Row,
+    Transaction,
+)
 from sbir_etl.monitoring.history_sqlite import SQLiteBackend
 from sbir_etl.monitoring.history_url import StoreURL
+from sbir_etl.monitoring.regression import GateThresholds, GateVerdict, Sample, TestVerdict, judge_regression
+from sbir_etl.outcomes import Status
 
 #: Each migration is the list of statements that takes the schema from version ``i`` to ``i + 1``.
 #: Never edit a released migration: append a new one. They are written in SQLite's dialect, in
@@ -75,6 +86,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2 -> 3: the pytest-benchmark statistics of benchmark tests.
     ("ALTER TABLE results ADD COLUMN benchmark_json TEXT",),
+    # 3 -> 4: the verdict of each gate (time, memory, match rate), so readers show what the run decided.
+    ("ALTER TABLE results ADD COLUMN gates_json TEXT",),
 )
 
 #: The schema version this code reads and writes.
@@ -101,6 +114,16 @@ class RunInfo:
     dirty: bool | None = None
     packages: Mapping[str, str] = field(default_factory=dict)
     dataset: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def short_commit(self) -> str:
+        return self.commit[:10] if self.commit else "unknown commit"
+
+    @property
+    def label(self) -> str:
+        """How reports, the checklist and alerts name the run: ``main@3f2c9a1b0d (dirty) on linux-x86_64-2cpu-8gib``."""
+        dirty = " (dirty)" if self.dirty else ""
+        return f"{self.branch or 'unknown branch'}@{self.short_commit}{dirty} on {self.machine_class}"
 
     @classmethod
     def collect(
@@ -192,8 +215,9 @@ class TestResult:
 
     ``peak_rss_growth_mib`` is how far the process's peak RSS rose while the test ran.
     ``gate_status`` is one of ``pass``, ``warn``, ``fail``, ``baseline established`` or ``None``
-    (not gated, e.g. the test itself failed). ``benchmark`` holds the statistics of a
-    pytest-benchmark test.
+    (not gated, e.g. the test itself failed), ``gate_message`` its one-line summary, and
+    ``gates`` the verdict of each gate, with the thresholds of the run that applied them.
+    ``benchmark`` holds the statistics of a pytest-benchmark test.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -211,6 +235,18 @@ class TestResult:
     gate_message: str | None = None
     recorded_at: str = ""
     benchmark: BenchmarkStats | None = None
+    gates: tuple[GateVerdict, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        """The result on the one status scale: ``FAIL`` when the test failed (by itself or by a
+        gate), ``SKIP`` when it came to no verdict (skipped, xfailed), else its gates' verdict
+        (``PASS`` when it was not gated)."""
+        if self.outcome == "failed":
+            return Status.FAIL
+        if self.outcome != "passed":
+            return Status.SKIP
+        return Status(self.gate_status) if self.gate_status else Status.PASS
 
 
 @dataclass(frozen=True)
@@ -239,12 +275,12 @@ class HistoryStore:
         create: bool = True,
     ) -> None:
         self.location = StoreURL.parse(location)
-        #: The SQLite file; ``None`` for a PostgreSQL store.
-        self.path = self.location.path
-        self.lock_timeout_s = lock_timeout_s
         self._backend = _open_backend(self.location, lock_timeout_s=lock_timeout_s, create=create)
         try:
-            self._backend.write(self._migrate)
+            # Read first: a current store is opened without a write transaction, so readers work
+            # on a read-only file system or with a role that may only SELECT.
+            if self._refuse_newer(self._backend.schema_version()) < SCHEMA_VERSION:
+                self._backend.write(self._migrate)
         except BaseException:
             self._backend.close()
             raise
@@ -303,29 +339,38 @@ class HistoryStore:
             result.gate_message,
             result.recorded_at or _utc_now(),
             None if result.benchmark is None else result.benchmark.to_json(),
+            _gates_to_json(result.gates),
         )
 
-        def insert(tx: Transaction) -> None:
-            if tx.fetch_one("SELECT 1 FROM runs WHERE run_id = ?", (result.run_id,)) is None:
-                raise HistoryError(
-                    f"cannot record {result.test_id!r}: run {result.run_id} is not in "
-                    f"{self.location}; call record_run() first"
+        try:  # one statement: the foreign key on results.run_id is what refuses an unknown run
+            self._backend.write(
+                lambda tx: tx.execute(
+                    "INSERT INTO results (run_id, test_id, outcome, wall_s, cpu_s,"
+                    " peak_rss_growth_mib, time_budget_s, memory_budget_mib, quality_json,"
+                    " gate_status, gate_message, recorded_at, benchmark_json, gates_json)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params,
                 )
-            tx.execute(
-                "INSERT INTO results (run_id, test_id, outcome, wall_s, cpu_s,"
-                " peak_rss_growth_mib, time_budget_s, memory_budget_mib, quality_json,"
-                " gate_status, gate_message, recorded_at, benchmark_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params,
             )
-
-        self._backend.write(insert)
+        except MissingReferenceError as error:
+            raise HistoryError(
+                f"cannot record {result.test_id!r}: run {result.run_id} is not in "
+                f"{self.location}; call record_run() first"
+            ) from error
 
     # -- reading ---------------------------------------------------------------------------
 
-    def runs(self) -> list[RunInfo]:
-        """All runs, oldest first."""
-        return [_run_from_row(row) for row in self._backend.fetch_all("SELECT * FROM runs ORDER BY started_at, seq")]
+    def runs(self, *, with_results: bool = False) -> list[RunInfo]:
+        """All runs, oldest first; ``with_results=True``: only those that recorded a test.
+
+        The plugin records a run when pytest starts, so ``--collect-only``, a ``-k`` that selects
+        nothing, or a run interrupted before its first test leave a run without results. Readers
+        (``sbir-etl report``, the checklist) take the runs with results: their latest is the
+        latest run of tests.
+        """
+        where = " WHERE run_id IN (SELECT run_id FROM results)" if with_results else ""
+        sql = f"SELECT * FROM runs{where} ORDER BY started_at, seq"
+        return [_run_from_row(row) for row in self._backend.fetch_all(sql)]
 
     def results(self, *, run_id: str | None = None, test_id: str | None = None) -> list[StoredResult]:
         """Results with their runs, oldest run first, optionally of one run and/or one test."""
@@ -362,13 +407,36 @@ class HistoryStore:
         params = (test_id, machine_class, exclude_run_id or "", limit)
         return [_stored_from_row(row).result for row in self._backend.fetch_all(sql, params)]
 
+    def judge(
+        self,
+        test_id: str,
+        current: Sample,
+        *,
+        machine_class: str,
+        thresholds: GateThresholds,
+        exclude_run_id: str | None = None,
+    ) -> TestVerdict:
+        """The regression gates of ``current`` against the test's earlier passed runs on
+        ``machine_class`` (:meth:`previous_results`, without the run ``current`` belongs to)."""
+        previous = self.previous_results(
+            test_id, machine_class=machine_class, limit=thresholds.baseline_runs, exclude_run_id=exclude_run_id
+        )
+        return judge_regression(test_id, current, [Sample.of(r) for r in previous], thresholds)
+
     # -- internals -------------------------------------------------------------------------
 
     def _migrate(self, tx: Transaction) -> None:
         """Bring the schema to :data:`SCHEMA_VERSION`, in the transaction ``tx``."""
-        # Lock, then read: two processes opening a new store must not both migrate it.
+        # Lock, then read again: two processes opening a new store must not both migrate it.
         self._backend.lock_schema(tx)
-        version = self._backend.read_version(tx)
+        version = self._refuse_newer(self._backend.read_version(tx))
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target - 1]:
+                tx.execute(self._backend.ddl(statement))
+            self._backend.write_version(tx, target)
+
+    def _refuse_newer(self, version: int) -> int:
+        """``version``, unless a newer release wrote the store: this code would misread it."""
         if version > SCHEMA_VERSION:
             raise HistorySchemaError(
                 f"the metrics store {self.location} has schema version {version}, but this "
@@ -376,10 +444,7 @@ class HistoryStore:
                 f"{SCHEMA_VERSION}. Upgrade pytest-sbir-validate, or point --sbir-history "
                 "at another store."
             )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[target - 1]:
-                tx.execute(self._backend.ddl(statement))
-            self._backend.write_version(tx, target)
+        return version
 
 
 def _open_backend(location: StoreURL, *, lock_timeout_s: float, create: bool) -> Backend:
@@ -432,8 +497,36 @@ def _stored_from_row(row: Row, runs: dict[str, RunInfo] | None = None) -> Stored
         gate_message=row["gate_message"],
         recorded_at=row["recorded_at"],
         benchmark=None if row["benchmark_json"] is None else BenchmarkStats.from_json(row["benchmark_json"]),
+        gates=_gates_from_json(row["gates_json"]),
     )
     return StoredResult(result=result, run=run)
+
+
+def _gates_to_json(gates: Sequence[GateVerdict]) -> str | None:
+    if not gates:
+        return None
+    fields = [
+        {"name": g.name, "status": g.status.value, "message": g.message}
+        | {"current": g.current, "baseline": g.baseline, "change": g.change}
+        for g in gates
+    ]
+    return json.dumps(fields, sort_keys=True)  # an infinite change (growth from zero) is written Infinity
+
+
+def _gates_from_json(text: str | None) -> tuple[GateVerdict, ...]:
+    if text is None:
+        return ()
+    return tuple(
+        GateVerdict(
+            g["name"],
+            Status(g["status"]),
+            g["message"],
+            current=g["current"],
+            baseline=g["baseline"],
+            change=g["change"],
+        )
+        for g in json.loads(text)
+    )
 
 
 # -- run metadata ----------------------------------------------------------------------------
@@ -501,6 +594,7 @@ def _utc_now() -> str:
 __all__ = [
     "BenchmarkStats",
     "HistoryError",
+    "HistoryLocationError",
     "HistorySchemaError",
     "HistoryStore",
     "KEY_PACKAGES",

@@ -15,13 +15,28 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-
-class HistoryError(Exception):
-    """The metrics store could not be read or written."""
+from sbir_etl.errors import BAD_INPUT_EXIT, EnrichmentError
 
 
-class HistorySchemaError(HistoryError):
+class HistoryError(EnrichmentError):
+    """The metrics store could not be read or written: unreachable, locked, refused (the
+    environment: ``sbir-etl`` exits 1)."""
+
+
+class HistoryLocationError(HistoryError):
+    """The location names no usable store: an unsupported URL, no store there, a directory that
+    does not exist, a file that is not a store (the user's input: ``sbir-etl`` exits 2)."""
+
+    exit_code = BAD_INPUT_EXIT
+
+
+class HistorySchemaError(HistoryLocationError):
     """The store's schema version is one this code cannot read."""
+
+
+class MissingReferenceError(HistoryError):
+    """A row names a row of another table that is not there (a result of a run never recorded):
+    the database's foreign key refused it."""
 
 
 class Row(Protocol):
@@ -46,13 +61,11 @@ class Backend(Protocol):
 
     ``write`` runs ``work`` in one short transaction, waiting (up to the store's lock timeout)
     while other writers hold the lock, and retrying the whole transaction when the database
-    reports a conflict that a retry resolves; database errors become :class:`HistoryError`.
+    reports a conflict that a retry resolves; database errors become :class:`HistoryError`, a
+    foreign key violation :class:`MissingReferenceError`.
     ``lock_schema`` is the first statement of the migration transaction: it keeps two processes
     opening a new store at once from both migrating it.
     """
-
-    #: How the store is named in messages (a PostgreSQL password is never part of it).
-    display: str
 
     def write(self, work: Callable[[Transaction], T]) -> T: ...
 
@@ -71,4 +84,12 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Backend", "HistoryError", "HistorySchemaError", "Row", "Transaction"]
+__all__ = [
+    "Backend",
+    "HistoryError",
+    "HistoryLocationError",
+    "HistorySchemaError",
+    "MissingReferenceError",
+    "Row",
+    "Transaction",
+]

@@ -20,7 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sbir_etl.monitoring.history_backend import HistoryError, Row, Transaction
+from sbir_etl.monitoring.history_backend import (
+    HistoryError,
+    HistoryLocationError,
+    MissingReferenceError,
+    Row,
+    Transaction,
+)
 from sbir_etl.monitoring.history_url import StoreURL, scrub
 
 if TYPE_CHECKING:
@@ -60,14 +66,15 @@ class PostgresBackend:
     def __init__(self, location: StoreURL, *, lock_timeout_s: float, create: bool = True) -> None:
         assert location.url is not None
         self._url = location.url
-        self.display = str(location)
+        self._display = str(location)
         self.lock_timeout_s = lock_timeout_s
-        self._psycopg = _driver(self.display)
+        self._psycopg = _driver(self._display)
         self._conn = self._connect()
         if not create and not self._has_store():
             self._conn.close()
-            raise HistoryError(
-                f"no metrics store at {self.display}; run the tests with --sbir-history {self.display} first"
+            raise HistoryLocationError(
+                f"no metrics store at {self._display}; run the tests with --sbir-history set to your URL "
+                "of this database first"
             )
 
     def close(self) -> None:
@@ -92,6 +99,8 @@ class PostgresBackend:
                 return result
             except errors.LockNotAvailable as exc:
                 raise self._locked(exc) from exc
+            except errors.ForeignKeyViolation as exc:
+                raise MissingReferenceError(self._error(exc).args[0]) from exc
             except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
                 if time.monotonic() >= deadline:
                     raise self._locked(exc) from exc
@@ -158,7 +167,7 @@ class PostgresBackend:
             defaults = {k: v for k, v in _CONNECT_DEFAULTS.items() if k not in given}
             conn = self._psycopg.connect(self._url, autocommit=True, row_factory=dict_row, **defaults)
         except self._psycopg.Error as exc:
-            raise HistoryError(f"cannot connect to the metrics store {self.display}: {self._message(exc)}") from exc
+            raise HistoryError(f"cannot connect to the metrics store {self._display}: {self._message(exc)}") from exc
         try:
             # Waiting for a lock (a migration's advisory lock, its ALTER TABLE) ends with an error, not a hang.
             conn.execute(f"SET lock_timeout = {int(self.lock_timeout_s * 1000)}")
@@ -181,11 +190,11 @@ class PostgresBackend:
         return scrub(" ".join(str(exc).split()), self._url)
 
     def _error(self, exc: BaseException) -> HistoryError:
-        return HistoryError(f"metrics store {self.display}: {self._message(exc)}")
+        return HistoryError(f"metrics store {self._display}: {self._message(exc)}")
 
     def _locked(self, exc: BaseException) -> HistoryError:
         return HistoryError(
-            f"the metrics store {self.display} stayed locked for more than {self.lock_timeout_s:.0f} s; "
+            f"the metrics store {self._display} stayed locked for more than {self.lock_timeout_s:.0f} s; "
             f"another process is holding a transaction open ({self._message(exc)})"
         )
 
@@ -205,7 +214,14 @@ class _PostgresTransaction:
 
 
 def _has_version_table(tx: Transaction) -> bool:
-    row = tx.fetch_one("SELECT to_regclass(?) IS NOT NULL AS found", (VERSION_TABLE,))
+    """Asked of the catalog as of this statement: ``to_regclass`` goes through the session's
+    catalog cache, which would still remember the table as missing after another process
+    created it while this one waited for the migration lock."""
+    row = tx.fetch_one(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = ?)"
+        " AS found",
+        (VERSION_TABLE,),
+    )
     return bool(row is not None and row["found"])
 
 

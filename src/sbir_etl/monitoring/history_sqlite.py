@@ -10,13 +10,21 @@ opening a new file from both migrating it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
-from sbir_etl.monitoring.history_backend import HistoryError, Row, Transaction
+from sbir_etl.monitoring.history_backend import (
+    HistoryError,
+    HistoryLocationError,
+    MissingReferenceError,
+    Row,
+    Transaction,
+)
 
 T = TypeVar("T")
 
@@ -30,24 +38,27 @@ class SQLiteBackend:
 
     def __init__(self, path: Path, *, lock_timeout_s: float, create: bool = True) -> None:
         self.path = path
-        self.display = str(path)
         self.lock_timeout_s = lock_timeout_s
         if not create and not path.is_file():
-            raise HistoryError(f"no metrics store at {path}; run the tests with --sbir-history {path} first")
+            raise HistoryLocationError(f"no metrics store at {path}; run the tests with --sbir-history {path} first")
         if path.parent and not path.parent.exists():
-            raise HistoryError(
+            raise HistoryLocationError(
                 f"cannot create the metrics store {path}: the directory "
                 f"{path.parent} does not exist; create it or choose another path"
             )
         try:
             # isolation_level=None: this class issues BEGIN/COMMIT itself.
-            self._conn = sqlite3.connect(path, timeout=lock_timeout_s, isolation_level=None)
+            self._conn = sqlite3.connect(
+                _database(path, create), timeout=lock_timeout_s, isolation_level=None, uri=True
+            )
         except sqlite3.Error as exc:
             raise HistoryError(f"cannot open the metrics store {path}: {exc}") from exc
         self._conn.row_factory = sqlite3.Row
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_s * 1000)}")
-            self._retrying(self._enable_wal)
+            self._conn.execute("PRAGMA foreign_keys = ON")  # off by default, per connection
+            if create:  # a writer's; a reader changes nothing (the mode is a property of the file)
+                self._retrying(self._enable_wal)
         except BaseException:
             self._conn.close()
             raise
@@ -93,7 +104,8 @@ class SQLiteBackend:
         tx.execute(f"PRAGMA user_version = {int(version)}")
 
     def schema_version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        version: int = self._retrying(lambda: int(self._conn.execute("PRAGMA user_version").fetchone()[0]))
+        return version
 
     def ddl(self, statement: str) -> str:
         """The migrations are written in SQLite's dialect."""
@@ -114,6 +126,9 @@ class SQLiteBackend:
         """A statement inside a transaction: its database errors become :class:`HistoryError`."""
         try:
             return operation()
+        except sqlite3.IntegrityError as exc:
+            error = MissingReferenceError if "FOREIGN KEY" in str(exc) else HistoryError
+            raise error(f"metrics store {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise HistoryError(f"metrics store {self.path}: {exc}") from exc
 
@@ -134,7 +149,9 @@ class SQLiteBackend:
                     "locked" in message or "busy" in message
                 )
                 if not is_lock_conflict:
-                    raise HistoryError(f"metrics store {self.path}: {message}") from exc
+                    not_a_store = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB
+                    error = HistoryLocationError if not_a_store else HistoryError
+                    raise error(f"metrics store {self.path}: {message}") from exc
                 if time.monotonic() >= deadline:
                     raise HistoryError(
                         f"the metrics store {self.path} stayed locked for more than "
@@ -143,6 +160,17 @@ class SQLiteBackend:
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
+
+
+def _database(path: Path, create: bool) -> str:
+    """The URI to open: the file, or for a reader in a directory it cannot write (a read-only
+    mount, a CI artifact) the file as *immutable*. SQLite opens a WAL file only where it can
+    create the ``-shm`` index beside it; there, no writer can change the file either.
+    """
+    uri = f"file:{quote(str(path))}"
+    if not create and not os.access(path.parent, os.W_OK) and not path.with_name(f"{path.name}-wal").exists():
+        return f"{uri}?immutable=1"
+    return uri
 
 
 __all__ = ["SQLiteBackend"]

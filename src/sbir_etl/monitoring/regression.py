@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,52 @@ class ThresholdError(ValueError):
         self.fields = fields
 
 
+#: The gated metrics, in the order gates report them.
+METRICS = ("time", "memory", "match_rate")
+
+#: Each metric's :class:`GateThresholds` fields: warn, fail, noise floor, noise delta (the match
+#: rate has no noise floor: 0), and the unit of its warn and fail levels.
+_LEVEL_FIELDS: dict[str, tuple[str, str, str | None, str | None, str]] = {
+    "time": ("time_warn_pct", "time_fail_pct", "time_noise_floor_s", "time_noise_delta_s", "%"),
+    "memory": ("memory_warn_pct", "memory_fail_pct", "memory_noise_floor_mib", "memory_noise_delta_mib", "%"),
+    "match_rate": ("match_rate_warn_points", "match_rate_fail_points", None, None, "points"),
+}
+
+
+@dataclass(frozen=True)
+class MetricLevels:
+    """One metric's thresholds, as the gates, the charts and the report's text all read them.
+
+    ``warn`` and ``fail`` (``None``: that level is off) are in ``unit``: ``%`` of the baseline
+    for a rise of time or memory, ``points`` for a drop of the match rate. Below the noise floor
+    (time in s, memory in MiB; 0 for the match rate) a change counts only when it also exceeds
+    the noise delta.
+    """
+
+    metric: str
+    warn: float | None
+    fail: float | None
+    noise_floor: float
+    noise_delta: float
+    unit: str
+
+    @property
+    def label(self) -> str:
+        """How messages name the metric: ``time``, ``memory``, ``match rate``."""
+        return self.metric.replace("_", " ")
+
+    def limit_text(self, value: float) -> str:
+        """A level as messages write it: ``+25 %`` (a rise) or ``-5 points`` (a drop)."""
+        return f"+{value:g} %" if self.unit == "%" else f"-{value:g} points"
+
+    def describe(self) -> str:
+        """The enabled levels, e.g. ``warn +10 %, fail +25 %``, or ``off``."""
+        levels = [
+            f"{name} {self.limit_text(v)}" for name, v in (("warn", self.warn), ("fail", self.fail)) if v is not None
+        ]
+        return ", ".join(levels) or "off"
+
+
 @dataclass(frozen=True)
 class GateThresholds:
     """When a change is a warning or a failure; every field is configurable from pytest.
@@ -37,6 +83,7 @@ class GateThresholds:
     (a drop from 0.85 to 0.79 is 6 points). A threshold of ``None`` disables that level.
     The noise floors skip a gate when both the baseline and the change are too small to be
     meaningful: a 10 ms test that takes 14 ms is +40 % but is only scheduling noise.
+    :meth:`levels` gives one metric's fields together.
     """
 
     baseline_runs: int = 5
@@ -54,16 +101,27 @@ class GateThresholds:
     def __post_init__(self) -> None:
         if self.baseline_runs < 1:
             raise ThresholdError(f"baseline_runs must be at least 1, got {self.baseline_runs}", ("baseline_runs",))
-        for metric in ("time", "memory", "match_rate"):
-            unit = "points" if metric == "match_rate" else "pct"
-            warn = getattr(self, f"{metric}_warn_{unit}")
-            fail = getattr(self, f"{metric}_fail_{unit}")
-            if warn is not None and fail is not None and warn > fail:
+        for metric in METRICS:
+            levels = self.levels(metric)
+            if levels.warn is not None and levels.fail is not None and levels.warn > levels.fail:
+                warn_field, fail_field = _LEVEL_FIELDS[metric][:2]
                 raise ThresholdError(
-                    f"{metric}_warn_{unit}={warn} is above {metric}_fail_{unit}={fail}; "
+                    f"{warn_field}={levels.warn} is above {fail_field}={levels.fail}; "
                     "the warning threshold must not exceed the failure threshold",
-                    (f"{metric}_warn_{unit}", f"{metric}_fail_{unit}"),
+                    (warn_field, fail_field),
                 )
+
+    def levels(self, metric: str) -> MetricLevels:
+        """The thresholds of ``metric`` (one of :data:`METRICS`)."""
+        warn, fail, floor, delta, unit = _LEVEL_FIELDS[metric]
+        return MetricLevels(
+            metric,
+            getattr(self, warn),
+            getattr(self, fail),
+            0.0 if floor is None else getattr(self, floor),
+            0.0 if delta is None else getattr(self, delta),
+            unit,
+        )
 
 
 @dataclass(frozen=True)
@@ -91,10 +149,6 @@ class GateVerdict(Outcome):
     current: float | None = field(default=None, kw_only=True)
     baseline: float | None = field(default=None, kw_only=True)
     change: float | None = field(default=None, kw_only=True)
-
-    @property
-    def metric(self) -> str:
-        return self.name
 
 
 @dataclass(frozen=True)
@@ -146,32 +200,21 @@ def judge_regression(
     window_text = f" (median of {len(window)} run{'s' if len(window) != 1 else ''})"
     gates = [
         _relative_gate(
-            "time",
+            thresholds.levels("time"),
             current.wall_s,
             _median([s.wall_s for s in window]),
-            warn_pct=thresholds.time_warn_pct,
-            fail_pct=thresholds.time_fail_pct,
-            noise_floor=thresholds.time_noise_floor_s,
-            noise_delta=thresholds.time_noise_delta_s,
-            fmt=format_seconds,
             window_text=window_text,
         ),
         _relative_gate(
-            "memory",
+            thresholds.levels("memory"),
             current.peak_rss_growth_mib,
             _median([s.peak_rss_growth_mib for s in window]),
-            warn_pct=thresholds.memory_warn_pct,
-            fail_pct=thresholds.memory_fail_pct,
-            noise_floor=thresholds.memory_noise_floor_mib,
-            noise_delta=thresholds.memory_noise_delta_mib,
-            fmt=lambda mib: f"{mib:.1f} MiB",
             window_text=window_text,
         ),
         _match_rate_gate(
+            thresholds.levels("match_rate"),
             current.match_rate,
             _median([s.match_rate for s in window]),
-            warn_points=thresholds.match_rate_warn_points,
-            fail_points=thresholds.match_rate_fail_points,
             window_text=window_text,
         ),
     ]
@@ -188,6 +231,16 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
+def format_value(metric: str, value: float | None) -> str:
+    """A measurement of ``metric`` as gate messages and reports write it: ``1.41 s``,
+    ``120.5 MiB``, ``82.0%``; ``–`` when not measured."""
+    if value is None:
+        return "–"
+    if metric == "time":
+        return format_seconds(value)
+    return f"{value:.1f} MiB" if metric == "memory" else f"{value:.1%}"
+
+
 def _median(values: Sequence[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return statistics.median(present) if present else None
@@ -201,40 +254,34 @@ def _classify(change: float, warn: float | None, fail: float | None) -> Status:
     return Status.PASS
 
 
-def _wording(
-    name: str,
-    status: Status,
-    warn: float | None,
-    fail: float | None,
-    limit_fmt: Callable[[float], str],
-) -> tuple[str, str]:
+def _wording(levels: MetricLevels, status: Status) -> tuple[str, str]:
     """A gate message's label ("time", or "time regression" at warn or worse) and the clause
     naming the threshold that was crossed (", fail at +25 %"; empty on a pass)."""
-    label = f"{name} regression" if status.severity >= Status.WARN.severity else name
-    limit = fail if status is Status.FAIL else warn
+    label = f"{levels.label} regression" if status.severity >= Status.WARN.severity else levels.label
+    limit = levels.fail if status is Status.FAIL else levels.warn
     if limit is None or status is Status.PASS:
         return label, ""
-    return label, f", {status.value} at {limit_fmt(limit)}"
+    return label, f", {status.value} at {levels.limit_text(limit)}"
 
 
 def _relative_gate(
-    metric: str,
+    levels: MetricLevels,
     current: float | None,
     baseline: float | None,
     *,
-    warn_pct: float | None,
-    fail_pct: float | None,
-    noise_floor: float,
-    noise_delta: float,
-    fmt: Callable[[float], str],
     window_text: str,
 ) -> GateVerdict | None:
+    metric = levels.metric
+
+    def fmt(value: float) -> str:
+        return format_value(metric, value)
+
     if current is None:
         return None
     if baseline is None:
         return GateVerdict(metric, Status.BASELINE, f"{metric}: baseline established", current=current)
     delta = current - baseline
-    if baseline < noise_floor and delta < noise_delta:
+    if baseline < levels.noise_floor and delta < levels.noise_delta:
         return GateVerdict(
             metric,
             Status.PASS,
@@ -243,19 +290,18 @@ def _relative_gate(
             baseline=baseline,
         )
     change = math.inf if baseline <= 0 else delta / baseline * 100
-    status = _classify(change, warn_pct, fail_pct)
-    label, limit_text = _wording(metric, status, warn_pct, fail_pct, lambda limit: f"+{limit:g} %")
+    status = _classify(change, levels.warn, levels.fail)
+    label, limit_text = _wording(levels, status)
     change_text = "from zero" if math.isinf(change) else f"{change:+.0f} %"
     message = f"{label}: {fmt(current)} vs baseline {fmt(baseline)}{window_text}: {change_text}{limit_text}"
     return GateVerdict(metric, status, message, current=current, baseline=baseline, change=change)
 
 
 def _match_rate_gate(
+    levels: MetricLevels,
     current: float | None,
     baseline: float | None,
     *,
-    warn_points: float | None,
-    fail_points: float | None,
     window_text: str,
 ) -> GateVerdict | None:
     if current is None:
@@ -263,18 +309,22 @@ def _match_rate_gate(
     if baseline is None:
         return GateVerdict("match_rate", Status.BASELINE, "match rate: baseline established", current=current)
     drop_points = (baseline - current) * 100
-    status = _classify(drop_points, warn_points, fail_points)
-    label, limit_text = _wording("match rate", status, warn_points, fail_points, lambda limit: f"-{limit:g} points")
-    message = f"{label}: {current:.1%} vs baseline {baseline:.1%}{window_text}: {-drop_points:+.1f} points{limit_text}"
+    status = _classify(drop_points, levels.warn, levels.fail)
+    label, limit_text = _wording(levels, status)
+    now, before = format_value("match_rate", current), format_value("match_rate", baseline)
+    message = f"{label}: {now} vs baseline {before}{window_text}: {-drop_points:+.1f} points{limit_text}"
     return GateVerdict("match_rate", status, message, current=current, baseline=baseline, change=-drop_points)
 
 
 __all__ = [
+    "METRICS",
     "GateThresholds",
     "GateVerdict",
+    "MetricLevels",
     "Sample",
     "TestVerdict",
     "ThresholdError",
     "judge_regression",
     "format_seconds",
+    "format_value",
 ]

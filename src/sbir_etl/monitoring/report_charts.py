@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sbir_etl.columns import MATCH_METHODS
-from sbir_etl.monitoring.regression import GateThresholds
+from sbir_etl.monitoring.regression import GateThresholds, MetricLevels
 from sbir_etl.monitoring.report_scores import ALL_METHODS
 
 #: The Vega-Lite version the specifications are written for (vl-convert's name for it).
@@ -66,9 +66,10 @@ def history_spec(metric: str, thresholds: GateThresholds) -> dict[str, Any]:
         "axis": {"labelExpr": _FORMATS[metric].format(x="datum.value")},
         "scale": {"zero": metric != "match_rate"},
     }
-    limits = _limit_expressions(metric, thresholds)
+    levels = thresholds.levels(metric)
+    limits = _limit_expressions(levels)
     names = ["baseline", *limits]
-    legend = {"orient": "bottom", "title": None, "labelExpr": _legend_labels(metric, thresholds)}
+    legend = {"orient": "bottom", "title": None, "labelExpr": _legend_labels(levels)}
     band = {
         "transform": [{"filter": "isValid(datum.baseline)"}],
         "mark": {"type": "area", "opacity": 0.15, "color": _BASELINE},
@@ -169,39 +170,30 @@ def _chart(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _limit_expressions(metric: str, t: GateThresholds) -> dict[str, str]:
+def _limit_expressions(levels: MetricLevels) -> dict[str, str]:
     """Vega expressions of each enabled threshold line, from the row's baseline."""
     limits = {}
-    if metric == "match_rate":
-        for name, points in (("warn", t.match_rate_warn_points), ("fail", t.match_rate_fail_points)):
-            if points is not None:
-                limits[name] = f"datum.baseline - {points / 100!r}"
-        return limits
-    floor, delta = (
-        (t.time_noise_floor_s, t.time_noise_delta_s)
-        if metric == "time"
-        else (t.memory_noise_floor_mib, t.memory_noise_delta_mib)
-    )
-    warn, fail = (t.time_warn_pct, t.time_fail_pct) if metric == "time" else (t.memory_warn_pct, t.memory_fail_pct)
-    for name, pct in (("warn", warn), ("fail", fail)):
-        if pct is not None:
-            relative = f"datum.baseline * {1 + pct / 100!r}"
-            # Below the noise floor a change must also exceed the noise delta to count (regression._relative_gate).
-            limits[name] = f"datum.baseline < {floor!r} ? max({relative}, datum.baseline + {delta!r}) : {relative}"
+    for name, level in (("warn", levels.warn), ("fail", levels.fail)):
+        if level is None:
+            continue
+        if levels.unit == "points":
+            limits[name] = f"datum.baseline - {level / 100!r}"
+            continue
+        relative = f"datum.baseline * {1 + level / 100!r}"
+        # Below the noise floor a change must also exceed the noise delta to count (regression._relative_gate).
+        limits[name] = (
+            f"datum.baseline < {levels.noise_floor!r} ? max({relative}, datum.baseline + {levels.noise_delta!r})"
+            f" : {relative}"
+        )
     return limits
 
 
-def _legend_labels(metric: str, t: GateThresholds) -> str:
+def _legend_labels(levels: MetricLevels) -> str:
     """A Vega expression naming each line of the legend with its threshold."""
-    if metric == "match_rate":
-        limits = {"warn": t.match_rate_warn_points, "fail": t.match_rate_fail_points}
-        text = {name: f"{name} −{value:g} points" for name, value in limits.items() if value is not None}
-    else:
-        warn, fail = (t.time_warn_pct, t.time_fail_pct) if metric == "time" else (t.memory_warn_pct, t.memory_fail_pct)
-        text = {name: f"{name} +{value:g} %" for name, value in (("warn", warn), ("fail", fail)) if value is not None}
     expression = "'baseline'"
-    for name, label in text.items():
-        expression = f"datum.label == '{name}' ? '{label}' : {expression}"
+    for name, level in (("warn", levels.warn), ("fail", levels.fail)):
+        if level is not None:
+            expression = f"datum.label == '{name}' ? '{name} {levels.limit_text(level)}' : {expression}"
     return expression
 
 

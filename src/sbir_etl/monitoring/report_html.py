@@ -23,11 +23,12 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from sbir_etl.monitoring.regression import GateThresholds, format_seconds
+from sbir_etl.monitoring.regression import METRICS, GateThresholds, format_value
 from sbir_etl.monitoring.report_charts import VEGA_LITE_VERSION, history_spec, score_spec
 from sbir_etl.monitoring.report_scores import ScoreDistribution, method_order
-from sbir_etl.monitoring.reporting import STATUS_ORDER, HistoryReport, LatestResult
+from sbir_etl.monitoring.reporting import Attention, HistoryReport, LatestResult, shorten_id
 from sbir_etl.monitoring.trends import Direction, Trend
+from sbir_etl.outcomes import Status
 
 #: Test ids longer than this are shortened in the middle on the page (the full id is the tooltip).
 MAX_SHOWN_ID = 90
@@ -38,6 +39,15 @@ MAX_SCORE_CHARTS = 12
 
 #: One letter per outcome in the page's data (the script spells them out again).
 _OUTCOME_CODES = {"passed": "p", "failed": "f", "skipped": "s"}
+
+#: Each status as the page names it, also its CSS class (statuses are `sbir_etl.outcomes.Status`).
+LABELS = {
+    Status.FAIL: "fail",
+    Status.WARN: "warn",
+    Status.BASELINE: "baseline",
+    Status.PASS: "pass",
+    Status.SKIP: "skipped",
+}
 
 _STATUS_FILTERS = (
     ("all", "all tests"),
@@ -136,11 +146,9 @@ def _header(report: HistoryReport) -> str:
     if run is None:
         line = f"History <code>{_e(report.source)}</code>: no runs recorded yet."
     else:
-        dirty = " (dirty)" if run.dirty else ""
         line = (
-            f"History <code>{_e(report.source)}</code> · latest run <code>{_e((run.commit or 'unknown')[:10])}</code>"
-            f"{dirty} on <code>{_e(run.branch or 'unknown branch')}</code> · machine class "
-            f"<code>{_e(run.machine_class)}</code> · started {_e(run.started_at)}"
+            f"History <code>{_e(report.source)}</code> · latest run <code>{_e(run.label)}</code>"
+            f" · started {_e(run.started_at)}"
         )
     return (
         "<header><h1>SBIR enrichment regression report</h1>"
@@ -149,20 +157,19 @@ def _header(report: HistoryReport) -> str:
 
 
 def _summary(report: HistoryReport) -> str:
-    failing, warnings = report.with_status("fail"), report.with_status("warn")
-    degrading = report.moving(Direction.DEGRADING)
-    gated = sum(r.gate_status is not None for r in report.latest_results)
-    below_gate = [g for g in report.quality_gates if g.status in ("fail", "warn")]
+    seen = report.attention()
+    below_gate = [g for g in report.quality_gates if g.status in (Status.FAIL, Status.WARN)]
     cards = [
         _card(report.run_count, "runs recorded"),
-        _card(len(report.latest_results), f"tests in the latest run ({gated} gated)"),
-        _card(len(failing), "failing", "fail" if failing else "ok"),
-        _card(len(warnings), "warnings", "warn" if warnings else "ok"),
-        _card(len(degrading), "degrading trends", "fail" if degrading else "ok"),
+        _card(len(report.latest_results), f"tests in the latest run ({seen.gated} gated)"),
+        _card(len(seen.failing), "failing", "fail" if seen.failing else "ok"),
+        _card(len(seen.warnings), "warnings", "warn" if seen.warnings else "ok"),
+        _card(len(seen.degrading), "degrading trends", "fail" if seen.degrading else "ok"),
     ]
     if len(report.quality_gates) == 1:
         gate = report.quality_gates[0]
-        cards.append(_card(f"{gate.match_rate:.1%}", f"match rate (gate: {gate.status})", _tone(gate.status)))
+        rate = format_value("match_rate", gate.match_rate)
+        cards.append(_card(rate, f"match rate (gate: {LABELS[gate.status]})", _tone(gate.status)))
     elif report.quality_gates:
         cards.append(
             _card(
@@ -172,7 +179,7 @@ def _summary(report: HistoryReport) -> str:
     return (
         "<section id='summary' aria-labelledby='summary-title'><h2 id='summary-title'>Summary</h2>"
         f"<div class='cards'>{''.join(cards)}</div>"
-        f"{_attention(report, failing, warnings, degrading)}{_quality(report)}</section>"
+        f"{_attention(report, seen)}{_quality(report)}</section>"
     )
 
 
@@ -180,34 +187,32 @@ def _card(number: object, label: str, tone: str = "") -> str:
     return f"<div class='card {tone}'><span class='n'>{_e(str(number))}</span><span class='l'>{_e(label)}</span></div>"
 
 
-def _tone(status: str) -> str:
-    return {"fail": "fail", "warn": "warn", "pass": "ok"}.get(status, "")
+def _tone(status: Status) -> str:
+    return {Status.FAIL: "fail", Status.WARN: "warn", Status.PASS: "ok"}.get(status, "")
 
 
-def _attention(
-    report: HistoryReport, failing: list[LatestResult], warnings: list[LatestResult], degrading: list[Trend]
-) -> str:
+def _attention(report: HistoryReport, seen: Attention) -> str:
     if not report.latest_results:
-        return "<p class='all-clear'>The latest run recorded no test.</p>"
-    if not (failing or warnings or degrading):
+        return "<p class='all-clear'>No test results recorded yet.</p>"
+    if not seen.any:
         return f"<h3>Needs attention</h3><p class='all-clear'>All {len(report.latest_results)} tests passed their gates; no degrading trend.</p>"
-    items = [_attention_item(r.status, r.test_id, r.message) for r in failing + warnings]
-    items += [_attention_item("degrading", t.test_id, _trend_sentence(t)) for t in degrading]
+    items = [_attention_item(LABELS[r.status], r.test_id, r.message) for r in seen.failing + seen.warnings]
+    items += [_attention_item("degrading", t.test_id, _trend_sentence(t)) for t in seen.degrading]
     return f"<h3>Needs attention</h3><ul class='attention' id='attention'>{''.join(items)}</ul>"
 
 
-def _attention_item(status: str, test_id: str, message: str) -> str:
-    label = {"fail": "failing", "warn": "warning", "degrading": "degrading"}[status]
+def _attention_item(css: str, test_id: str, message: str) -> str:
+    label = {"fail": "failing", "warn": "warning", "degrading": "degrading"}[css]
     return (
-        f"<li class='{status}'><span class='badge {status}'>{label}</span> {_test_button(test_id)}"
+        f"<li class='{css}'><span class='badge {css}'>{label}</span> {_test_button(test_id)}"
         f"<p class='msg'>{_e(message)}</p></li>"
     )
 
 
 def _trend_sentence(trend: Trend) -> str:
     return (
-        f"{_metric_name(trend.metric)} trend over {trend.runs} runs: {_value(trend.metric, trend.before)} → "
-        f"{_value(trend.metric, trend.after)} ({_change(trend)}, Mann–Whitney p = {trend.p_value:.3g})"
+        f"{_metric_name(trend.metric)} trend over {trend.runs} runs: {format_value(trend.metric, trend.before)} → "
+        f"{format_value(trend.metric, trend.after)} ({trend.change_text}, Mann–Whitney p = {trend.p_value:.3g})"
     )
 
 
@@ -218,10 +223,10 @@ def _quality(report: HistoryReport) -> str:
             "(use the <code>record_quality</code> fixture).</p>"
         )
     rows = "".join(
-        f"<tr class='{_e(g.status)}' data-id='{_e(g.test_id)}'><td class='cell-test' data-label='test'>{_test_button(g.test_id)}</td>"
-        f"<td class='num' data-label='match rate' data-v='{g.match_rate}'>{g.match_rate:.1%}</td>"
-        f"<td class='num' data-label='baseline' data-v='{'' if g.baseline is None else g.baseline}'>{_rate(g.baseline)}</td>"
-        f"<td class='wrap' data-label='gate'><span class='badge {_e(g.status)}'>{_e(g.status)}</span> {_e(g.message)}</td></tr>"
+        f"<tr class='{LABELS[g.status]}' data-id='{_e(g.test_id)}'><td class='cell-test' data-label='test'>{_test_button(g.test_id)}</td>"
+        + _num_cell("match rate", "match_rate", g.match_rate)
+        + _num_cell("baseline", "match_rate", g.baseline)
+        + f"<td class='wrap' data-label='gate'><span class='badge {LABELS[g.status]}'>{LABELS[g.status]}</span> {_e(g.message)}</td></tr>"
         for g in report.quality_gates
     )
     charted = sorted(report.quality_gates, key=lambda g: g.match_rate)[:MAX_SUMMARY_RATE_CHARTS]
@@ -241,7 +246,7 @@ def _quality(report: HistoryReport) -> str:
 
 def _history(report: HistoryReport) -> str:
     options = "".join(
-        f"<option value='{_e(r.test_id)}'>{_e(_shorten(r.test_id))}</option>"
+        f"<option value='{_e(r.test_id)}'>{_e(shorten_id(r.test_id, MAX_SHOWN_ID))}</option>"
         for r in sorted(report.latest_results, key=_urgency)
     )
     charts = "".join(
@@ -294,24 +299,28 @@ def _test_row(result: LatestResult, trends: dict[tuple[str, str], Trend]) -> str
     time_trend, memory_trend = trends.get((result.test_id, "time")), trends.get((result.test_id, "memory"))
     moving = [t for t in (time_trend, memory_trend, trends.get((result.test_id, "match_rate"))) if t]
     degrading = any(t.direction is Direction.DEGRADING for t in moving)
-    status = result.status
+    status = LABELS[result.status]
     return (
         f"<tr class='{status}' data-id='{_e(result.test_id)}' data-status='{status}' "
         f"data-trend='{'degrading' if degrading else ''}'>"
         f"<td class='cell-test' data-label='test'>{_test_button(result.test_id)}</td>"
-        f"<td data-label='status' data-v='{STATUS_ORDER.index(status)}'>"
+        f"<td data-label='status' data-v='{-result.status.severity}'>"
         f"<span class='badge {status}' title='{_e(result.message)}'>{status}</span></td>"
-        + _num_cell("time", result.wall_s, _seconds(result.wall_s))
-        + _num_cell("memory", result.peak_rss_growth_mib, _mib(result.peak_rss_growth_mib))
-        + _num_cell("match rate", result.match_rate, _rate(result.match_rate))
+        + _num_cell("time", "time", result.wall_s)
+        + _num_cell("memory", "memory", result.peak_rss_growth_mib)
+        + _num_cell("match rate", "match_rate", result.match_rate)
         + _trend_cell("time trend", time_trend)
         + _trend_cell("memory trend", memory_trend)
         + "</tr>"
     )
 
 
-def _num_cell(label: str, value: float | None, text: str) -> str:
-    return f"<td class='num' data-label='{label}' data-v='{'' if value is None else value}'>{text}</td>"
+def _num_cell(label: str, metric: str, value: float | None) -> str:
+    """A sortable cell: the value in ``data-v``, formatted as ``metric`` in the text."""
+    return (
+        f"<td class='num' data-label='{label}' data-v='{'' if value is None else value}'>"
+        f"{format_value(metric, value)}</td>"
+    )
 
 
 def _trend_cell(label: str, trend: Trend | None) -> str:
@@ -319,8 +328,8 @@ def _trend_cell(label: str, trend: Trend | None) -> str:
         return f"<td class='trend' data-label='{label}' data-v=''>–</td>"
     too_few = trend.direction is Direction.INSUFFICIENT
     word, css = ("too few runs", "insufficient") if too_few else (trend.direction.value, trend.direction.value)
-    change = "" if trend.change is None or too_few else _change(trend)
-    title = f"{trend.runs} runs: {_value(trend.metric, trend.before)} → {_value(trend.metric, trend.after)}"
+    change = "" if trend.change is None or too_few else trend.change_text
+    title = f"{trend.runs} runs: {format_value(trend.metric, trend.before)} → {format_value(trend.metric, trend.after)}"
     if trend.p_value is not None:
         title += f", p = {trend.p_value:.3g}"
     # Sorts by how strongly a metric degrades: degrading first (descending), then by change.
@@ -383,7 +392,7 @@ def _page_data(report: HistoryReport) -> dict[str, Any]:
     scores = {test_id: ScoreDistribution.of(by_method) for test_id, by_method in report.score_distributions.items()}
     methods = sorted({m for d in scores.values() for m in d.counts}, key=method_order)
     return {
-        "runs": [[run.started_at[:16].replace("T", " "), (run.commit or "unknown")[:10]] for run in report.runs],
+        "runs": [[run.started_at[:16].replace("T", " "), run.short_commit] for run in report.runs],
         "series": {
             test_id: {
                 "r": s.runs,
@@ -414,8 +423,8 @@ def _round(value: float | None, digits: int) -> float | None:
 
 
 def _urgency(result: LatestResult) -> tuple[int, float, str]:
-    """Most urgent first; within a status, the slowest first."""
-    return (STATUS_ORDER.index(result.status), -(result.wall_s or 0.0), result.test_id)
+    """Most severe status first; within a status, the slowest first."""
+    return (-result.status.severity, -(result.wall_s or 0.0), result.test_id)
 
 
 def _figure(chart: str, caption: str, *, key: str = "", test_id: str | None = None) -> str:
@@ -435,58 +444,16 @@ def _th(label: str, *, numeric: bool = False, by_row_id: bool = False) -> str:
 
 
 def _test_button(test_id: str) -> str:
-    shown = _e(_shorten(test_id)).replace("/", "/<wbr>").replace("::", "::<wbr>").replace("[", "<wbr>[")
+    shown = _e(shorten_id(test_id, MAX_SHOWN_ID)).replace("/", "/<wbr>").replace("::", "::<wbr>").replace("[", "<wbr>[")
     return f"<button type='button' class='tid' title='{_e(test_id)}'>{shown}</button>"
 
 
-def _shorten(test_id: str) -> str:
-    """Long ids lose their middle: the start of the path and the test name both stay readable."""
-    if len(test_id) <= MAX_SHOWN_ID:
-        return test_id
-    head = MAX_SHOWN_ID // 3
-    return test_id[:head] + "…" + test_id[-(MAX_SHOWN_ID - head - 1) :]
-
-
 def _threshold_text(t: GateThresholds) -> str:
-    def level(warn: float | None, fail: float | None, unit: str, sign: str) -> str:
-        parts = [
-            f"{name} {sign}{value:g}{unit}" for name, value in (("warn", warn), ("fail", fail)) if value is not None
-        ]
-        return ", ".join(parts) or "off"
-
-    return (
-        f"time {level(t.time_warn_pct, t.time_fail_pct, ' %', '+')}, "
-        f"memory {level(t.memory_warn_pct, t.memory_fail_pct, ' %', '+')}, "
-        f"match rate {level(t.match_rate_warn_points, t.match_rate_fail_points, ' points', '−')}"
-    )
+    return ", ".join(f"{levels.label} {levels.describe()}" for levels in map(t.levels, METRICS))
 
 
 def _metric_name(metric: str) -> str:
     return {"time": "time", "memory": "memory", "match_rate": "match-rate"}[metric]
-
-
-def _change(trend: Trend) -> str:
-    if trend.change is None:
-        return "–"
-    if trend.change == float("inf"):
-        return "from zero"
-    return f"{trend.change:+.1f}" + (" points" if trend.metric == "match_rate" else " %")
-
-
-def _value(metric: str, value: float | None) -> str:
-    return {"time": _seconds, "memory": _mib, "match_rate": _rate}[metric](value)
-
-
-def _seconds(value: float | None) -> str:
-    return "–" if value is None else format_seconds(value)
-
-
-def _mib(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} MiB"
-
-
-def _rate(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
 
 
 def _e(text: str) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sbir_etl.monitoring.regression import format_seconds
-from sbir_etl.monitoring.reporting import HistoryReport
-from sbir_etl.monitoring.trends import Direction, Trend
+from sbir_etl.monitoring.regression import format_value
+from sbir_etl.monitoring.reporting import HistoryReport, shorten_id
+from sbir_etl.monitoring.trends import Trend
 
 #: The most characters :func:`render_markdown` writes, well under GitHub's 65,536 limit.
 MAX_CHARS = 60_000
@@ -71,47 +71,47 @@ def render_markdown(report: HistoryReport, *, max_chars: int = MAX_CHARS) -> str
 
 
 def _head(report: HistoryReport) -> str:
-    failing, warnings = report.with_status("fail"), report.with_status("warn")
-    degrading = report.moving(Direction.DEGRADING)
-    gated = sum(r.gate_status is not None for r in report.latest_results)
+    seen = report.attention()
     tests = len(report.latest_results)
-    if failing or warnings or degrading:
+    if seen.any:
         verdict = (
-            f"**{len(failing)} failing · {len(warnings)} warning{_s(warnings)} · "
-            f"{len(degrading)} degrading trend{_s(degrading)}** among {tests} tests ({gated} gated)."
+            f"**{len(seen.failing)} failing · {len(seen.warnings)} warning{_s(seen.warnings)} · "
+            f"{len(seen.degrading)} degrading trend{_s(seen.degrading)}** among {tests} tests ({seen.gated} gated)."
         )
     elif tests:
-        verdict = f"**All {tests} tests passed their gates** ({gated} gated); no degrading trend."
+        verdict = f"**All {tests} tests passed their gates** ({seen.gated} gated); no degrading trend."
     else:
-        verdict = "The latest run recorded no test."
+        verdict = "No test results recorded yet."
     return f"## SBIR enrichment regression report\n\n{_run_line(report)}\n\n{verdict}\n\n"
 
 
 def _sections(report: HistoryReport) -> list[_Section]:
+    seen = report.attention()
     return [
         _Section(
             "Failing",
             ("| test | why |", "|---|---|"),
-            [f"| {_test(r.test_id)} | {_cell(r.message)} |" for r in report.with_status("fail")],
+            [f"| {_test(r.test_id)} | {_cell(r.message)} |" for r in seen.failing],
             "failing tests",
         ),
         _Section(
             "Warnings",
             ("| test | why |", "|---|---|"),
-            [f"| {_test(r.test_id)} | {_cell(r.message)} |" for r in report.with_status("warn")],
+            [f"| {_test(r.test_id)} | {_cell(r.message)} |" for r in seen.warnings],
             "warnings",
         ),
         _Section(
             "Degrading trends",
             ("| test | metric | change | before → after | p |", "|---|---|---:|---|---:|"),
-            [_trend_row(t) for t in report.moving(Direction.DEGRADING)],
+            [_trend_row(t) for t in seen.degrading],
             "degrading trends",
         ),
         _Section(
             "Quality gates",
             ("| test | match rate | baseline | gate |", "|---|---:|---:|---|"),
             [
-                f"| {_test(g.test_id)} | {g.match_rate:.1%} | {_rate(g.baseline)} | {_cell(g.message)} |"
+                f"| {_test(g.test_id)} | {format_value('match_rate', g.match_rate)} "
+                f"| {format_value('match_rate', g.baseline)} | {_cell(g.message)} |"
                 for g in report.quality_gates
             ],
             "quality gates",
@@ -127,44 +127,20 @@ def _run_line(report: HistoryReport) -> str:
     run = report.latest_run
     if run is None:
         return f"History `{_clip(report.source, 200)}`: no runs recorded yet."
-    commit = (run.commit or "unknown")[:10]
-    dirty = " (dirty)" if run.dirty else ""
     return (
         f"History `{_clip(report.source, 200)}`: {report.run_count} run{'s' if report.run_count != 1 else ''}. "
-        f"Latest: `{commit}`{dirty} on `{_clip(run.branch or 'unknown branch', 80)}`, "
-        f"machine class `{_clip(run.machine_class, 80)}`, started {run.started_at}."
+        f"Latest: `{_clip(run.label, 200)}`, started {run.started_at}."
     )
 
 
 def _trend_row(trend: Trend) -> str:
-    change = (
-        "from zero"
-        if trend.change == float("inf")
-        else f"{trend.change:+.1f}" + (" points" if trend.metric == "match_rate" else " %")
-    )
     p = "–" if trend.p_value is None else f"{trend.p_value:.3f}"
-    return (
-        f"| {_test(trend.test_id)} | {trend.metric} | {change} "
-        f"| {_value(trend.metric, trend.before)} → {_value(trend.metric, trend.after)} | {p} |"
-    )
-
-
-def _value(metric: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if metric == "time":
-        return format_seconds(value)
-    return f"{value:.1f} MiB" if metric == "memory" else f"{value:.1%}"
-
-
-def _rate(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
+    before, after = format_value(trend.metric, trend.before), format_value(trend.metric, trend.after)
+    return f"| {_test(trend.test_id)} | {trend.metric} | {trend.change_text} | {before} → {after} | {p} |"
 
 
 def _test(test_id: str) -> str:
-    shown = test_id if len(test_id) <= MAX_ID_CHARS else test_id[:30] + "…" + test_id[-(MAX_ID_CHARS - 31) :]
-    shown = shown.replace("`", "'").replace("|", "\\|")
-    return f"`{shown}`"
+    return "`" + shorten_id(test_id, MAX_ID_CHARS).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def _cell(text: str) -> str:

@@ -4,21 +4,20 @@
 renderers write it as Markdown (the summary and the failing or warning tests, sized for a PR
 comment or ``$GITHUB_STEP_SUMMARY``; :mod:`~sbir_etl.monitoring.report_markdown`), JSON, or one
 self-contained interactive HTML page (:mod:`~sbir_etl.monitoring.report_html`).
-``run_report(ReportOptions(...))`` is what ``sbir-etl report`` calls.
+``sbir-etl report`` is ``render(load_report(location), format)``, written where ``--out`` says
+(by the command, at the CLI's error boundary).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
-from sbir_etl.monitoring.history import HistoryError, HistoryStore, RunInfo, StoredResult, StoreURL, TestResult
-from sbir_etl.monitoring.regression import GateThresholds, Sample, judge_regression
+from sbir_etl.monitoring.history import HistoryStore, RunInfo, StoredResult, StoreURL, TestResult
+from sbir_etl.monitoring.regression import GateThresholds
 from sbir_etl.monitoring.report_scores import ALL_METHODS
 from sbir_etl.monitoring.trends import Direction, Trend, TrendPolicy, judge_trend
 from sbir_etl.outcomes import Status
@@ -29,47 +28,15 @@ FORMATS = ("md", "json", "html")
 DEFAULT_POLICY = TrendPolicy()
 DEFAULT_THRESHOLDS = GateThresholds()
 
-#: Statuses of a test in the latest run, most urgent first (the order tables sort by).
-STATUS_ORDER = ("fail", "warn", "baseline", "pass", "skipped")
-
-
-@dataclass(frozen=True)
-class ReportOptions:
-    """What to report and where: ``sbir-etl report`` builds this from its arguments.
-
-    ``thresholds`` are the gate thresholds the charts draw; keep them the same as the test run's
-    (``--sbir-gate-*``), whose verdicts the report shows as they were recorded.
-    """
-
-    history: str | Path
-    """The metrics store: a path, ``sqlite:///PATH`` or ``postgresql://...``."""
-    format: str = "md"
-    out: Path | None = None
-    trend: TrendPolicy = TrendPolicy()
-    thresholds: GateThresholds = GateThresholds()
-
-    def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise ValueError(f"unknown report format {self.format!r}; choose one of {', '.join(FORMATS)}")
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One recorded run, as charts label it."""
-
-    run_id: str
-    started_at: str
-    commit: str | None
-    branch: str | None
-    machine_class: str
-
 
 @dataclass(frozen=True)
 class LatestResult:
-    """One test of the latest run."""
+    """One test of the latest run; ``status`` is :attr:`TestResult.status` (the test's outcome
+    and its gates on the one scale)."""
 
     test_id: str
     outcome: str
+    status: Status
     gate_status: str | None
     gate_message: str | None
     wall_s: float | None
@@ -77,32 +44,25 @@ class LatestResult:
     match_rate: float | None
 
     @property
-    def status(self) -> str:
-        """``fail`` (the test or a gate failed), ``warn``, ``baseline`` (first run), ``pass`` or ``skipped``."""
-        if self.outcome == "failed":
-            return "fail"
-        if self.outcome != "passed":
-            return "skipped"
-        return {Status.WARN.value: "warn", Status.BASELINE.value: "baseline"}.get(self.gate_status or "", "pass")
-
-    @property
     def message(self) -> str:
         """Why the test needs attention (the gate's message), or what is known about it."""
-        if self.gate_message and self.status in ("fail", "warn"):
+        if self.gate_message and self.status in (Status.FAIL, Status.WARN):
             return self.gate_message
-        if self.status == "fail":
+        if self.status is Status.FAIL:
             return "the test itself failed (an assertion, an error or its budget); see the test log"
         return self.gate_message or ""
 
 
 @dataclass(frozen=True)
 class QualityGate:
-    """The match-rate gate of one test in the latest run, recomputed from the stored history."""
+    """The match-rate gate of one test in the latest run, as the test run recorded it (with its
+    own thresholds); ``skip`` when the run did not gate it (the test failed, or an older
+    release recorded it without per-gate verdicts)."""
 
     test_id: str
     match_rate: float
     baseline: float | None
-    status: str
+    status: Status
     message: str
 
 
@@ -123,6 +83,20 @@ class TestSeries:
 
 
 @dataclass(frozen=True)
+class Attention:
+    """The latest run's tests that need a look, as every format's summary counts them."""
+
+    failing: list[LatestResult]
+    warnings: list[LatestResult]
+    degrading: list[Trend]
+    gated: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.failing or self.warnings or self.degrading)
+
+
+@dataclass(frozen=True)
 class HistoryReport:
     """Everything the renderers show; plain data, serialisable with ``dataclasses.asdict``.
 
@@ -132,7 +106,7 @@ class HistoryReport:
 
     source: str
     generated_at: str
-    runs: list[RunSummary]
+    runs: list[RunInfo]
     latest_run: RunInfo | None
     latest_results: list[LatestResult]
     trends: list[Trend]
@@ -146,9 +120,18 @@ class HistoryReport:
     def run_count(self) -> int:
         return len(self.runs)
 
-    def with_status(self, *statuses: str) -> list[LatestResult]:
+    def with_status(self, *statuses: Status) -> list[LatestResult]:
         """The latest run's tests in any of ``statuses`` (see :attr:`LatestResult.status`), in run order."""
         return [r for r in self.latest_results if r.status in statuses]
+
+    def attention(self) -> Attention:
+        """What the summaries of every format count: failing, warning, degrading, gated."""
+        return Attention(
+            failing=self.with_status(Status.FAIL),
+            warnings=self.with_status(Status.WARN),
+            degrading=self.moving(Direction.DEGRADING),
+            gated=sum(r.gate_status is not None for r in self.latest_results),
+        )
 
     def latest_trends(self) -> dict[tuple[str, str], Trend]:
         """``(test_id, metric) -> Trend`` on the latest run's machine class."""
@@ -178,11 +161,11 @@ def build_report(
     return HistoryReport(
         source=source,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        runs=[RunSummary(r.run_id, r.started_at, r.commit, r.branch, r.machine_class) for r in runs],
+        runs=list(runs),
         latest_run=latest_run,
         latest_results=latest_results,
         trends=_trends(results, policy),
-        quality_gates=_quality_gates(latest_results, series, len(runs) - 1, thresholds),
+        quality_gates=_quality_gates(latest),
         series=series,
         score_distributions=_score_distributions(latest),
         policy=policy,
@@ -196,16 +179,21 @@ def load_report(
     policy: TrendPolicy = DEFAULT_POLICY,
     thresholds: GateThresholds = DEFAULT_THRESHOLDS,
 ) -> HistoryReport:
-    """Read the store at ``location`` (a path or URL) and build its report; refuses one that holds no store."""
+    """Read the store at ``location`` (a path or URL) and build its report; refuses one that holds no store.
+
+    Runs that recorded no test (``pytest --collect-only``, an interrupted run) are left out.
+    """
     with HistoryStore(location, create=False) as store:
         source = str(store.location)  # a PostgreSQL password is never part of it
-        return build_report(store.runs(), store.results(), source=source, policy=policy, thresholds=thresholds)
+        runs = store.runs(with_results=True)
+        return build_report(runs, store.results(), source=source, policy=policy, thresholds=thresholds)
 
 
 def _latest_result(result: TestResult) -> LatestResult:
     return LatestResult(
         test_id=result.test_id,
         outcome=result.outcome,
+        status=result.status,
         gate_status=result.gate_status,
         gate_message=result.gate_message,
         wall_s=result.wall_s,
@@ -251,28 +239,23 @@ def _trends(results: Sequence[StoredResult], policy: TrendPolicy) -> list[Trend]
     return trends
 
 
-def _quality_gates(
-    latest: Sequence[LatestResult], series: dict[str, TestSeries], latest_index: int, thresholds: GateThresholds
-) -> list[QualityGate]:
-    """The match-rate gate of each test that reported a match rate, against its earlier passed runs."""
+def _quality_gates(latest: Sequence[TestResult]) -> list[QualityGate]:
+    """The recorded match-rate gate of each test of the latest run that reported a match rate."""
     gates = []
     for result in latest:
-        if result.match_rate is None:
+        rate = result.quality.match_rate if result.quality else None
+        if rate is None:
             continue
-        one = series[result.test_id]
-        previous = [
-            Sample(match_rate=rate)
-            for run, rate, outcome in zip(one.runs, one.match_rate, one.outcomes)
-            if outcome == "passed" and run != latest_index and rate is not None
-        ][::-1]  # newest first, as the gates take them
-        if not previous:
-            gates.append(
-                QualityGate(result.test_id, result.match_rate, None, "baseline", "match rate: baseline established")
-            )
+        gate = next((g for g in result.gates if g.name == "match_rate"), None)
+        if gate is not None:
+            gates.append(QualityGate(result.test_id, rate, gate.baseline, gate.status, gate.message))
             continue
-        verdict = judge_regression(result.test_id, Sample(match_rate=result.match_rate), previous, thresholds)
-        [gate] = [g for g in verdict.gates if g.metric == "match_rate"]
-        gates.append(QualityGate(result.test_id, result.match_rate, gate.baseline, gate.status.value, gate.message))
+        why = (
+            "no gate verdict recorded (an older pytest-sbir-validate recorded it)"
+            if result.outcome == "passed"
+            else f"not gated: the test {result.outcome}"
+        )
+        gates.append(QualityGate(result.test_id, rate, None, Status.SKIP, why))
     return gates
 
 
@@ -291,6 +274,15 @@ def _score_distributions(latest: Sequence[TestResult]) -> dict[str, dict[str, di
 
 
 # -- output ------------------------------------------------------------------------------------
+
+
+def shorten_id(test_id: str, limit: int) -> str:
+    """``test_id`` in at most ``limit`` characters: a long one loses its middle, so the start of
+    its path and the test's name both stay readable."""
+    if len(test_id) <= limit:
+        return test_id
+    head = limit // 3
+    return test_id[:head] + "…" + test_id[-(limit - head - 1) :]
 
 
 def render_json(report: HistoryReport) -> str:
@@ -313,33 +305,9 @@ def render(report: HistoryReport, format: str) -> str:
         from sbir_etl.monitoring.report_html import render_html
 
         return render_html(report)
-    return render_json(report)
-
-
-def run_report(options: ReportOptions) -> int:
-    """Write the report; 0 on success, 2 when the store cannot be read or the options are wrong."""
-    if options.format == "html" and options.out is None:
-        print(
-            "sbir-etl report: --format html needs --out FILE (an HTML page is not meant for a terminal)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        report = load_report(options.history, policy=options.trend, thresholds=options.thresholds)
-    except HistoryError as error:
-        print(f"sbir-etl report: error: {error}", file=sys.stderr)
-        return 2
-    text = render(report, options.format)
-    if options.out is None:
-        sys.stdout.write(text)
-        return 0
-    try:
-        options.out.write_text(text, encoding="utf-8")
-    except OSError as error:
-        print(f"sbir-etl report: error: cannot write {options.out}: {error.strerror or error}", file=sys.stderr)
-        return 2
-    print(f"wrote {options.format} report to {options.out}", file=sys.stderr)
-    return 0
+    if format == "json":
+        return render_json(report)
+    raise ValueError(f"unknown report format {format!r}; choose one of {', '.join(FORMATS)}")
 
 
 __all__ = [
@@ -347,13 +315,11 @@ __all__ = [
     "HistoryReport",
     "LatestResult",
     "QualityGate",
-    "ReportOptions",
-    "RunSummary",
-    "STATUS_ORDER",
+    "Attention",
+    "shorten_id",
     "TestSeries",
     "build_report",
     "load_report",
     "render",
     "render_json",
-    "run_report",
 ]

@@ -102,6 +102,15 @@ class Trend:
     p_value: float | None
     direction: Direction
 
+    @property
+    def change_text(self) -> str:
+        """``+12.5 %``, ``-3.0 points``, ``from zero`` (growth from nothing), ``–`` (too few runs)."""
+        if self.change is None:
+            return "–"
+        if math.isinf(self.change):
+            return "from zero"
+        return f"{self.change:+.1f}" + (" points" if self.metric == "match_rate" else " %")
+
 
 def judge_trend(
     test_id: str,
