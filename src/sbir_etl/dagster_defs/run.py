@@ -49,7 +49,6 @@ class JobRun:
     asset_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: dict[str, CheckOutcome] = field(default_factory=dict)
     failed_steps: dict[str, StepFailure] = field(default_factory=dict)
-    succeeded_steps: list[str] = field(default_factory=list)
     untouched_steps: list[str] = field(default_factory=list)
     log_messages: list[str] = field(default_factory=list)
     """What the assets logged (`context.log`), in order: effective config and its sources, progress."""
@@ -120,7 +119,6 @@ def summarize(result: dg.ExecuteInProcessResult, out_dir: Path, instance: dg.Dag
         error_type, message = _root_error(event.step_failure_data.error)
         step = event.step_key or "(unknown step)"
         run.failed_steps[step] = StepFailure(step, error_type, message)
-    run.succeeded_steps = sorted(e.step_key for e in result.get_step_success_events() if e.step_key)
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     planned = [node.name for node in result.job_def.nodes_in_topological_order]
     run.untouched_steps = [step for step in planned if step not in started]
