@@ -210,8 +210,8 @@ def parse_expectations(data: Any, where: str) -> Expectations:
         raise ScenarioFormatError(f"{where}: config: expected a mapping of EnrichmentConfig options")
     try:  # checked here, as a config file's would be, so a bad value fails at collection
         with_options(EnrichmentConfig(), config, f"{where}: config")
-    except ConfigError as error:
-        raise ScenarioFormatError(str(error)) from None
+    except ConfigError as bad_option:
+        raise ScenarioFormatError(str(bad_option)) from None
     return Expectations(
         description=str(data.get("description") or "").strip(),
         config=config,
