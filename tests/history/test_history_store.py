@@ -4,38 +4,22 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mounts import remount_read_only, tmpfs
+from store_rows import run
 
 from sbir_etl.monitoring.history import (
     MIGRATIONS,
     SCHEMA_VERSION,
     HistoryError,
     HistoryStore,
-    RunInfo,
     TestResult,
     current_machine_class,
     git_state,
 )
-
-
-def make_run(run_id: str, started_at: str, machine_class: str = "ci-small") -> RunInfo:
-    return RunInfo(
-        run_id=run_id,
-        started_at=started_at,
-        machine_class=machine_class,
-        python_version="3.11.7",
-        commit="abc123",
-        branch="main",
-        dirty=False,
-        packages={"pandas": "3.1.1"},
-        dataset={"awards": "1000"},
-    )
 
 
 def test_new_store_is_at_current_schema_in_wal_mode(tmp_path: Path) -> None:
@@ -91,7 +75,7 @@ def read_only_store(tmp_path: Path) -> Iterator[Path]:
     read-only volume is)."""
     with tmpfs(tmp_path / "ro") as mount:
         with HistoryStore(mount / "h.sqlite") as store:
-            store.record_run(make_run("r1", "2026-01-01T00:00:00+00:00"))
+            store.record_run(run("r1", "2026-01-01T00:00:00+00:00"))
             store.record_result(TestResult("r1", "t", "passed", wall_s=1.0, gate_status="baseline established"))
         remount_read_only(mount)
         yield mount / "h.sqlite"
@@ -108,7 +92,7 @@ def test_readers_read_a_store_on_a_read_only_file_system(read_only_store: Path) 
         assert store.schema_version == SCHEMA_VERSION
         assert [s.result.test_id for s in store.results()] == ["t"]
         with pytest.raises(HistoryError, match="readonly|read-only"):
-            store.record_run(make_run("r2", "2026-01-02T00:00:00+00:00"))
+            store.record_run(run("r2", "2026-01-02T00:00:00+00:00"))
     assert [r.test_id for r in load_report(read_only_store).latest_results] == ["t"]
     assert run_baseline(read_only_store).status is Status.PASS
     assert sorted(read_only_store.parent.iterdir()) == before
@@ -117,7 +101,7 @@ def test_readers_read_a_store_on_a_read_only_file_system(read_only_store: Path) 
 def test_a_reader_of_a_current_store_writes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     with HistoryStore(path) as store:
-        store.record_run(make_run("r1", "2026-01-01T00:00:00+00:00"))
+        store.record_run(run("r1", "2026-01-01T00:00:00+00:00"))
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode = DELETE")  # as a copy made with the sqlite3 shell's .backup is
     size, changed = path.stat().st_size, path.stat().st_mtime_ns
@@ -126,37 +110,6 @@ def test_a_reader_of_a_current_store_writes_nothing(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (size, changed)
-
-
-WRITER = textwrap.dedent(
-    """
-    import sys
-    from sbir_etl.monitoring.history import HistoryStore, RunInfo, TestResult
-
-    path, worker, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    store = HistoryStore(path)
-    run = RunInfo(run_id=f"run-{worker}", started_at="2026-01-01T00:00:00+00:00",
-                  machine_class="m", python_version="3")
-    store.record_run(run)
-    for i in range(rows):
-        store.record_result(TestResult(run.run_id, f"test_{i}", "passed", wall_s=i / 10))
-    store.close()
-    """
-)
-
-
-def test_concurrent_writer_processes_lose_no_row(tmp_path: Path) -> None:
-    """Several processes create, migrate and write the same new file at once."""
-    path = tmp_path / "shared.sqlite"
-    writers, rows = 4, 60
-    processes = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), str(rows)]) for w in range(writers)]
-    assert [p.wait(timeout=120) for p in processes] == [0] * writers
-    with HistoryStore(path) as store:
-        assert len(store.runs()) == writers
-        results = store.results()
-    assert len(results) == writers * rows
-    per_run = {(s.result.run_id, s.result.test_id) for s in results}
-    assert len(per_run) == writers * rows
 
 
 def test_machine_class_names_os_architecture_cpus_and_ram() -> None:
