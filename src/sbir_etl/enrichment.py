@@ -598,7 +598,7 @@ def _in_file_order(awards: pa.Table, reuse: Reuse, kept: pa.Table | None, matche
     else:
         combined = matched if matched is not None else kept
     if combined is None:
-        return awards  # no awards at all: the writer writes the header
+        return _output_schema(awards.column_names).empty_table()  # no awards at all
     position = np.empty(awards.num_rows, dtype=np.int64)
     position[reuse.new_rows] = np.arange(len(reuse.new_rows))
     position[reuse.enrich_rows] = len(reuse.new_rows) + np.arange(len(reuse.enrich_rows))

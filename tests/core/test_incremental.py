@@ -110,6 +110,16 @@ def test_a_previous_output_made_otherwise_is_not_reused(synthetic, tmp_path):
     assert pq.read_table(out).equals(pq.read_table(full))  # the same rows (in row groups of 999 now)
 
 
+def test_an_award_file_with_no_rows_then_with_rows(synthetic, tmp_path):
+    header = synthetic["awards"].read_text().splitlines(keepends=True)[0]
+    empty = _lines_file(tmp_path / "empty.csv", header, [])
+    out = tmp_path / "out.csv"
+    assert enrich_files(empty, synthetic["recipients"], out, incremental=True).rows_out == 0
+    assert out.read_text().startswith('"Company"') or out.read_text().startswith("Company")
+    later = enrich_files(synthetic["awards"], synthetic["recipients"], out, incremental=True)
+    assert later.incremental["enriched"] == later.rows_out == 2_000
+
+
 def test_cli_incremental_with_resume_is_refused(synthetic, tmp_path, capsys):
     args = ["enrich", "--awards", str(synthetic["awards"]), "--recipients", str(synthetic["recipients"])]
     code = main([*args, "--out", str(tmp_path / "o.csv"), "--incremental", "--resume", "--quiet"])
