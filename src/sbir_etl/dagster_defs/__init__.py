@@ -2,13 +2,14 @@
 
     dagster dev -m sbir_etl.dagster_defs          # UI on 127.0.0.1:3000
     python -c "from sbir_etl.dagster_defs import run_job; print(run_job('a.csv', 'r.csv', 'out').describe())"
+    sbir-etl run --shards 4 --executor multiprocess  # sbir_etl_sharded_job (sharded.py, docs/scale-out.md)
 
 This is the only part of `sbir_etl` that imports Dagster. See docs/dagster.md.
 """
 
 from sbir_etl.dagster_defs.definitions import ASSET_NAMES, BLOCKING_CHECKS, JOB_NAME, build_definitions, sbir_etl_job
 from sbir_etl.dagster_defs.resources import DEFAULT_OUT_DIR, DEFAULT_SCENARIO, EnrichmentSettings, SbirEtlPaths
-from sbir_etl.dagster_defs.run import CheckOutcome, JobRun, StepFailure, run_job
+from sbir_etl.dagster_defs.run import CheckOutcome, JobRun, StepFailure, run_job, run_sharded_job
 
 defs = build_definitions()
 
@@ -26,5 +27,6 @@ __all__ = [
     "build_definitions",
     "defs",
     "run_job",
+    "run_sharded_job",
     "sbir_etl_job",
 ]

@@ -55,6 +55,7 @@ class JobRun:
     untouched_steps: list[str] = field(default_factory=list)
     log_messages: list[str] = field(default_factory=list)
     """What the assets logged (`context.log`), in order: effective config and its sources, progress."""
+    job: str = JOB_NAME
 
     def path(self, asset: str) -> Path:
         """The file a materialized asset wrote; raises KeyError naming what did materialize."""
@@ -69,7 +70,7 @@ class JobRun:
     def describe(self) -> str:
         """A few lines saying what ran, what failed and why (for assertion messages and the CLI)."""
         lines = [
-            f"sbir_etl_job run {self.run_id}: {'success' if self.success else 'FAILED'}",
+            f"{self.job} run {self.run_id}: {'success' if self.success else 'FAILED'}",
             f"  materialized: {', '.join(self.materialized) or '(none)'}",
         ]
         lines += [
@@ -98,7 +99,7 @@ def _root_error(error: Any) -> tuple[str, str]:
 
 def summarize(result: Any, out_dir: Path, instance: dg.DagsterInstance | None = None) -> JobRun:
     """Turn Dagster's result (in-process, or of `execute_job` on any executor) into a `JobRun`."""
-    run = JobRun(success=result.success, out_dir=out_dir, run_id=result.run_id)
+    run = JobRun(success=result.success, out_dir=out_dir, run_id=result.run_id, job=result.job_def.name)
     if instance is not None:
         run.log_messages = [
             e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None and e.user_message
