@@ -51,7 +51,14 @@ def _print_summary(summary: Any) -> None:
         if summary.recipients_rejected
         else ""
     )
-    print(f"recipients: {summary.recipients} indexed in {summary.index_build_s:.1f} s{recipient_rejects}", file=out)
+    if summary.index_path:
+        how = f"from the saved index {summary.index_path}, loaded in {summary.index_build_s:.1f} s"
+        recipient_rejects = f", {summary.recipients_rejected} rows rejected when it was built" * bool(
+            summary.recipients_rejected
+        )
+    else:
+        how = f"indexed in {summary.index_build_s:.1f} s"
+    print(f"recipients: {summary.recipients} {how}{recipient_rejects}", file=out)
     width = max(len(m) for m in summary.counts_by_method)
     for method, count in summary.counts_by_method.items():
         share = count / summary.rows_out if summary.rows_out else 0.0
@@ -70,7 +77,12 @@ def _print_summary(summary: Any) -> None:
 
 def enrich_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--awards", required=True, help="SBIR.gov award export (.csv or .parquet)")
-    p.add_argument("--recipients", required=True, help="USAspending recipient lookup (.csv or .parquet)")
+    p.add_argument("--recipients", help="USAspending recipient lookup (.csv or .parquet)")
+    p.add_argument(
+        "--index",
+        help="a recipient index saved by `sbir-etl index`, used instead of building one "
+        "(with --recipients too, it must have been built from that file)",
+    )
     p.add_argument("--out", required=True, help="enriched output (.csv or .parquet); never one of the inputs")
     p.add_argument("--rejects", help="where unreadable rows go (default: <out>.rejects.csv)")
     p.add_argument("--chunk-size", type=_positive_int, help="awards per chunk (default 100000)")
@@ -90,9 +102,15 @@ def _check_enrich_paths(args: argparse.Namespace) -> None:
     from sbir_etl.io.inputs import read_header, table_format
     from sbir_etl.io.outputs import check_output_paths, default_rejects_path
 
-    inputs = {"awards file": Path(args.awards), "recipients file": Path(args.recipients)}
+    if not args.recipients and not args.index:
+        raise ConfigError("give --recipients FILE, or --index FILE saved by `sbir-etl index`, or both")
+    inputs = {"awards file": Path(args.awards)}
+    if args.recipients:
+        inputs["recipients file"] = Path(args.recipients)
     for path in inputs.values():
         read_header(path)
+    if args.index:
+        inputs["--index"] = _index_file(args.index)
     if args.config:
         inputs["config file"] = Path(args.config)
     table_format(args.out)
@@ -121,6 +139,7 @@ def cmd_enrich(args: argparse.Namespace) -> int:
             rejects_path=args.rejects,
             progress=bar.update,
             resume=args.resume,
+            index_path=args.index,
         )
     if args.summary_json:
         from sbir_etl.io.outputs import atomic_path
@@ -128,6 +147,51 @@ def cmd_enrich(args: argparse.Namespace) -> int:
         with atomic_path(args.summary_json) as tmp:
             tmp.write_text(json.dumps(summary.as_dict(), indent=2))
     _print_summary(summary)
+    return 0
+
+
+def _index_file(path: str) -> Path:
+    """An index file to read: it exists and was written by `sbir-etl index` (its metadata is read)."""
+    from sbir_etl.errors import InputFormatError
+    from sbir_etl.io.array_files import read_metadata
+
+    if not Path(path).is_file():
+        raise InputFormatError(
+            f"{path}: no such index file; write one with `sbir-etl index --recipients R --out {path}`"
+        )
+    read_metadata(path)
+    return Path(path)
+
+
+# -- index ---------------------------------------------------------------------------------------
+
+
+def index_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--recipients", required=True, help="USAspending recipient lookup (.csv or .parquet)")
+    p.add_argument("--out", required=True, help="the index file to write (Arrow IPC, memory-mapped when read)")
+    p.add_argument("--rejects", help="where unreadable recipient rows go (default: <out>.rejects.csv)")
+    p.add_argument("--config", help="YAML/TOML configuration file (the index records the settings it uses)")
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build the recipient index once; `sbir-etl enrich --index` then loads it instead of rebuilding it."""
+    from sbir_etl.config import load_config
+    from sbir_etl.io.inputs import read_header
+    from sbir_etl.io.outputs import check_output_paths, default_rejects_path
+
+    config, _ = load_config(args.config)
+    read_header(args.recipients)
+    inputs = {"recipients file": Path(args.recipients)} | ({"config file": Path(args.config)} if args.config else {})
+    rejects = Path(args.rejects or default_rejects_path(args.out))
+    check_output_paths(inputs, {"--out": Path(args.out), "rejects file": rejects})
+    from sbir_etl.recipient_index import index_recipient_file
+
+    done = index_recipient_file(args.recipients, args.out, config, rejects)
+    rejected = f", {done.recipients_rejected} rows rejected (see {rejects})" if done.recipients_rejected else ""
+    print(
+        f"recipients: {done.recipients} ({done.distinct_names} distinct names) indexed in {done.build_s:.1f} s"
+        f"{rejected}; saved in {done.save_s:.1f} s to {args.out} ({done.size_bytes / 2**20:.0f} MiB)"
+    )
     return 0
 
 
@@ -454,6 +518,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("enrich", "enrich an award file with USAspending recipients", enrich_arguments, cmd_enrich),
+    Command("index", "build the recipient index once and save it for `enrich --index`", index_arguments, cmd_index),
     Command("generate", "write synthetic awards, recipients and ground truth", generate_arguments, cmd_generate),
     Command("evaluate", "precision/recall of an enriched file against ground truth", evaluate_arguments, cmd_evaluate),
     Command(

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from sbir_etl.columns import FLOAT_OUTPUT_COLUMNS, JOINED_METHODS, MATCH_METHODS, OUTPUT_COLUMNS, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
-from sbir_etl.errors import InputSchemaError, InvariantError
+from sbir_etl.errors import ConfigError, InputSchemaError, InvariantError
 from sbir_etl.evaluation.quality import match_rate
 from sbir_etl.io.checkpoints import CheckpointStore, PartRecord, remove_checkpoints, run_fingerprint
 from sbir_etl.io.outputs import atomic_path, claim_outputs, default_rejects_path
@@ -33,12 +33,14 @@ from sbir_etl.io.tables import (
     iter_parquet_rows,
     iter_text_chunks,
     read_header,
-    read_text_table,
     table_format,
 )
 from sbir_etl.linkage.cascade import NO_IDENTIFIED_NAMES, ChunkStats, FuzzyCache, IdentifiedNames, match_chunk
 from sbir_etl.linkage.recipients import RecipientIndex
 from sbir_etl.monitoring.performance import current_rss_bytes, measure
+from sbir_etl.recipient_index import build_recipient_index, load_index, save_index
+
+__all__ = ["EnrichmentSummary", "build_recipient_index", "enrich_files", "enrich_frame", "load_index", "save_index"]
 
 log = logging.getLogger("sbir_etl.enrichment")
 MIN_CHUNK = 1_000
@@ -60,6 +62,9 @@ class EnrichmentSummary:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     index_build_s: float = 0.0
+    """Seconds to build the recipient index, or to load it when `index_path` is set."""
+    index_path: str | None = None
+    """The saved index the run used (None: built from the recipient file)."""
     peak_rss_mib: float = 0.0
     peak_rss_growth_mib: float = 0.0
     out_path: str | None = None
@@ -84,21 +89,6 @@ class EnrichmentSummary:
         out = asdict(self)
         out.update(match_rate=self.match_rate, matched=self.matched, records_per_s=self.records_per_s)
         return out
-
-
-def build_recipient_index(recipients_path: str | Path, config: EnrichmentConfig, rejects: RejectSink) -> RecipientIndex:
-    """Read the recipient file (only the columns the core uses) and index it."""
-    header = read_header(recipients_path)
-    resolved = config.recipient_columns.resolve(header, recipients_path)
-    wanted = [name for name in resolved.values() if name is not None]
-    # The raw table is handed over, not kept here, so the index build can free it column by column.
-    index = RecipientIndex.build(
-        read_text_table(recipients_path, rejects, columns=wanted),
-        config.recipient_columns,
-        config.blocking_max_key_share,
-    )
-    pa.default_memory_pool().release_unused()  # hand freed pages back before awards stream in
-    return index
 
 
 def _resolve_awards(header: list[str], path: str | Path, config: EnrichmentConfig) -> ResolvedAwardColumns:
@@ -230,19 +220,26 @@ class ChunkSizer:
 
 
 def _index_recipients(
-    recipients_path: str | Path, config: EnrichmentConfig, rejects: RejectSink, summary: EnrichmentSummary
+    recipients: "RecipientInput", config: EnrichmentConfig, rejects: RejectSink, summary: EnrichmentSummary
 ) -> RecipientIndex:
-    """Build the recipient index once and note its size, rejects and build time in the summary."""
+    """Build the recipient index once (or load the saved one) and note its size, rejects and time in the summary."""
     started = time.perf_counter()
-    index = build_recipient_index(recipients_path, config, rejects)
+    if recipients.index_path is not None:
+        saved = load_index(recipients.index_path, config, recipients.recipients_path)
+        index, summary.recipients_rejected = saved.index, saved.recipients_rejected
+        summary.index_path = str(recipients.index_path)
+    else:
+        assert recipients.recipients_path is not None
+        index = build_recipient_index(recipients.recipients_path, config, rejects)
+        summary.recipients_rejected = rejects.count(recipients.recipients_path)
     summary.index_build_s = time.perf_counter() - started
     summary.recipients = len(index.table)
-    summary.recipients_rejected = rejects.count(recipients_path)
     summary.recipient_stats = dict(index.stats)
     log.info(
-        "recipient index: %d recipients, %d distinct names, built in %.1f s",
+        "recipient index: %d recipients, %d distinct names, %s in %.1f s",
         summary.recipients,
         len(index.names),
+        "loaded" if summary.index_path else "built",
         summary.index_build_s,
     )
     return index
@@ -352,18 +349,44 @@ def _check_invariant(summary: EnrichmentSummary, read: KeyPrint, written: KeyPri
         )
 
 
+@dataclass(frozen=True)
+class RecipientInput:
+    """Where a run's recipients come from: the recipient file, a saved index of it, or both
+    (then the index must have been built from that file)."""
+
+    recipients_path: Path | None
+    index_path: Path | None
+
+    @classmethod
+    def of(cls, recipients_path: str | Path | None, index_path: str | Path | None) -> "RecipientInput":
+        if recipients_path is None and index_path is None:
+            raise ConfigError("give the recipient file, or a saved index of it (sbir-etl index), or both")
+        as_path = lambda p: Path(p) if p is not None else None  # noqa: E731
+        return cls(as_path(recipients_path), as_path(index_path))
+
+    def files(self) -> dict[str, Path]:
+        """The input files, by the role a message names them with."""
+        named = {"recipients file": self.recipients_path, "recipient index": self.index_path}
+        return {role: path for role, path in named.items() if path is not None}
+
+
 def enrich_files(
     awards_path: str | Path,
-    recipients_path: str | Path,
+    recipients_path: str | Path | None,
     out_path: str | Path,
     config: EnrichmentConfig | None = None,
     rejects_path: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
     resume: bool = False,
+    index_path: str | Path | None = None,
 ) -> EnrichmentSummary:
     """Enrich an award file into `out_path` (CSV or Parquet by extension), streaming in chunks.
 
-    Unreadable rows of either input go to `rejects_path` (default: `<out>.rejects.csv`).
+    The recipient index is built from `recipients_path`, or loaded from `index_path` (a file
+    `sbir-etl index` / `save_index` wrote) without rebuilding it; `IndexMismatchError` if that
+    index was built from another recipient file or with other settings.
+    Unreadable rows of either input go to `rejects_path` (default: `<out>.rejects.csv`); with a
+    saved index, the recipient file's were written when the index was built.
     With `resume`, completed chunks are checkpointed beside the output and a rerun over the same
     inputs and settings continues after the last one (see `checkpoints.py`).
     The output and rejects paths are refused if either is an input (`OutputPathError`), and the
@@ -371,17 +394,18 @@ def enrich_files(
     Raises `InputSchemaError` for missing columns, `InvariantError` if awards were lost or duplicated.
     """
     config = config or EnrichmentConfig()
-    awards_path, recipients_path, out_path = Path(awards_path), Path(recipients_path), Path(out_path)
+    recipients = RecipientInput.of(recipients_path, index_path)
+    awards_path, out_path = Path(awards_path), Path(out_path)
     rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(out_path)
     table_format(out_path)
-    inputs = {"awards file": awards_path, "recipients file": recipients_path}
+    inputs = {"awards file": awards_path} | recipients.files()
     with claim_outputs(inputs, out_path, rejects_path):
-        return _enrich(awards_path, recipients_path, out_path, rejects_path, config, progress, resume)
+        return _enrich(awards_path, recipients, out_path, rejects_path, config, progress, resume)
 
 
 def _enrich(
     awards_path: Path,
-    recipients_path: Path,
+    recipients: RecipientInput,
     out_path: Path,
     rejects_path: Path,
     config: EnrichmentConfig,
@@ -396,10 +420,12 @@ def _enrich(
     out_format = table_format(out_path)
     with measure() as usage:
         started = time.perf_counter()
-        index = _index_recipients(recipients_path, config, rejects, summary)
+        index = _index_recipients(recipients, config, rejects, summary)
         identified = _identified_names(awards_path, columns, index, config)
         store = (
-            CheckpointStore(out_path, run_fingerprint(awards_path, recipients_path, settings=config.as_dict()))
+            CheckpointStore(
+                out_path, run_fingerprint(awards_path, *recipients.files().values(), settings=config.as_dict())
+            )
             if resume
             else None
         )

@@ -58,6 +58,11 @@ class ConfigError(BadInputError):
         self.options = options
 
 
+class IndexMismatchError(BadInputError):
+    """A saved recipient index does not fit this run: built from another recipient file, with
+    other settings, or by another version of the code. Rebuilding it (`sbir-etl index`) is the remedy."""
+
+
 class OutputPathError(BadInputError):
     """An output path cannot be used: it is one of the inputs, another output, a directory, or under a file."""
 
@@ -118,6 +123,7 @@ __all__ = [
     "EnrichmentError",
     "InputFormatError",
     "InputSchemaError",
+    "IndexMismatchError",
     "InvariantError",
     "OutputBusyError",
     "OutputPathError",

@@ -1,11 +1,22 @@
 """Properties of the candidate sources and exact-identifier codes the cascade relies on."""
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sbir_etl.linkage.candidates import BlockingIndex, DescriptorVariants
+from sbir_etl.linkage import text_arrays
+from sbir_etl.linkage.candidates import (
+    BlockingIndex,
+    DescriptorVariants,
+    NameCandidates,
+    merge_candidates,
+    token_sorted,
+)
 from sbir_etl.linkage.recipients import identifier_codes
+from sbir_etl.linkage.text_arrays import StringLookup
 
 # Distinctive words far from every descriptor (so none is read as a misspelt one), and descriptors.
 DISTINCT = ["zork", "quib", "vexa", "ploom", "tarn"]
@@ -44,3 +55,72 @@ identifiers = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=
 def test_identifier_codes_never_collide(values):
     codes = identifier_codes(pa.array(values, type=pa.string())).tolist()
     assert len(set(codes)) == len(values) and 0 not in codes
+
+
+# Words with spaces doubled, empty names and non-ASCII letters: the cases a vectorised rewrite gets wrong.
+texts = st.one_of(st.none(), st.text(alphabet=st.sampled_from(["a", "b", "é", "ß", "中", " ", "1"]), max_size=12))
+
+
+@given(st.lists(texts, max_size=30))
+def test_token_sorted_writes_each_name_as_python_sorts_its_words(values):
+    result = token_sorted(pa.array(values, type=pa.string())).to_pylist()
+    assert result == [" ".join(sorted(v.split(" "))) if v else "" for v in values]
+
+
+@given(st.lists(texts, max_size=30), st.lists(texts, max_size=30))
+def test_string_lookup_finds_what_index_in_finds(value_set, queries):
+    values, asked = pa.array(value_set, type=pa.string()), pa.array(queries, type=pa.string())
+    expected = pc.fill_null(pc.index_in(asked, value_set=values, skip_nulls=True), -1).to_numpy(zero_copy_only=False)
+    assert StringLookup.build(values).find(asked).tolist() == expected.tolist()
+
+
+@given(st.lists(texts, max_size=30), st.lists(texts, max_size=30))
+def test_string_lookup_is_right_when_every_hash_collides(value_set, queries):
+    values, asked = pa.array(value_set, type=pa.string()), pa.array(queries, type=pa.string())
+    expected = pc.fill_null(pc.index_in(asked, value_set=values, skip_nulls=True), -1).to_numpy(zero_copy_only=False)
+    real = text_arrays.string_hashes
+    text_arrays.string_hashes = lambda strings: real(strings) & np.uint64(1)  # two hash values in all
+    try:
+        found = StringLookup.build(values).find(asked)
+    finally:
+        text_arrays.string_hashes = real
+    assert found.tolist() == expected.tolist()
+
+
+EXPECTED_HASHES = [17280346270528514342, 3790113332099880225, 357692473007937778, 9223555758494001480]
+
+
+def test_string_hashes_are_fixed_across_processes_and_versions():
+    # Saved indexes carry these hashes: a change to the function must come with a new index format.
+    hashes = text_arrays.string_hashes(pa.array(["", "acme", "acme systems inc", "société générale"]))
+    assert [int(h) for h in hashes] == EXPECTED_HASHES
+
+
+def _merge_reference(parts, top_k):
+    """merge_candidates as it was written with pandas (sort, first of each pair, top k per query)."""
+    frame = pd.concat([pd.DataFrame({"query": p.query, "name": p.name, "score": p.score}) for p in parts])
+    frame = frame.sort_values(["query", "score", "name"], ascending=[True, False, True], kind="stable")
+    frame = frame.drop_duplicates(["query", "name"])
+    frame = frame[frame.groupby("query").cumcount() < top_k]
+    return frame["query"].tolist(), frame["name"].tolist(), frame["score"].tolist()
+
+
+candidate = st.tuples(
+    st.integers(0, 5), st.integers(0, 8), st.one_of(st.integers(0, 10000).map(lambda h: h / 100), st.floats(0, 100))
+)
+
+
+@given(st.lists(st.lists(candidate, max_size=20), min_size=1, max_size=3), st.integers(1, 4))
+def test_merge_candidates_keeps_the_best_names_of_each_query(parts, top_k):
+    as_candidates = [
+        NameCandidates(
+            np.array([q for q, _, _ in p], dtype=np.int64),
+            np.array([n for _, n, _ in p], dtype=np.int64),
+            np.array([s for _, _, s in p], dtype=np.float64),
+        )
+        for p in parts
+    ]
+    merged = merge_candidates(as_candidates, top_k)
+    assert (merged.query.tolist(), merged.name.tolist(), merged.score.tolist()) == _merge_reference(
+        as_candidates, top_k
+    )

@@ -9,6 +9,7 @@
 - `outputs`: output paths checked against the inputs (by inode), a lock per output, atomic
   writes, stale partials removed, full disks reported against the output.
 - `checkpoints`: completed chunks kept on disk so a killed run resumes where it stopped.
+- `array_files`: named arrays in one Arrow IPC file, memory-mapped when read (the saved recipient index).
 
 The names below load their module on first use, so checking a path does not import Arrow.
 """

@@ -22,13 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from sbir_etl.linkage.names import CANONICAL_WORDS, DESCRIPTOR_WORDS
-from sbir_etl.linkage.text_arrays import positions_in
+from sbir_etl.linkage.text_arrays import StringLookup
 
 AFFIX_LEN = 4
 MIN_AFFIX_TOKEN_LEN = 5
@@ -50,22 +49,82 @@ def _tokens(names: pa.Array) -> tuple[np.ndarray, pa.Array]:
     return pc.list_parent_indices(lists).to_numpy(), pc.list_flatten(lists)
 
 
-def _token_sorted(names: pa.Array, slice_rows: int = 250_000) -> np.ndarray:
-    out = np.empty(len(names), dtype=object)
-    for start in range(0, len(names), slice_rows):  # slices bound the transient Python lists
-        part = names.slice(start, slice_rows).to_pylist()
-        out[start : start + len(part)] = [" ".join(sorted(n.split(" "))) if n else "" for n in part]
-    return out
+def token_sorted(names: pa.Array) -> pa.Array:
+    """Each name with its space-separated words in sorted order ("" for null), as
+    `" ".join(sorted(name.split(" ")))` would write it, computed in Arrow."""
+    lists = pc.split_pattern(names, " ")
+    flat = pc.list_flatten(lists)
+    if not len(flat):
+        return pa.array([""] * len(names), type=pa.string())
+    encoded = pc.dictionary_encode(flat)
+    del flat
+    words = encoded.dictionary
+    by_text = pc.sort_indices(words).to_numpy()  # bytewise: code point order, as Python's sort
+    rank = np.empty(len(words), dtype=np.int64)
+    rank[by_text] = np.arange(len(words))
+    owner = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
+    ordered = np.sort(owner * len(words) + rank[encoded.indices.to_numpy()])
+    del owner
+    sorted_words = words.take(pa.array(by_text[ordered % len(words)]))
+    return pc.binary_join(pa.ListArray.from_arrays(lists.offsets, sorted_words), " ")
+
+
+class TextCache:
+    """Python strings for the entries of an Arrow string array, made when first asked for.
+
+    rapidfuzz scores Python strings; the index keeps its names as Arrow (memory-mapped when it
+    was loaded from a file). This makes the strings of the names a run touches, once each, in
+    the process that needs them, instead of all of them in every process.
+    """
+
+    def __init__(self, values: pa.Array) -> None:
+        self.values = values
+        self._objects: np.ndarray | None = None
+        self._made: np.ndarray | None = None
+
+    def make(self, ids: np.ndarray) -> None:
+        """Make the strings of `ids` (not thread-safe: call before handing `get` to threads)."""
+        if self._objects is None or self._made is None:
+            self._objects = np.full(len(self.values), None, dtype=object)
+            self._made = np.zeros(len(self.values), dtype=bool)
+        missing = np.unique(ids[~self._made[ids]])
+        if len(missing):
+            self._objects[missing] = self.values.take(pa.array(missing)).to_numpy(zero_copy_only=False)
+            self._made[missing] = True
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        """The strings of `ids`, all of which `make` has made."""
+        assert self._objects is not None
+        return self._objects[ids]
+
+
+@dataclass(frozen=True)
+class QueryKeys:
+    """The blocking keys each query name is compared under, sorted by key then query."""
+
+    query: np.ndarray
+    key: np.ndarray
+
+    def blocks(self) -> list[tuple[int, np.ndarray]]:
+        """(key, the queries compared under it) per key."""
+        if not len(self.key):
+            return []
+        starts = np.flatnonzero(np.r_[True, self.key[1:] != self.key[:-1]])
+        stops = np.r_[starts[1:], len(self.key)]
+        return [(int(self.key[a]), self.query[a:b]) for a, b in zip(starts, stops)]
 
 
 class BlockingIndex:
     """Key -> distinct-name postings over the recipient names, built once per run."""
 
+    ARRAYS = ("sorted_names", "tokens", "prefixes", "suffixes", "key_df", "offsets", "members")
+    LOOKUPS = ("tokens", "prefixes", "suffixes")
+
     def __init__(self, names: pa.Array, max_key_share: float) -> None:
         self.names = names
         # token_sort_ratio(a, b) == ratio(sorted(a), sorted(b)); sorting once here makes the
         # prefilter a plain `ratio`, four times cheaper per pair than re-sorting in every call.
-        self.sorted_names = _token_sorted(names)
+        self.sorted_names = token_sorted(names)
         owner, flat = _tokens(names)
         owner = owner.astype(np.int32)
         encoded = pc.dictionary_encode(flat)
@@ -78,17 +137,16 @@ class BlockingIndex:
         self.prefixes: pa.Array = prefix.dictionary
         self.suffixes: pa.Array = suffix.dictionary
         n_tok, n_pre = len(self.tokens), len(self.prefixes)
-        self._prefix_base, self._suffix_base = n_tok, n_tok + n_pre
-        self.n_keys = n_tok + n_pre + len(self.suffixes)
+        n_keys = n_tok + n_pre + len(self.suffixes)
         # Key ids of each distinct token: itself, and its prefix/suffix keys (-1 for short tokens).
         token_df = np.bincount(token_ids, minlength=n_tok)
-        token_prefix = np.where(long_token, prefix.indices.to_numpy() + self._prefix_base, -1)
-        token_suffix = np.where(long_token, suffix.indices.to_numpy() + self._suffix_base, -1)
-        self.key_df = np.zeros(self.n_keys, dtype=np.int64)
+        token_prefix = np.where(long_token, prefix.indices.to_numpy() + n_tok, -1)
+        token_suffix = np.where(long_token, suffix.indices.to_numpy() + n_tok + n_pre, -1)
+        self.key_df = np.zeros(n_keys, dtype=np.int64)
         self.key_df[:n_tok] = token_df
         np.add.at(self.key_df, token_prefix[long_token], token_df[long_token])
         np.add.at(self.key_df, token_suffix[long_token], token_df[long_token])
-        self.max_df = max(50, int(max_key_share * len(names)))
+        self.max_df = self.max_df_of(len(names), max_key_share)
         # Postings only for informative keys, assembled as sorted (key << 32 | name) integers.
         informative = self.key_df <= self.max_df
         postings = np.empty(0, dtype=np.int64)
@@ -101,40 +159,87 @@ class BlockingIndex:
         del token_ids, owner
         postings.sort()
         self.members = (postings & 0xFFFFFFFF).astype(np.int32)
-        counts = np.bincount(postings >> 32, minlength=self.n_keys)
+        counts = np.bincount(postings >> 32, minlength=n_keys)
         del postings
-        self.offsets = np.zeros(self.n_keys + 1, dtype=np.int64)
+        self.offsets = np.zeros(n_keys + 1, dtype=np.int64)
         np.cumsum(counts, out=self.offsets[1:])
+        self._prepare({name: StringLookup.build(getattr(self, name)) for name in self.LOOKUPS})
+
+    @staticmethod
+    def max_df_of(names: int, max_key_share: float) -> int:
+        """Keys carried by more names than this have no postings."""
+        return max(50, int(max_key_share * names))
+
+    def _prepare(self, lookups: dict[str, StringLookup]) -> None:
+        self.lookups = lookups
+        self._prefix_base = len(self.tokens)
+        self._suffix_base = len(self.tokens) + len(self.prefixes)
+        self.n_keys = len(self.key_df)
+        self.sorted_text = TextCache(self.sorted_names)
+        self._made_keys = np.zeros(self.n_keys, dtype=bool)
+
+    def arrays(self) -> dict[str, pa.Array | np.ndarray]:
+        """Everything the index is made of, by name (to save it; `restore` reads it back)."""
+        out: dict[str, pa.Array | np.ndarray] = {name: getattr(self, name) for name in self.ARRAYS}
+        for name, lookup in self.lookups.items():
+            out[f"{name}_hashes"], out[f"{name}_positions"] = lookup.hashes, lookup.positions
+        return out
+
+    @classmethod
+    def restore(cls, names: pa.Array, max_df: int, arrays: dict[str, pa.Array | np.ndarray]) -> "BlockingIndex":
+        """The index `arrays()` described, without building anything."""
+        self = cls.__new__(cls)
+        self.names, self.max_df = names, max_df
+        for name in cls.ARRAYS:
+            setattr(self, name, arrays[name])
+        self._prepare(
+            {
+                name: StringLookup(arrays[name], arrays[f"{name}_hashes"], arrays[f"{name}_positions"])
+                for name in cls.LOOKUPS
+            }
+        )
+        return self
+
+    def token_ids(self, tokens: pa.Array) -> np.ndarray:
+        """Each token's id (-1 where no recipient name has it)."""
+        return self.lookups["tokens"].find(tokens)
 
     def informative(self, tokens: list[str]) -> np.ndarray:
         """Per token: is it rare enough to say something about identity (see `max_key_share`)?"""
-        pos = positions_in(pa.array(tokens, type=pa.string()), self.tokens)
+        pos = self.token_ids(pa.array(tokens, type=pa.string()))
         return (pos < 0) | (self.key_df[np.maximum(pos, 0)] <= self.max_df)
 
-    def query_keys(self, queries: pa.Array, budget: int) -> pd.DataFrame:
+    def query_keys(self, queries: pa.Array, budget: int) -> QueryKeys:
         """The informative keys of each query name, rarest first, within the candidate budget."""
         owner, flat = _tokens(queries)
-        tok = pc.index_in(flat, value_set=self.tokens).to_numpy(zero_copy_only=False)
-        pre = pc.index_in(pc.utf8_slice_codeunits(flat, 0, AFFIX_LEN), value_set=self.prefixes).to_numpy(
-            zero_copy_only=False
-        )
-        suf = pc.index_in(pc.utf8_slice_codeunits(flat, -AFFIX_LEN), value_set=self.suffixes).to_numpy(
-            zero_copy_only=False
-        )
         long_token = pc.greater_equal(pc.utf8_length(flat), MIN_AFFIX_TOKEN_LEN).to_numpy(zero_copy_only=False)
-        frames = [
-            pd.DataFrame({"query": owner, "key": tok}),
-            pd.DataFrame({"query": owner[long_token], "key": pre[long_token] + self._prefix_base}),
-            pd.DataFrame({"query": owner[long_token], "key": suf[long_token] + self._suffix_base}),
-        ]
-        keys = pd.concat(frames, ignore_index=True).dropna()
-        keys["key"] = keys["key"].astype(np.int64)
-        keys = keys.drop_duplicates()
-        keys["df"] = self.key_df[keys["key"].to_numpy()]
-        keys = keys[(keys["df"] > 0) & (keys["df"] <= self.max_df)]
-        keys = keys.sort_values(["query", "df", "key"], kind="stable")
-        spent_before = keys.groupby("query")["df"].cumsum() - keys["df"]
-        return keys[spent_before < budget]
+        tok = self.token_ids(flat)
+        pre = self.lookups["prefixes"].find(pc.utf8_slice_codeunits(flat, 0, AFFIX_LEN))
+        suf = self.lookups["suffixes"].find(pc.utf8_slice_codeunits(flat, -AFFIX_LEN))
+        query = np.concatenate([owner, owner[long_token], owner[long_token]]).astype(np.int64)
+        key = np.concatenate([tok, pre[long_token], suf[long_token]])
+        base = np.concatenate(
+            [
+                np.zeros(len(tok), np.int64),
+                np.full(long_token.sum(), self._prefix_base),
+                np.full(long_token.sum(), self._suffix_base),
+            ]
+        )
+        found = key >= 0
+        pair = np.unique((query[found] << 32) | (key[found] + base[found]))
+        query, key = pair >> 32, pair & 0xFFFFFFFF
+        df = self.key_df[key]
+        useful = (df > 0) & (df <= self.max_df)
+        query, key, df = query[useful], key[useful], df[useful]
+        order = np.lexsort((key, df, query))
+        query, key, df = query[order], key[order], df[order]
+        spent = np.cumsum(df) - df
+        first = np.r_[True, query[1:] != query[:-1]] if len(query) else np.zeros(0, dtype=bool)
+        spent_before = spent - np.maximum.accumulate(np.where(first, spent, 0)) if len(query) else spent
+        within = spent_before < budget
+        query, key = query[within], key[within]
+        order = np.lexsort((query, key))
+        return QueryKeys(query[order], key[order])
 
     def candidates(
         self,
@@ -152,13 +257,12 @@ class BlockingIndex:
         The names behind a query word that at most `rare_df` names carry pass a lower prefilter,
         `rare_prefilter_cutoff`: a rare word shared is evidence by itself ("aeroastro" / "comtech
         aeroastro" has a token_sort_ratio of 69), and the final score decides (see `distinctiveness`)."""
-        query_objects = _token_sorted(queries)
-        keys = self.query_keys(queries, budget)
-        if keys.empty:
+        query_objects = token_sorted(queries).to_numpy(zero_copy_only=False)
+        blocks = self.query_keys(queries, budget).blocks()
+        if not blocks:
             empty = np.array([], dtype=np.int64)
             return NameCandidates(empty, empty, np.array([], dtype=np.float64))
-        grouped = keys.groupby("key", sort=True)["query"]
-        blocks = [(int(k), q.to_numpy()) for k, q in grouped]
+        self._make_texts([key for key, _ in blocks])
 
         def score_block(block: tuple[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             key, qs = block
@@ -166,7 +270,7 @@ class BlockingIndex:
             rare = key < len(self.tokens) and self.key_df[key] <= rare_df
             scores = process.cdist(
                 query_objects[qs],
-                self.sorted_names[members],
+                self.sorted_text.get(members),
                 scorer=fuzz.ratio,
                 score_cutoff=min(prefilter_cutoff, rare_prefilter_cutoff) if rare else prefilter_cutoff,
                 dtype=np.uint8,
@@ -179,18 +283,23 @@ class BlockingIndex:
             parts = list(pool.map(score_block, blocks, chunksize=64))
         q = np.concatenate([p[0] for p in parts]).astype(np.int64)
         n = np.concatenate([p[1] for p in parts]).astype(np.int64)
-        pair = np.sort((q << 32) | n)
-        if len(pair):
-            pair = pair[np.concatenate(([True], pair[1:] != pair[:-1]))]
+        pair = np.unique((q << 32) | n)
         q, n = pair >> 32, pair & 0xFFFFFFFF
         if len(pair) == 0:
             return NameCandidates(q, n, np.array([], dtype=np.float64))
-        left, right = query_objects[q], self.sorted_names[n]
+        left, right = query_objects[q], self.sorted_text.get(n)
         sort_score = process.cpdist(left, right, scorer=fuzz.ratio, workers=workers)
         set_score = process.cpdist(left, right, scorer=fuzz.token_set_ratio, workers=workers)
         score = np.round((sort_score.astype(np.float64) + set_score) / 2.0, 2)
         keep = score >= prefilter_cutoff
         return merge_candidates([NameCandidates(q[keep], n[keep], score[keep])], top_k)
+
+    def _make_texts(self, keys: list[int]) -> None:
+        """Make the Python strings of the names behind `keys` not met before in this process."""
+        new = np.array([k for k in keys if not self._made_keys[k]], dtype=np.int64)
+        if len(new):
+            self.sorted_text.make(np.concatenate([self.members[self.offsets[k] : self.offsets[k + 1]] for k in new]))
+            self._made_keys[new] = True
 
 
 MIN_SNAP_LEN = 6
@@ -248,6 +357,30 @@ class DescriptorVariants:
         self.members = has_core[order].astype(np.int32)
         self.offsets = np.zeros(len(self.cores) + 1, dtype=np.int64)
         np.cumsum(np.bincount(ids[has_core], minlength=len(self.cores)), out=self.offsets[1:])
+        self.core_lookup = StringLookup.build(self.cores)
+
+    def arrays(self) -> dict[str, pa.Array | np.ndarray]:
+        """Everything built from the names, by name (to save it; `restore` reads it back)."""
+        return {
+            "cores": self.cores,
+            "members": self.members,
+            "offsets": self.offsets,
+            "core_hashes": self.core_lookup.hashes,
+            "core_positions": self.core_lookup.positions,
+        }
+
+    @classmethod
+    def restore(
+        cls, names: pa.Array, blocking: BlockingIndex, arrays: dict[str, pa.Array | np.ndarray]
+    ) -> "DescriptorVariants":
+        """The variants `arrays()` described (default penalty and limits), without building anything."""
+        self = cls.__new__(cls)
+        defaults = cls.__init__.__defaults__ or ()
+        self.names, self.blocking = names, blocking
+        self.penalty, self.max_differences, self.snap_cutoff = defaults
+        self.cores, self.members, self.offsets = arrays["cores"], arrays["members"], arrays["offsets"]
+        self.core_lookup = StringLookup(self.cores, arrays["core_hashes"], arrays["core_positions"])
+        return self
 
     def _snap(self, queries: list[str]) -> tuple[list[str], list[int]]:
         """Each query with misspelt descriptors replaced, and how many were replaced."""
@@ -268,26 +401,28 @@ class DescriptorVariants:
     def candidates(self, queries: pa.Array) -> NameCandidates:
         """Indexed names whose words are a superset or subset of a query's, differing only by descriptors."""
         texts, snaps = self._snap([q or "" for q in queries.to_pylist()])
-        core_ids = positions_in(core_names(pa.array(texts, type=pa.string())), self.cores)
+        core_ids = self.core_lookup.find(core_names(pa.array(texts, type=pa.string())))
         hits = np.flatnonzero(core_ids >= 0)
         core_words = {qi: [w for w in texts[qi].split() if w not in DESCRIPTOR_WORDS] for qi in hits}
         vocabulary = sorted({w for words in core_words.values() for w in words})
         rare = dict(zip(vocabulary, self.blocking.informative(vocabulary))) if vocabulary else {}
+        asking = [int(qi) for qi in hits if any(rare[w] for w in core_words[qi])]
+        spans = [(int(self.offsets[core_ids[qi]]), int(self.offsets[core_ids[qi] + 1])) for qi in asking]
+        member_ids = np.concatenate([self.members[a:b] for a, b in spans]) if spans else np.zeros(0, np.int32)
+        member_words = [set(t.split()) for t in self.names.take(pa.array(member_ids)).to_pylist()]
         q_out, n_out, s_out = [], [], []
-        for qi in hits:
-            if not any(rare[w] for w in core_words[qi]):
-                continue
+        at = 0
+        for qi, (a, b) in zip(asking, spans):
             mine = set(texts[qi].split())
-            core = int(core_ids[qi])
-            for name_id in self.members[self.offsets[core] : self.offsets[core + 1]]:
-                theirs = set(self.names[int(name_id)].as_py().split())
+            for name_id, theirs in zip(member_ids[at : at + b - a], member_words[at : at + b - a]):
                 if not (mine <= theirs or theirs <= mine):
                     continue
                 differences = len(mine ^ theirs) + snaps[qi]
                 if 0 < differences <= self.max_differences:
-                    q_out.append(int(qi))
+                    q_out.append(qi)
                     n_out.append(int(name_id))
                     s_out.append(100.0 - self.penalty * differences)
+            at += b - a
         return NameCandidates(
             np.array(q_out, dtype=np.int64), np.array(n_out, dtype=np.int64), np.array(s_out, dtype=np.float64)
         )
@@ -307,16 +442,44 @@ def core_names(names: pa.Array) -> pa.Array:
     return pc.if_else(pa.array(counts > 0), cores, pa.scalar(None, pa.string()))
 
 
+def _best_first(query: np.ndarray, name: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The order that sorts candidates by query, score descending, then name.
+
+    Scores are hundredths (`np.round(..., 2)`), so (query, score, name) usually packs into one
+    integer, and one integer sort is several times faster than a three-key `lexsort`."""
+    if not len(query):
+        return np.zeros(0, dtype=np.int64)
+    hundredths = np.round(score * 100.0)
+    packable = (
+        query.min() >= 0
+        and query.max() < 1 << 17
+        and name.min() >= 0
+        and name.max() < 1 << 32
+        and hundredths.min() >= 0
+        and hundredths.max() < 1 << 14
+        and bool(np.array_equal(hundredths / 100.0, score))
+    )
+    if not packable:
+        return np.lexsort((name, -score, query))
+    packed = (query << 46) | (((1 << 14) - 1 - hundredths.astype(np.int64)) << 32) | name
+    return np.argsort(packed)  # packed values are distinct unless the whole row repeats
+
+
 def merge_candidates(parts: list[NameCandidates], top_k: int) -> NameCandidates:
-    """The best `top_k` names per query over several candidate sources (a name's highest score counts)."""
-    frame = pd.concat(
-        [pd.DataFrame({"query": p.query, "name": p.name, "score": p.score}) for p in parts], ignore_index=True
-    )
-    frame = frame.sort_values(["query", "score", "name"], ascending=[True, False, True], kind="stable")
-    frame = frame.drop_duplicates(["query", "name"])
-    frame = frame[frame.groupby("query").cumcount() < top_k]
-    return NameCandidates(
-        frame["query"].to_numpy(dtype=np.int64),
-        frame["name"].to_numpy(dtype=np.int64),
-        frame["score"].to_numpy(dtype=np.float64),
-    )
+    """The best `top_k` names per query over several candidate sources (a name's highest score counts).
+
+    Sorted by query, score descending, then name."""
+    query = np.concatenate([p.query for p in parts]).astype(np.int64)
+    name = np.concatenate([p.name for p in parts]).astype(np.int64)
+    score = np.concatenate([p.score for p in parts]).astype(np.float64)
+    order = _best_first(query, name, score)
+    query, name, score = query[order], name[order], score[order]
+    # The first of each (query, name) in this order carries its highest score.
+    _, first = np.unique((query << 32) | name, return_index=True)
+    best = np.zeros(len(query), dtype=bool)
+    best[first] = True
+    query, name, score = query[best], name[best], score[best]
+    starts = np.flatnonzero(np.r_[True, query[1:] != query[:-1]]) if len(query) else np.zeros(0, np.int64)
+    rank = np.arange(len(query)) - np.repeat(starts, np.diff(np.r_[starts, len(query)]))
+    keep = rank < top_k
+    return NameCandidates(query[keep], name[keep], score[keep])

@@ -27,7 +27,6 @@ from rapidfuzz import fuzz
 
 from sbir_etl.linkage.names import ABBREVIATED_WORDS, DESCRIPTOR_WORDS, LEGAL_DESIGNATORS
 from sbir_etl.linkage.recipients import RecipientIndex
-from sbir_etl.linkage.text_arrays import positions_in
 
 MIN_BITS = 9.0
 TYPO_CUTOFF = 85.0  # fuzz.ratio at which two words of five letters or more are one word misspelt
@@ -134,7 +133,7 @@ def assess(
     n = len(award_names)
     words = [shared_words(a, r) for a, r in zip(award_names, recipient_names)]
     flat = [w for ws in words for w in ws]
-    token_ids = positions_in(pa.array(flat, type=pa.string()), index.blocking.tokens) if flat else np.array([], int)
+    token_ids = index.blocking.token_ids(pa.array(flat, type=pa.string())) if flat else np.array([], int)
     total = max(len(index.names), 1)
     distinctive, bits, owners = np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n, dtype=np.int64)
     at = 0

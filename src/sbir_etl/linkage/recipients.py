@@ -17,7 +17,7 @@ from sbir_etl.linkage.candidates import BlockingIndex, DescriptorVariants
 from sbir_etl.linkage.identifiers import clean_duns, clean_uei
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
-from sbir_etl.linkage.text_arrays import positions_in
+from sbir_etl.linkage.text_arrays import StringLookup
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
 RECIPIENT_FIELDS = (
@@ -128,17 +128,21 @@ def _drop_repeated_hashes(raw: pa.Table, hash_column: str) -> tuple[pa.Table, in
 
 @dataclass
 class RecipientIndex:
-    """Everything the cascade asks of the recipient table."""
+    """Everything the cascade asks of the recipient table.
+
+    Its parts are Arrow and NumPy arrays only (`arrays()`), so a saved index is read back by
+    memory map (`restore`) and processes that load one file share its pages.
+    """
 
     table: pa.Table  # RECIPIENT_FIELDS, cleaned, in file order
     uei: ExactLookup
     duns: ExactLookup
     names: pa.Array  # distinct normalised names (legal and alternate)
+    name_lookup: StringLookup  # finds a normalised name among `names`
     name_offsets: np.ndarray  # CSR: recipients carrying names[i] are name_members[offsets[i]:offsets[i+1]]
     name_members: np.ndarray
     blocking: BlockingIndex
     descriptor_variants: DescriptorVariants
-    rank: np.ndarray  # position of each recipient in recipient_hash order: ties go to the lowest
     cut_names: np.ndarray  # per distinct name: a legal name carrying it was cut at a registry's width
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -228,13 +232,60 @@ class RecipientIndex:
             uei=uei_lookup,
             duns=duns_lookup,
             names=encoded.dictionary,
+            name_lookup=StringLookup.build(encoded.dictionary),
             name_offsets=offsets,
             name_members=all_rows,
-            rank=rank,
             blocking=blocking,
             descriptor_variants=DescriptorVariants(encoded.dictionary, blocking),
             cut_names=cut,
             stats=stats,
+        )
+
+    def arrays(self) -> dict[str, pa.Array | np.ndarray]:
+        """Every part of the index as a named Arrow or NumPy array (`restore` reads them back)."""
+        out: dict[str, pa.Array | np.ndarray] = {
+            f"table.{name}": self.table.column(name).combine_chunks() for name in self.table.column_names
+        }
+        for which, lookup in (("uei", self.uei), ("duns", self.duns)):
+            out |= {f"{which}.codes": lookup.codes, f"{which}.rows": lookup.rows, f"{which}.shared": lookup.shared}
+        out |= {
+            "names": self.names,
+            "name_hashes": self.name_lookup.hashes,
+            "name_positions": self.name_lookup.positions,
+            "name_offsets": self.name_offsets,
+            "name_members": self.name_members,
+            "cut_names": self.cut_names,
+        }
+        out |= {f"blocking.{k}": v for k, v in self.blocking.arrays().items()}
+        out |= {f"variants.{k}": v for k, v in self.descriptor_variants.arrays().items()}
+        return out
+
+    def scalars(self) -> dict[str, int | dict[str, int]]:
+        """The few plain values that go with `arrays()`."""
+        return {"max_df": self.blocking.max_df, "stats": dict(self.stats)}
+
+    @classmethod
+    def restore(cls, arrays: dict[str, pa.Array | np.ndarray], scalars: dict) -> "RecipientIndex":
+        """The index `arrays()` and `scalars()` described, built from nothing (the arrays may be memory-mapped)."""
+
+        def part(prefix: str) -> dict[str, pa.Array | np.ndarray]:
+            return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+
+        names = arrays["names"]
+        blocking = BlockingIndex.restore(names, int(scalars["max_df"]), part("blocking."))
+        table = pa.table({name: arrays[f"table.{name}"] for name in RECIPIENT_FIELDS})
+        return cls(
+            table=table,
+            uei=ExactLookup(**part("uei.")),
+            duns=ExactLookup(**part("duns.")),
+            names=names,
+            name_lookup=StringLookup(names, arrays["name_hashes"], arrays["name_positions"]),
+            name_offsets=arrays["name_offsets"],
+            name_members=arrays["name_members"],
+            blocking=blocking,
+            descriptor_variants=DescriptorVariants.restore(names, blocking, part("variants.")),
+            cut_names=arrays["cut_names"],
+            stats=dict(scalars["stats"]),
         )
 
     def members(self, name_id: int) -> np.ndarray:
@@ -243,4 +294,4 @@ class RecipientIndex:
 
     def lookup_names(self, normalised: pa.Array) -> np.ndarray:
         """Distinct-name id per normalised award name, -1 where no recipient carries it."""
-        return positions_in(normalised, self.names)
+        return self.name_lookup.find(normalised)

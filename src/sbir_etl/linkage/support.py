@@ -5,6 +5,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from sbir_etl.linkage.identifiers import clean_duns, clean_uei
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5, metro_areas
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
 from sbir_etl.linkage.recipients import RecipientIndex
-from sbir_etl.linkage.text_arrays import positions_in
+from sbir_etl.linkage.text_arrays import StringLookup
 
 
 class Support(IntEnum):
@@ -143,10 +144,14 @@ class IdentifiedNames:
 
     def recipient_of(self, names: pa.Array) -> np.ndarray:
         """The recipient row each name is tied to, -1 where none."""
-        pos = positions_in(names, self.names)
+        pos = self._lookup.find(names)
         if not len(self.recipients):
             return pos
         return np.where(pos >= 0, self.recipients[np.maximum(pos, 0)], -1)
+
+    @cached_property
+    def _lookup(self) -> StringLookup:
+        return StringLookup.build(self.names)
 
 
 NO_IDENTIFIED_NAMES = IdentifiedNames(pa.array([], pa.string()), np.array([], dtype=np.int64))

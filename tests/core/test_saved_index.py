@@ -1,0 +1,117 @@
+"""The saved recipient index: built once (`sbir-etl index`), memory-mapped by `enrich --index`,
+refused when it does not fit the run."""
+
+import shutil
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+from sbir_etl import recipient_index
+from sbir_etl.cli import main
+from sbir_etl.config import EnrichmentConfig
+from sbir_etl.enrichment import enrich_files
+from sbir_etl.errors import IndexMismatchError
+from sbir_etl.evaluation.synthetic import generate, write
+from sbir_etl.io.array_files import map_arrays
+from sbir_etl.linkage.rules import rules_disabled
+from sbir_etl.recipient_index import index_recipient_file, load_index
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved_index")
+    paths = write(generate(n_awards=1_500, n_recipients=15_000, seed=5), folder)
+    paths["index"] = folder / "recipients.idx"
+    index_recipient_file(paths["recipients"], paths["index"], EnrichmentConfig(), folder / "idx.rejects.csv")
+    return paths
+
+
+def test_enrichment_with_the_saved_index_equals_enrichment_with_the_recipient_file(data, tmp_path):
+    config = EnrichmentConfig(chunk_size=400)
+    built = enrich_files(data["awards"], data["recipients"], tmp_path / "built.csv", config)
+    loaded = enrich_files(data["awards"], None, tmp_path / "loaded.csv", config, index_path=data["index"])
+    both = enrich_files(data["awards"], data["recipients"], tmp_path / "both.csv", config, index_path=data["index"])
+    assert (tmp_path / "built.csv").read_bytes() == (tmp_path / "loaded.csv").read_bytes()
+    assert (tmp_path / "built.csv").read_bytes() == (tmp_path / "both.csv").read_bytes()
+    assert loaded.index_path == both.index_path == str(data["index"]) and built.index_path is None
+    assert loaded.recipients == built.recipients == 15_000
+    assert loaded.recipient_stats == built.recipient_stats
+
+
+def test_loading_maps_the_file_instead_of_reading_it(data):
+    before = pa.total_allocated_bytes()
+    saved = load_index(data["index"], EnrichmentConfig())
+    # Every array is a view of the mapped file: Arrow's allocator holds (almost) nothing new.
+    assert pa.total_allocated_bytes() - before < 64 * 1024
+    assert len(saved.index.names) > 10_000 and saved.source.size == data["recipients"].stat().st_size
+    arrays, _ = map_arrays(data["index"])
+    assert not arrays["name_members"].flags.writeable  # a NumPy view of read-only pages
+
+
+def test_a_changed_recipient_file_is_refused_naming_it(data, tmp_path):
+    recipients = tmp_path / "recipients.csv"
+    shutil.copy(data["recipients"], recipients)
+    index = tmp_path / "r.idx"
+    index_recipient_file(recipients, index, EnrichmentConfig(), tmp_path / "rejects.csv")
+    load_index(index, EnrichmentConfig())  # unchanged: fine
+    text = recipients.read_bytes()
+    last = text.rstrip(b"\n").rsplit(b"\n", 1)[1]
+    recipients.write_bytes(text.replace(last, last.upper().replace(b"A", b"E")))  # same size, other content
+    assert recipients.stat().st_size == len(text)
+    with pytest.raises(IndexMismatchError, match=f"{index}: built from another recipient file than {recipients}"):
+        load_index(index, EnrichmentConfig())
+    other = tmp_path / "other.csv"
+    shutil.copy(data["recipients"], other)  # the original content under another name is fine
+    assert load_index(index, EnrichmentConfig(), other).source.path == str(recipients.resolve())
+
+
+def test_an_index_whose_recipient_file_is_gone_is_used_as_saved(data, tmp_path):
+    recipients = tmp_path / "recipients.csv"
+    shutil.copy(data["recipients"], recipients)
+    index_recipient_file(recipients, tmp_path / "r.idx", EnrichmentConfig(), tmp_path / "rejects.csv")
+    recipients.unlink()
+    assert len(load_index(tmp_path / "r.idx", EnrichmentConfig()).index.table) == 15_000
+
+
+def test_other_settings_other_rules_or_other_code_are_refused(data, monkeypatch):
+    with pytest.raises(IndexMismatchError, match="blocking_max_key_share: index 0.005, this run 0.01"):
+        load_index(data["index"], EnrichmentConfig(blocking_max_key_share=0.01))
+    with rules_disabled("plurals"), pytest.raises(IndexMismatchError, match="rules_disabled"):
+        load_index(data["index"], EnrichmentConfig())
+    monkeypatch.setattr(recipient_index, "code_digest", lambda: "another version")
+    with pytest.raises(IndexMismatchError, match="another version of sbir-etl"):
+        load_index(data["index"], EnrichmentConfig())
+
+
+def test_cli_index_then_enrich_with_it(data, tmp_path, capsys):
+    index = tmp_path / "cli.idx"
+    assert main(["index", "--recipients", str(data["recipients"]), "--out", str(index)]) == 0
+    assert "recipients: 15000" in capsys.readouterr().out
+    out = tmp_path / "out.parquet"
+    assert main(["enrich", "--awards", str(data["awards"]), "--index", str(index), "--out", str(out), "--quiet"]) == 0
+    assert f"from the saved index {index}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message"),
+    [
+        ("settings", "built with other settings"),
+        ("not-an-index", "not an index file written by sbir-etl"),
+        ("missing", "no such index file"),
+        ("neither", "give --recipients FILE, or --index FILE"),
+    ],
+)
+def test_cli_index_mistakes_exit_2_with_one_line(data, tmp_path, mistake, message):
+    args = ["enrich", "--awards", str(data["awards"]), "--out", str(tmp_path / "o.csv")]
+    args += {
+        "settings": ["--index", str(data["index"]), "--config", str(tmp_path / "c.yaml")],
+        "not-an-index": ["--index", str(data["awards"])],
+        "missing": ["--index", str(tmp_path / "nothing.idx")],
+        "neither": [],
+    }[mistake]
+    (tmp_path / "c.yaml").write_text("blocking_max_key_share: 0.01\n")
+    done = subprocess.run([sys.executable, "-m", "sbir_etl.cli", *args], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
