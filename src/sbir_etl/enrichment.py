@@ -40,7 +40,23 @@ from sbir_etl.linkage.recipients import RecipientIndex
 from sbir_etl.monitoring.performance import current_rss_bytes, measure
 from sbir_etl.recipient_index import build_recipient_index, load_index, save_index
 
-__all__ = ["EnrichmentSummary", "build_recipient_index", "enrich_files", "enrich_frame", "load_index", "save_index"]
+__all__ = [
+    "EnrichmentSummary",
+    "ShardRange",
+    "ShardResult",
+    "build_recipient_index",
+    "collect_identified_names",
+    "combine_shards",
+    "enrich_files",
+    "enrich_frame",
+    "enrich_shard",
+    "load_identified_names",
+    "load_index",
+    "open_recipient_index",
+    "plan_shards",
+    "save_identified_names",
+    "save_index",
+]
 
 log = logging.getLogger("sbir_etl.enrichment")
 MIN_CHUNK = 1_000
@@ -490,13 +506,10 @@ def plan_shards(rows: int, shards: int) -> list[ShardRange]:
     return [ShardRange(i, bounds[i], bounds[i + 1]) for i in range(shards)]
 
 
-def open_recipient_index(recipients_path: str | Path, config: EnrichmentConfig) -> RecipientIndex:
-    """The recipient index a shard matches against.
-
-    Built here from the recipient table (the `recipient_lookup` Parquet), so each worker holds
-    its own copy; the saved, memory-mapped index of the speed work replaces this one function.
-    """
-    return build_recipient_index(recipients_path, config, RejectSink())
+def open_recipient_index(index_path: str | Path, config: EnrichmentConfig) -> RecipientIndex:
+    """The saved recipient index a shard matches against, memory-mapped (`load_index`): every
+    worker on a machine that loads one file shares its pages instead of holding a copy."""
+    return load_index(index_path, config).index
 
 
 def collect_identified_names(

@@ -1,15 +1,16 @@
 """`sbir_etl_sharded_job`: the enrichment in award shards, run by any Dagster executor.
 
-    validated_sbir_awards ---------+--> identified_award_names --+
-                                   |                             v
-    recipient_lookup --------------+---------------> enriched_sbir_awards:
-                                                       enrich_shard_0 --+
-                                                       ...              +--> combine_award_shards
-                                                       enrich_shard_N-1-+
+    validated_sbir_awards ------------------+--> identified_award_names --+
+                                            |                             v
+    recipient_lookup --> recipient_index ---+-----------------> enriched_sbir_awards:
+                                                                  enrich_shard_0 --+
+                                                                  ...              +--> combine_award_shards
+                                                                  enrich_shard_N-1-+
 
 The ingest assets, the blocking gates and the quality report are those of `sbir_etl_job`; only
-the enrichment differs. The file-wide identified-names evidence is its own asset, computed once
-before any shard. `enriched_sbir_awards` is a graph-backed asset whose ops are one step per
+the enrichment differs. The recipient index is saved once (`recipient_index`, the file of
+`sbir-etl index`) and every shard memory-maps it, so workers on one machine share its pages. The
+file-wide identified-names evidence is its own asset, computed once before any shard. `enriched_sbir_awards` is a graph-backed asset whose ops are one step per
 shard and a combine step that checks that every award came out exactly once and writes the
 same table the unsharded job writes. Its shard count is fixed when the job is built (a static
 fan-out): the Dask executor cannot run Dagster's dynamic map/collect, and static partitions would
@@ -49,6 +50,7 @@ from sbir_etl.enrichment import (
 )
 from sbir_etl.errors import ConfigError
 from sbir_etl.monitoring.performance import measure
+from sbir_etl.recipient_index import index_recipient_file
 
 if TYPE_CHECKING:
     from dagster._core.definitions.reconstruct import ReconstructableJob
@@ -60,20 +62,44 @@ EXECUTORS = ("in_process", "multiprocess", "dask")
 
 @dg.asset(
     group_name=GROUP,
+    description="The recipient index of recipient_lookup, saved for every shard to memory-map (sbir-etl index).",
+)
+def recipient_index(
+    context: dg.AssetExecutionContext, recipient_lookup: str, paths: SbirEtlPaths, settings: EnrichmentSettings
+) -> dg.Output[str]:
+    config, _ = settings.load()
+    target = paths.table("recipient_index", ".idx")
+    with measure() as usage:
+        saved = index_recipient_file(recipient_lookup, target, config, paths.table("recipient_index", ".rejects.csv"))
+    context.log.info(f"recipient index: {saved.recipients} recipients, {saved.size_bytes / 2**20:.0f} MiB at {target}")
+    return dg.Output(
+        str(target),
+        metadata={
+            **usage_metadata(usage, saved.recipients),
+            "table_path": str(target),
+            "size_mib": round(saved.size_bytes / 2**20, 1),
+            "build_s": round(saved.build_s, 3),
+            "save_s": round(saved.save_s, 3),
+        },
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
     description="Normalised award names the award file itself ties to one recipient by UEI/DUNS, computed once "
     "for every shard (sbir_etl.linkage.support.IdentifiedNames).",
 )
 def identified_award_names(
     context: dg.AssetExecutionContext,
     validated_sbir_awards: str,
-    recipient_lookup: str,
+    recipient_index: str,
     paths: SbirEtlPaths,
     settings: EnrichmentSettings,
 ) -> dg.Output[str]:
     config, _ = settings.load()
     target = paths.table("identified_award_names")
     with measure() as usage:
-        index = open_recipient_index(recipient_lookup, config)
+        index = open_recipient_index(recipient_index, config)
         identified = collect_identified_names(validated_sbir_awards, index, config)
         save_identified_names(identified, target)
     context.log.info(f"{len(identified.names)} award names tied to one recipient by the file's identifiers")
@@ -94,14 +120,14 @@ def shard_op(number: int, shards: int) -> dg.OpDefinition:
     def enrich_one_shard(
         context: dg.OpExecutionContext,
         awards: str,
-        recipients: str,
+        index_path: str,
         identified: str,
         paths: SbirEtlPaths,
         settings: EnrichmentSettings,
     ) -> ShardResult:
         config, _ = settings.load()
         shard = plan_shards(pq.ParquetFile(awards).metadata.num_rows, shards)[number]
-        index = open_recipient_index(recipients, config)
+        index = open_recipient_index(index_path, config)
         target = paths.table(f"enriched_sbir_awards.shard-{number:04d}")
         result = enrich_shard(awards, shard, index, load_identified_names(identified), target, config)
         context.log.info(f"{shard}: {result.rows} awards enriched in {result.wall_s:.1f} s, {result.methods}")
@@ -180,9 +206,9 @@ def sharded_enrichment(shards: int) -> dg.AssetsDefinition:
         group_name=GROUP,
         description=f"Awards with the recipient each was matched to, enriched in {shards} award shards.",
     )
-    def sharded_enriched_sbir_awards(validated_sbir_awards: str, recipient_lookup: str, identified_award_names: str):
+    def sharded_enriched_sbir_awards(validated_sbir_awards: str, recipient_index: str, identified_award_names: str):
         parts = {
-            f"shard_{n}": op(validated_sbir_awards, recipient_lookup, identified_award_names)
+            f"shard_{n}": op(validated_sbir_awards, recipient_index, identified_award_names)
             for n, op in enumerate(shard_ops)
         }
         return combine(awards=validated_sbir_awards, **parts)
@@ -193,7 +219,7 @@ def sharded_enrichment(shards: int) -> dg.AssetsDefinition:
 def sharded_assets(shards: int) -> list[dg.AssetsDefinition]:
     """The assets of `sbir_etl_job`, with the enrichment in shards and the identified names before it."""
     unsharded = [asset for asset in ASSETS if asset is not enriched_sbir_awards]
-    return [*unsharded, identified_award_names, sharded_enrichment(shards)]
+    return [*unsharded, recipient_index, identified_award_names, sharded_enrichment(shards)]
 
 
 def check_executor(executor: str) -> None:
