@@ -10,6 +10,7 @@ This is the only part of `sbir_etl` that imports Dagster. See docs/dagster.md.
 from sbir_etl.dagster_defs.definitions import ASSET_NAMES, BLOCKING_CHECKS, JOB_NAME, build_definitions, sbir_etl_job
 from sbir_etl.dagster_defs.resources import DEFAULT_OUT_DIR, DEFAULT_SCENARIO, EnrichmentSettings, SbirEtlPaths
 from sbir_etl.dagster_defs.run import CheckOutcome, JobRun, StepFailure, run_job, run_sharded_job
+from sbir_etl.dagster_defs.sharded import SHARDED_JOB_NAME, build_sharded_definitions
 
 defs = build_definitions()
 
@@ -19,12 +20,14 @@ __all__ = [
     "DEFAULT_OUT_DIR",
     "DEFAULT_SCENARIO",
     "JOB_NAME",
+    "SHARDED_JOB_NAME",
     "CheckOutcome",
     "EnrichmentSettings",
     "JobRun",
     "SbirEtlPaths",
     "StepFailure",
     "build_definitions",
+    "build_sharded_definitions",
     "defs",
     "run_job",
     "run_sharded_job",

@@ -230,8 +230,10 @@ def check_executor(executor: str) -> None:
         raise ConfigError("executor dask: dagster-dask is not installed; pip install 'pytest-sbir-validate[dask]'")
 
 
-def executor_definition(executor: str) -> dg.ExecutorDefinition:
-    """The Dagster executor named `executor` (one of `EXECUTORS`)."""
+def executor_definition(executor: str | dg.ExecutorDefinition) -> dg.ExecutorDefinition:
+    """The Dagster executor named `executor` (one of `EXECUTORS`), or the one given (e.g. Kubernetes, Celery)."""
+    if isinstance(executor, dg.ExecutorDefinition):
+        return executor
     check_executor(executor)
     if executor == "dask":
         from dagster_dask import dask_executor
@@ -242,11 +244,12 @@ def executor_definition(executor: str) -> dg.ExecutorDefinition:
 
 def build_sharded_definitions(
     shards: int,
-    executor: str = "in_process",
+    executor: str | dg.ExecutorDefinition = "in_process",
     paths: SbirEtlPaths | None = None,
     settings: EnrichmentSettings | None = None,
 ) -> dg.Definitions:
-    """Definitions of `sbir_etl_sharded_job` in `shards` shards on the named executor."""
+    """Definitions of `sbir_etl_sharded_job` in `shards` shards on the executor, named or given
+    (`dagster_k8s.k8s_job_executor`, `dagster_celery.celery_executor`: docs/scale-out.md)."""
     assets = sharded_assets(shards)
     job = dg.define_asset_job(
         SHARDED_JOB_NAME,
