@@ -2,9 +2,15 @@
 
 In one run, on one dataset (default: the full scale, 533,000 awards x 3,300,000 recipients):
 
-1. ``sbir-etl enrich`` as a whole *subprocess*: wall time (perf_counter around the process) and
-   peak RSS (the child's own ``ru_maxrss`` from ``os.wait4``, what ``/usr/bin/time -v`` reports
-   as "Maximum resident set size");
+1. ``sbir-etl enrich`` as a whole *subprocess*, cold (the recipient index built in the run): wall
+   time (perf_counter around the process) and peak RSS (the child's own ``ru_maxrss`` from
+   ``os.wait4``, what ``/usr/bin/time -v`` reports as "Maximum resident set size");
+1b. the saved index (unless ``--no-saved-index``): ``sbir-etl index`` (build and save), then
+   ``enrich --index`` over all the awards (its summary says how long loading the index took),
+   over the last 10,000 awards alone, and ``--incremental``: an incremental run over all but the
+   last 10,000 awards seeds an output, then one over all of them enriches the 10,000 new ones;
+   every output is compared with the cold one, value by value (``same_output.py``), and with
+   ``--reference`` (e.g. the output of ``main``) too;
 2. the naive algorithm, faithfully re-implemented: per award, ``rapidfuzz.process.extract(name,
    all_recipient_names, scorer=fuzz.token_set_ratio, processor=default_process, limit=5)`` over
    ALL recipient names. Timed on a random sample of the awards that reach name matching (no UEI
@@ -38,6 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -47,11 +54,16 @@ FULL_AWARDS = 533_000
 FULL_RECIPIENTS = 3_300_000
 IDENTIFIER_METHODS = frozenset({"uei-exact", "duns-exact"})
 NAIVE_LIMIT = 5
+NEW_AWARDS = 10_000
 
 # target name -> (threshold, "max" or "min")
 TARGETS: dict[str, tuple[float, str]] = {
-    "wall_s": (60.0, "max"),
-    "peak_rss_mib": (2048.0, "max"),
+    "wall_s": (30.0, "max"),
+    "peak_rss_mib": (1536.0, "max"),
+    "index_load_s": (2.0, "max"),
+    "indexed_wall_s": (20.0, "max"),
+    "new_awards_wall_s": (5.0, "max"),
+    "new_awards_rss_mib": (1024.0, "max"),
     "naive_ratio": (1000.0, "min"),
     "doubling_ratio": (2.2, "max"),
     "name_precision": (0.99, "min"),
@@ -94,6 +106,21 @@ class NaiveEstimate:
 
 
 @dataclass
+class SavedIndexRuns:
+    """The saved-index figures: build+save, full enrichment with it, 10K new awards, incremental."""
+
+    index: ProcessRun
+    index_mib: float
+    index_load_s: float
+    indexed: ProcessRun
+    new_awards: ProcessRun
+    incremental_seed: ProcessRun
+    incremental: ProcessRun
+    incremental_counts: dict[str, int]
+    same_output: dict[str, str]  # comparison -> "identical" or what differs
+
+
+@dataclass
 class FullScaleResult:
     """Everything one run measured; ``rows()`` turns it into the printed table."""
 
@@ -105,6 +132,7 @@ class FullScaleResult:
     naive: NaiveEstimate
     quality: dict
     half_enrich: ProcessRun | None = None
+    saved: SavedIndexRuns | None = None
     machine: str = field(default_factory=lambda: f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
     date: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
@@ -117,9 +145,14 @@ class FullScaleResult:
         return None if self.half_enrich is None else self.enrich.wall_s / self.half_enrich.wall_s
 
     def measured(self) -> dict[str, float | None]:
+        saved = self.saved
         return {
             "wall_s": self.enrich.wall_s,
             "peak_rss_mib": self.enrich.peak_rss_mib,
+            "index_load_s": saved.index_load_s if saved else None,
+            "indexed_wall_s": saved.indexed.wall_s if saved else None,
+            "new_awards_wall_s": saved.new_awards.wall_s if saved else None,
+            "new_awards_rss_mib": saved.new_awards.peak_rss_mib if saved else None,
             "naive_ratio": self.naive_ratio,
             "doubling_ratio": self.doubling_ratio,
             "name_precision": self.quality.get("name_precision"),
@@ -159,6 +192,7 @@ class FullScaleResult:
                 verdict("peak_rss_mib"),
             ),
             ("throughput", f"{self.awards / self.enrich.wall_s:,.0f} awards/s" if self.enrich.wall_s else "-", "", ""),
+            *self._saved_rows(target, verdict),
             ("awards reaching name matching", f"{self.naive.name_awards:,}", "", ""),
             (
                 "naive: per award (token_set_ratio over all recipients)",
@@ -197,6 +231,61 @@ class FullScaleResult:
             ("match rate", f"{match_rate(self.counts_by_method):.2%}", "", ""),
         ]
         return rows
+
+    def _saved_rows(self, target: Any, verdict: Any) -> list[tuple[str, str, str, str]]:
+        saved = self.saved
+        if saved is None:
+            return [("saved index", "not run (--no-saved-index)", "", "")]
+        inc = saved.incremental_counts
+        return [
+            (
+                "`sbir-etl index`: build and save (whole process)",
+                f"{saved.index.wall_s:.1f} s, {saved.index.peak_rss_mib:,.0f} MiB peak, file {saved.index_mib:,.0f} MiB",
+                "",
+                "",
+            ),
+            (
+                "index load (memory map, in the run)",
+                f"{saved.index_load_s:.2f} s",
+                target("index_load_s", " s"),
+                verdict("index_load_s"),
+            ),
+            (
+                "`enrich --index`, all awards: wall time",
+                f"{saved.indexed.wall_s:.1f} s ({saved.indexed.peak_rss_mib:,.0f} MiB peak)",
+                target("indexed_wall_s", " s"),
+                verdict("indexed_wall_s"),
+            ),
+            (
+                f"`enrich --index`, {NEW_AWARDS:,} new awards: wall time",
+                f"{saved.new_awards.wall_s:.1f} s",
+                target("new_awards_wall_s", " s"),
+                verdict("new_awards_wall_s"),
+            ),
+            (
+                f"`enrich --index`, {NEW_AWARDS:,} new awards: peak RSS",
+                f"{saved.new_awards.peak_rss_mib:,.0f} MiB",
+                target("new_awards_rss_mib", " MiB"),
+                verdict("new_awards_rss_mib"),
+            ),
+            (
+                f"`enrich --index --incremental`, {NEW_AWARDS:,} awards added",
+                f"{saved.incremental.wall_s:.1f} s, {saved.incremental.peak_rss_mib:,.0f} MiB peak "
+                f"({inc.get('kept', 0):,} kept, {inc.get('enriched', 0):,} enriched, "
+                f"{inc.get('rows_reenriched_for_evidence', 0):,} for evidence)",
+                "",
+                "",
+            ),
+            *(
+                (
+                    f"identical output: {what}",
+                    verdict_text,
+                    "identical",
+                    "PASS" if verdict_text == "identical" else "MISS",
+                )
+                for what, verdict_text in saved.same_output.items()
+            ),
+        ]
 
 
 def naive_ratio(naive_s: float, ours_s: float) -> float:
@@ -345,6 +434,81 @@ def time_naive(award_names: Sequence[str], recipient_names: Sequence[str]) -> fl
     return time.perf_counter() - started
 
 
+def split_awards(awards: Path, tail_rows: int, work: Path) -> tuple[Path, Path]:
+    """(all but the last `tail_rows` awards, the last `tail_rows`) as CSV files, read as the core reads them."""
+    from sbir_etl.io.tables import RejectSink, read_text_table
+
+    table = read_text_table(awards, RejectSink())
+    cut = max(0, table.num_rows - tail_rows)
+    head, tail = work / "awards-head.csv", work / "awards-new.csv"
+    pacsv.write_csv(table.slice(0, cut), head)
+    pacsv.write_csv(table.slice(cut), tail)
+    return head, tail
+
+
+def compare_outputs(left: Path, right: Path) -> str:
+    """ "identical", or what differs (benchmarks/same_output.py)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from same_output import compare
+    finally:
+        sys.path.pop(0)
+    result = compare(left, right)
+    return "identical" if result.identical else result.describe().splitlines()[0]
+
+
+def run_saved_index(
+    args: argparse.Namespace, paths: dict[str, Path], work: Path, cold: Path, log: Any
+) -> SavedIndexRuns:
+    """`sbir-etl index`, then `enrich --index` over all awards, over 10K new ones, and incrementally."""
+    index = work / "recipients.idx"
+    log("sbir-etl index (build and save) ...")
+    built = checked(
+        run_measured(sbir_etl_command("index", "--recipients", str(paths["recipients"]), "--out", str(index))),
+        "sbir-etl index",
+    )
+    log(f"  {built.wall_s:.1f} s wall, {built.peak_rss_mib:,.0f} MiB peak RSS")
+
+    def enrich(awards: Path, out: Path, *extra: str) -> tuple[ProcessRun, dict[str, Any]]:
+        summary = out.with_suffix(".summary.json")
+        command = ["enrich", "--awards", str(awards), "--index", str(index), "--out", str(out)]
+        done = checked(
+            run_measured(sbir_etl_command(*command, "--summary-json", str(summary), "--quiet", *extra)),
+            f"sbir-etl enrich --index {' '.join(extra)}",
+        )
+        log(f"  {done.wall_s:.1f} s wall, {done.peak_rss_mib:,.0f} MiB peak RSS")
+        return done, json.loads(summary.read_text())
+
+    log("sbir-etl enrich --index, all awards ...")
+    indexed, summary = enrich(paths["awards"], work / "enriched-indexed.parquet")
+    head, tail = split_awards(paths["awards"], NEW_AWARDS, work)
+    log(f"sbir-etl enrich --index, {NEW_AWARDS:,} new awards ...")
+    new_awards, _ = enrich(tail, work / "enriched-new.parquet")
+    incremental_out = work / "enriched-incremental.parquet"
+    incremental_out.unlink(missing_ok=True)
+    log(f"sbir-etl enrich --index --incremental, all but the last {NEW_AWARDS:,} awards (seeds the output) ...")
+    seed, _ = enrich(head, incremental_out, "--incremental")
+    log(f"sbir-etl enrich --index --incremental, {NEW_AWARDS:,} awards added ...")
+    incremental, incremental_summary = enrich(paths["awards"], incremental_out, "--incremental")
+    same = {
+        "cold vs --index": compare_outputs(cold, work / "enriched-indexed.parquet"),
+        "cold vs --incremental": compare_outputs(cold, incremental_out),
+    }
+    if args.reference:
+        same[f"{args.reference} vs cold"] = compare_outputs(Path(args.reference), cold)
+    return SavedIndexRuns(
+        index=built,
+        index_mib=index.stat().st_size / 2**20,
+        index_load_s=float(summary["index_build_s"]),
+        indexed=indexed,
+        new_awards=new_awards,
+        incremental_seed=seed,
+        incremental=incremental,
+        incremental_counts=incremental_summary["incremental"],
+        same_output=same,
+    )
+
+
 def run(args: argparse.Namespace, log=print) -> FullScaleResult:
     """The whole measurement; ``log`` gets a line per step."""
     work = Path(args.work)
@@ -413,6 +577,8 @@ def run(args: argparse.Namespace, log=print) -> FullScaleResult:
         half = checked(run_measured(sbir_etl_command(*half_args)), "sbir-etl enrich (half the recipients)")
         log(f"  {half.wall_s:.1f} s wall")
 
+    saved = None if args.no_saved_index else run_saved_index(args, paths, work, enriched, log)
+
     from sbir_etl.config import EnrichmentConfig
     from sbir_etl.io.tables import read_header
 
@@ -431,6 +597,7 @@ def run(args: argparse.Namespace, log=print) -> FullScaleResult:
         naive=naive,
         quality=quality,
         half_enrich=half,
+        saved=saved,
     )
 
 
@@ -454,6 +621,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--doubling", action="store_true", help="also run with half the recipients and print the doubling ratio"
     )
     parser.add_argument("--chunk-size", type=int, help="passed to sbir-etl enrich")
+    parser.add_argument(
+        "--no-saved-index", action="store_true", help="skip the saved-index, 10K-award and incremental runs"
+    )
+    parser.add_argument("--reference", help="an earlier output (e.g. of main) the cold output must equal")
     parser.add_argument("--markdown", help="also write the table as Markdown to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return parser

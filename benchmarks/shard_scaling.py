@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 import pyarrow.parquet as pq
 
-INDEX_FILE = "recipient_index.idx"
+INDEX_FILE = "recipient_index.arrow"
 ENRICHED = "enriched_sbir_awards"
 MIB = 1 << 20
 

@@ -5,12 +5,15 @@ Not part of the default test run (``testpaths = ["tests"]``); run them explicitl
     .venv/bin/python -m pytest benchmarks/ --benchmark-autosave                       # record (main)
     .venv/bin/python -m pytest benchmarks/ --benchmark-compare --benchmark-compare-fail=median:25%
 
-Two groups:
+Four groups:
 
 * ``enrich-size``: three sizes (awards x recipients), 5K x 50K, 20K x 200K and 50K x 500K;
 * ``doubling-recipients``: the same number of awards against R and 2R recipients; the 2R
   benchmark records ``time_ratio_vs_half`` (target <= 2.2: the cost follows the awards and the
-  index, not awards x recipients).
+  index, not awards x recipients);
+* ``saved-index``: ``load_index`` of a saved 200K-recipient index (checks, then a memory map);
+* ``incremental``: an incremental run with the saved index adding 1,000 awards to 19,000 enriched
+  ones (each round restores the same previous output).
 
 Each benchmark's ``extra_info`` holds what a reader of the saved JSON needs to judge the figure:
 records, recipients, match rate, counts by method, precision/recall against the synthetic truth
@@ -168,3 +171,67 @@ def test_enrich_files_doubling_recipients(
     half = doubling_medians.get(n_recipients // 2)
     if half:
         benchmark.extra_info.update(time_ratio_vs_half=round(median / half, 3), target_ratio=MAX_DOUBLING_RATIO)
+
+
+INDEXED = (20_000, 200_000)
+NEW_AWARDS = 1_000
+
+
+@pytest.fixture(scope="module")
+def saved_index(dataset, tmp_path_factory: pytest.TempPathFactory) -> tuple[Dataset, Path]:
+    """The 20K x 200K dataset and its recipient index, saved once for the module."""
+    from sbir_etl.config import EnrichmentConfig
+    from sbir_etl.recipient_index import index_recipient_file
+
+    data = dataset(*(_scaled(n) for n in INDEXED))
+    folder = tmp_path_factory.mktemp("saved-index")
+    index_recipient_file(data.path("recipients"), folder / "recipients.idx", EnrichmentConfig(), folder / "r.csv")
+    return data, folder / "recipients.idx"
+
+
+@pytest.mark.benchmark(group="saved-index")
+def test_load_index(benchmark, saved_index: tuple[Dataset, Path]) -> None:
+    """`load_index`: the settings and recipient-file checks, then the memory map (no read, no copy)."""
+    from sbir_etl.config import EnrichmentConfig
+    from sbir_etl.recipient_index import load_index
+
+    data, index = saved_index
+    loaded = benchmark.pedantic(lambda: load_index(index, EnrichmentConfig()), rounds=5, iterations=1, warmup_rounds=1)
+    assert len(loaded.index.table) == data.recipients
+    benchmark.extra_info.update(recipients=data.recipients, index_mib=round(index.stat().st_size / 2**20, 1))
+
+
+@pytest.mark.benchmark(group="incremental")
+def test_incremental_new_awards(benchmark, saved_index: tuple[Dataset, Path], tmp_path: Path) -> None:
+    """`enrich_files(..., incremental=True)` with the saved index: 1,000 awards added to an enriched file.
+
+    Each round starts from the same previous output (enriched without the last 1,000 awards)."""
+    import shutil
+
+    from sbir_etl.incremental import state_path
+    from sbir_etl.io.tables import RejectSink, read_text_table
+
+    data, index = saved_index
+    table = read_text_table(data.path("awards"), RejectSink())
+    head = tmp_path / "awards-head.csv"
+    pd.DataFrame(table.slice(0, table.num_rows - NEW_AWARDS).to_pandas()).to_csv(head, index=False)
+    seeded, out = tmp_path / "seeded.parquet", tmp_path / "enriched.parquet"
+    enrich_files(head, None, seeded, index_path=index, incremental=True)
+    summaries: list[EnrichmentSummary] = []
+
+    def restore_previous_output() -> None:
+        shutil.copy(seeded, out)
+        shutil.copy(state_path(seeded), state_path(out))
+
+    def enrich() -> None:
+        summaries.append(enrich_files(data.path("awards"), None, out, index_path=index, incremental=True))
+
+    benchmark.pedantic(enrich, setup=restore_previous_output, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    counts = summaries[-1].incremental
+    assert counts["kept"] + counts["enriched"] == data.awards and counts["enriched"] >= NEW_AWARDS
+    benchmark.extra_info.update(
+        records=data.awards,
+        recipients=data.recipients,
+        **{f"incremental_{k}": v for k, v in counts.items()},
+        peak_rss_mib=round(max(s.peak_rss_mib for s in summaries), 1),
+    )

@@ -46,6 +46,13 @@ def _print_summary(summary: Any) -> None:
     )
     if summary.resumed_rows:
         print(f"resumed: {summary.resumed_rows} awards were already enriched by the interrupted run", file=out)
+    if summary.incremental:
+        counts = summary.incremental
+        print(
+            f"incremental: {counts['kept']} kept from the previous output, {counts['enriched']} enriched "
+            f"({counts['rows_reenriched_for_evidence']} of them again because the file now ties their name differently)",
+            file=out,
+        )
     recipient_rejects = (
         f", {summary.recipients_rejected} rows rejected (see {summary.rejects_path})"
         if summary.recipients_rejected
@@ -94,6 +101,12 @@ def enrich_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="checkpoint each chunk; rerunning the same command after a crash continues where it stopped",
     )
+    p.add_argument(
+        "--incremental",
+        action="store_true",
+        help="keep the results of the output already at --out (written by an --incremental run) for awards "
+        "a full run would not change; enrich only new, changed or evidence-affected awards",
+    )
 
 
 def _check_enrich_paths(args: argparse.Namespace) -> None:
@@ -140,6 +153,7 @@ def cmd_enrich(args: argparse.Namespace) -> int:
             progress=bar.update,
             resume=args.resume,
             index_path=args.index,
+            incremental=args.incremental,
         )
     if args.summary_json:
         from sbir_etl.io.outputs import atomic_path

@@ -25,6 +25,16 @@ from sbir_etl.columns import FLOAT_OUTPUT_COLUMNS, JOINED_METHODS, MATCH_METHODS
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import ConfigError, InputSchemaError, InvariantError
 from sbir_etl.evaluation.quality import match_rate
+from sbir_etl.incremental import (
+    Reuse,
+    nothing_reused,
+    plan_reuse,
+    previous_state_matches,
+    run_state,
+    state_path,
+    write_state,
+)
+from sbir_etl.io.array_files import content_digest
 from sbir_etl.io.checkpoints import CheckpointStore, PartRecord, remove_checkpoints, run_fingerprint
 from sbir_etl.io.outputs import atomic_path, claim_outputs, default_rejects_path
 from sbir_etl.io.tables import (
@@ -87,6 +97,8 @@ class EnrichmentSummary:
     rejects_path: str | None = None
     resumed_rows: int = 0
     """Awards a resumed run found already enriched by the run it continued."""
+    incremental: dict[str, int] = field(default_factory=dict)
+    """An incremental run's rows kept from the previous output and enriched (see `incremental.py`)."""
 
     @property
     def matched(self) -> int:
@@ -237,13 +249,15 @@ class ChunkSizer:
 
 def _index_recipients(
     recipients: "RecipientInput", config: EnrichmentConfig, rejects: RejectSink, summary: EnrichmentSummary
-) -> RecipientIndex:
-    """Build the recipient index once (or load the saved one) and note its size, rejects and time in the summary."""
+) -> tuple[RecipientIndex, str | None]:
+    """Build the recipient index once (or load the saved one) and note its size, rejects and time in
+    the summary. Also returns the recipient file's SHA-256 when a saved index records it."""
     started = time.perf_counter()
+    digest = None
     if recipients.index_path is not None:
         saved = load_index(recipients.index_path, config, recipients.recipients_path)
         index, summary.recipients_rejected = saved.index, saved.recipients_rejected
-        summary.index_path = str(recipients.index_path)
+        summary.index_path, digest = str(recipients.index_path), saved.source.sha256
     else:
         assert recipients.recipients_path is not None
         index = build_recipient_index(recipients.recipients_path, config, rejects)
@@ -258,7 +272,7 @@ def _index_recipients(
         "loaded" if summary.index_path else "built",
         summary.index_build_s,
     )
-    return index
+    return index, digest
 
 
 def _identified_names(
@@ -395,6 +409,7 @@ def enrich_files(
     progress: Callable[[int], None] | None = None,
     resume: bool = False,
     index_path: str | Path | None = None,
+    incremental: bool = False,
 ) -> EnrichmentSummary:
     """Enrich an award file into `out_path` (CSV or Parquet by extension), streaming in chunks.
 
@@ -403,6 +418,10 @@ def enrich_files(
     index was built from another recipient file or with other settings.
     Unreadable rows of either input go to `rejects_path` (default: `<out>.rejects.csv`); with a
     saved index, the recipient file's were written when the index was built.
+    With `incremental`, the output already at `out_path` (written by an incremental run over the
+    same recipients and settings) keeps the results a full run would not change, and only new,
+    changed or evidence-affected awards are enriched (see `incremental.py`); the output equals a
+    full run's. Not with `resume`.
     With `resume`, completed chunks are checkpointed beside the output and a rerun over the same
     inputs and settings continues after the last one (see `checkpoints.py`).
     The output and rejects paths are refused if either is an input (`OutputPathError`), and the
@@ -415,7 +434,11 @@ def enrich_files(
     rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(out_path)
     table_format(out_path)
     inputs = {"awards file": awards_path} | recipients.files()
+    if incremental and resume:
+        raise ConfigError("--incremental and --resume do not go together: an incremental run writes its output whole")
     with claim_outputs(inputs, out_path, rejects_path):
+        if incremental:
+            return _enrich_incremental(awards_path, recipients, out_path, rejects_path, config, progress)
         return _enrich(awards_path, recipients, out_path, rejects_path, config, progress, resume)
 
 
@@ -436,7 +459,7 @@ def _enrich(
     out_format = table_format(out_path)
     with measure() as usage:
         started = time.perf_counter()
-        index = _index_recipients(recipients, config, rejects, summary)
+        index, _ = _index_recipients(recipients, config, rejects, summary)
         identified = _identified_names(awards_path, columns, index, config)
         store = (
             CheckpointStore(
@@ -460,12 +483,147 @@ def _enrich(
             written = KeyPrint.of_file(tmp, out_format, columns.key)
             _account(summary, tally, rejects, awards_path, written)  # before the output appears,
             summary.rejects_path = rejects.flush(rejects_path)  # and so do its rejects
+    _finish(summary, tally, usage)
+    remove_checkpoints(out_path)
+    return summary
+
+
+def _finish(summary: EnrichmentSummary, tally: Tally, usage: Any) -> None:
     summary.invalid_identifiers = dict(sorted(tally.stats.invalid_identifiers.items()))
     summary.events = dict(sorted(tally.stats.events.items()))
     summary.wall_s, summary.cpu_s = usage.wall_s, usage.cpu_s
     summary.peak_rss_mib, summary.peak_rss_growth_mib = usage.peak_rss_mib, usage.peak_rss_growth_mib
-    remove_checkpoints(out_path)
+
+
+# -- incremental runs (see `incremental.py`) -----------------------------------------------------
+
+
+def _enrich_incremental(
+    awards_path: Path,
+    recipients: RecipientInput,
+    out_path: Path,
+    rejects_path: Path,
+    config: EnrichmentConfig,
+    progress: Callable[[int], None] | None,
+) -> EnrichmentSummary:
+    """The previous output's results where a full run would write the same ones; the rest enriched."""
+    summary = EnrichmentSummary(out_path=str(out_path))
+    rejects = RejectSink()
+    header = read_header(awards_path)
+    columns = _resolve_awards(header, awards_path, config)
+    out_format = table_format(out_path)
+    with measure() as usage:
+        index, digest = _index_recipients(recipients, config, rejects, summary)
+        if digest is None:
+            assert recipients.recipients_path is not None  # without a saved index, the recipient file is given
+            digest = content_digest(recipients.recipients_path)
+        state = run_state(digest, config, header)
+        awards = _concat(list(iter_text_chunks(awards_path, config.chunk_size, rejects)), header)
+        identified = IdentifiedNames.collect(_slices(awards, config.chunk_size), columns, index)
+        previous, reuse = _previous_output(out_path, out_format, header, state, awards, columns, index, identified)
+        summary.incremental = reuse.counts()
+        log.info("incremental: %s", summary.incremental)
+        state_path(out_path).unlink(missing_ok=True)  # the output is about to change: its state is void
+        tally = Tally()
+        matched = _match_rows(awards, reuse.enrich_rows, columns, index, config, identified, tally, progress)
+        kept = previous.select(list(OUTPUT_COLUMNS)).take(pa.array(reuse.old_rows)) if previous is not None else None
+        if progress and kept is not None:
+            progress(kept.num_rows)
+        result = _in_file_order(awards, reuse, kept, matched)
+        with atomic_path(out_path) as tmp:
+            writer = TableWriter(tmp, out_format)
+            for start in range(0, result.num_rows, config.chunk_size):
+                writer.write(result.slice(start, config.chunk_size))
+            writer.close(_output_schema(header))
+            written = KeyPrint.of_file(tmp, out_format, columns.key)
+            tally.keys = KeyPrint.of(awards, columns.key)
+            tally.methods = Counter(result.column("match_method").to_pylist())
+            _account(summary, tally, rejects, awards_path, written)
+            summary.rejects_path = rejects.flush(rejects_path)
+        write_state(out_path, state)
+    _finish(summary, tally, usage)
     return summary
+
+
+def _concat(chunks: list[pa.Table], header: list[str]) -> pa.Table:
+    if not chunks:
+        return pa.table({name: pa.array([], pa.string()) for name in header})
+    return pa.concat_tables(chunks).combine_chunks()
+
+
+def _slices(table: pa.Table, rows: int) -> Iterator[pa.Table]:
+    return (table.slice(start, rows) for start in range(0, table.num_rows, rows))
+
+
+def _previous_output(
+    out_path: Path,
+    out_format: str,
+    header: list[str],
+    state: dict[str, Any],
+    awards: pa.Table,
+    columns: ResolvedAwardColumns,
+    index: RecipientIndex,
+    identified: IdentifiedNames,
+) -> tuple[pa.Table | None, Reuse]:
+    """The previous output and what of it can be kept; (None, nothing) when it does not fit this run."""
+    why_not = previous_state_matches(out_path, state)
+    if why_not:
+        log.warning("incremental: enriching every award (%s)", why_not)
+        return None, nothing_reused(awards.num_rows)
+    schema = _output_schema(header)
+    if out_format == "parquet":
+        previous = pq.read_table(out_path)
+    else:
+        convert = pacsv.ConvertOptions(
+            column_types=dict(zip(schema.names, schema.types)),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        )
+        parse = pacsv.ParseOptions(newlines_in_values=True)
+        previous = pacsv.read_csv(out_path, convert_options=convert, parse_options=parse)
+    if previous.column_names != schema.names:
+        log.warning("incremental: enriching every award (the previous output has other columns)")
+        return None, nothing_reused(awards.num_rows)
+    return previous, plan_reuse(awards, previous, header, columns, index, identified)
+
+
+def _match_rows(
+    awards: pa.Table,
+    rows: np.ndarray,
+    columns: ResolvedAwardColumns,
+    index: RecipientIndex,
+    config: EnrichmentConfig,
+    identified: IdentifiedNames,
+    tally: Tally,
+    progress: Callable[[int], None] | None,
+) -> pa.Table | None:
+    """The match columns of `rows` of `awards`, matched in chunks (None when there are none)."""
+    cache, parts = FuzzyCache(), []
+    for start in range(0, len(rows), config.chunk_size):
+        part = awards.take(pa.array(rows[start : start + config.chunk_size]))
+        added, stats = match_chunk(part, columns, index, config, cache, identified)
+        parts.append(added.select(list(OUTPUT_COLUMNS)))
+        tally.stats.merge(stats)
+        if progress:
+            progress(part.num_rows)
+    return pa.concat_tables(parts) if parts else None
+
+
+def _in_file_order(awards: pa.Table, reuse: Reuse, kept: pa.Table | None, matched: pa.Table | None) -> pa.Table:
+    """The awards followed by their match columns, kept and newly matched, in file order."""
+    if matched is not None and kept is not None:
+        combined = pa.concat_tables([kept.cast(matched.schema), matched])
+    else:
+        combined = matched if matched is not None else kept
+    if combined is None:
+        return _output_schema(awards.column_names).empty_table()  # no awards at all
+    position = np.empty(awards.num_rows, dtype=np.int64)
+    position[reuse.new_rows] = np.arange(len(reuse.new_rows))
+    position[reuse.enrich_rows] = len(reuse.new_rows) + np.arange(len(reuse.enrich_rows))
+    added = combined.take(pa.array(position))
+    for name in OUTPUT_COLUMNS:
+        awards = awards.append_column(name, added.column(name))
+    return awards
 
 
 # -- enrichment in award shards: the output of `enrich_files`, computed by independent workers ----

@@ -39,7 +39,7 @@ import pyarrow as pa
 
 import sbir_etl.linkage
 from sbir_etl.config import EnrichmentConfig
-from sbir_etl.errors import IndexMismatchError
+from sbir_etl.errors import BadInputError, IndexMismatchError
 from sbir_etl.io.array_files import content_digest, map_arrays, read_metadata, write_arrays
 from sbir_etl.io.inputs import read_header
 from sbir_etl.io.tables import RejectSink, read_text_table
@@ -178,6 +178,22 @@ def _check_fits(path: Path, metadata: dict[str, Any], config: EnrichmentConfig) 
         raise IndexMismatchError(f"{path}: built with other settings ({shown}); {rebuild} (with the same --config)")
 
 
+def index_is_current(path: str | Path, recipients_path: str | Path, config: EnrichmentConfig) -> bool:
+    """Is the index at `path` one `load_index` would accept for `recipients_path` and `config`?
+    (False when there is none, or it is not an index.) Lets a pipeline rebuild it only when needed."""
+    try:
+        metadata = read_metadata(path)
+        _check_fits(Path(path), metadata, config)
+    except (FileNotFoundError, BadInputError):
+        return False
+    return RecipientSource(**metadata["source"]).differs_from(recipients_path) is None
+
+
+def saved_recipients(path: str | Path) -> int:
+    """How many recipients the index at `path` holds (from its metadata alone)."""
+    return int(read_metadata(path)["scalars"]["stats"]["recipients"])
+
+
 @dataclass(frozen=True)
 class IndexFileSummary:
     """What `index_recipient_file` did."""
@@ -218,8 +234,10 @@ __all__ = [
     "RecipientSource",
     "SavedIndex",
     "build_recipient_index",
+    "index_is_current",
     "index_recipient_file",
     "index_settings",
     "load_index",
     "save_index",
+    "saved_recipients",
 ]

@@ -4,7 +4,8 @@
     5  checklist                           (deployment readiness: runs the job and the history gates)
     4  dagster_defs                        (the thin Dagster layer; the only one importing dagster)
     3  enrichment                          (files in, files out: io + linkage + monitoring)
-    2  evaluation | recipient_index        (metrics, gates, data with truth | the index saved as a file)
+    2  evaluation | recipient_index | incremental  (metrics, gates, data with truth | the index as a file |
+                                        what an incremental run keeps)
     1  linkage | io | monitoring           (the pure core, table I/O, measurement: independent)
     0  errors, columns, config, bundled, outcomes  (what every layer shares)
 
@@ -34,6 +35,7 @@ LAYERS: dict[str, int] = {
     "sbir_etl.monitoring": 1,
     "sbir_etl.evaluation": 2,
     "sbir_etl.recipient_index": 2,
+    "sbir_etl.incremental": 2,
     "sbir_etl.enrichment": 3,
     "sbir_etl.dagster_defs": 4,
     "sbir_etl.checklist": 5,

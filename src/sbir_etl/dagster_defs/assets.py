@@ -1,8 +1,12 @@
 """The assets of `sbir_etl_job`: thin wrappers over the enrichment core.
 
-    raw_sbir_awards ----------> validated_sbir_awards --\
-                                                         +--> enriched_sbir_awards --> enrichment_quality_report
-    raw_usaspending_recipients -> recipient_lookup -----/
+    raw_sbir_awards ----------> validated_sbir_awards ---------------------\
+                                                                            +--> enriched_sbir_awards --> enrichment_quality_report
+    raw_usaspending_recipients -> recipient_lookup --> recipient_index ----/
+
+`recipient_index` is the saved index of `sbir_etl.recipient_index`, rebuilt only when the
+recipient lookup's content (or a setting the index depends on) changed; the enrichment
+memory-maps it instead of building the index again.
 
 Tables pass between assets as Parquet paths (strings), written chunk by chunk through the core's
 readers and moved into place atomically, so a failed step never leaves a partial table behind.
@@ -34,6 +38,7 @@ from sbir_etl.io.tables import (
 )
 from sbir_etl.monitoring.performance import Usage, measure
 from sbir_etl.monitoring.report_scores import ScoreDistribution
+from sbir_etl.recipient_index import index_is_current, index_recipient_file, saved_recipients
 
 GROUP = "sbir_etl"
 
@@ -169,6 +174,31 @@ def recipient_lookup(
     )
 
 
+@dg.asset(
+    group_name=GROUP,
+    description="The recipient index saved as a memory-mappable file; rebuilt only when recipient_lookup changes.",
+)
+def recipient_index(
+    context: dg.AssetExecutionContext, recipient_lookup: str, paths: SbirEtlPaths, settings: EnrichmentSettings
+) -> dg.Output[str]:
+    config, _ = settings.load()
+    target = paths.table("recipient_index", ".arrow")
+    with measure() as usage:
+        current = index_is_current(target, recipient_lookup, config)
+        if not current:
+            index_recipient_file(recipient_lookup, target, config, paths.table("recipient_index", ".rejects.csv"))
+    context.log.info(f"recipient index {target}: {'kept, recipient_lookup unchanged' if current else 'rebuilt'}")
+    return dg.Output(
+        str(target),
+        metadata={
+            **usage_metadata(usage, saved_recipients(target)),
+            "table_path": str(target),
+            "rebuilt": not current,
+            "size_mib": round(target.stat().st_size / 2**20, 1),
+        },
+    )
+
+
 def enriched_metrics(path: str | Path) -> dict[str, Any]:
     """`quality.match_metrics` of an enriched Parquet table, reading only the match columns it uses."""
     return match_metrics(pq.read_table(path, columns=["match_method", "match_confidence", "match_score"]).to_pandas())
@@ -221,12 +251,14 @@ after the last chunk the failed attempt completed instead of starting over."""
 @dg.asset(
     group_name=GROUP,
     retry_policy=ENRICHMENT_RETRIES,
-    description="Awards with the recipient each was matched to (sbir_etl.enrichment.enrich_files), resumable.",
+    description="Awards with the recipient each was matched to (sbir_etl.enrichment.enrich_files), resumable, "
+    "or incremental when the settings resource says so.",
 )
 def enriched_sbir_awards(
     context: dg.AssetExecutionContext,
     validated_sbir_awards: str,
     recipient_lookup: str,
+    recipient_index: str,
     paths: SbirEtlPaths,
     settings: EnrichmentSettings,
 ) -> dg.Output[str]:
@@ -242,7 +274,9 @@ def enriched_sbir_awards(
             config=config,
             rejects_path=rejects,
             progress=_Progress(context.log, total),
-            resume=True,
+            resume=not settings.incremental,
+            index_path=recipient_index,
+            incremental=settings.incremental,
         )
     if summary.resumed_rows:
         context.log.info(
@@ -261,6 +295,7 @@ def enriched_sbir_awards(
             "rejects_path": summary.rejects_path or "",
             "attempt": context.retry_number + 1,
             "resumed_rows": summary.resumed_rows,
+            **{f"incremental_{k}": v for k, v in summary.incremental.items()},
             "match_rate": float(metrics["match_rate"]),
             "candidate_rate": float(metrics["candidate_rate"]),
             "counts_by_method": metrics["counts_by_method"],
@@ -304,6 +339,7 @@ ASSETS = [
     validated_sbir_awards,
     raw_usaspending_recipients,
     recipient_lookup,
+    recipient_index,
     enriched_sbir_awards,
     enrichment_quality_report,
 ]

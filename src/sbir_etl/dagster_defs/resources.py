@@ -42,6 +42,8 @@ class EnrichmentSettings(dg.ConfigurableResource):
     config_path: str | None = None
     overrides: dict[str, str] = {}
     use_environment: bool = True
+    incremental: bool = False
+    """Enrich only the awards a full run would decide differently from the previous output (not resumable)."""
 
     def load(self) -> tuple[EnrichmentConfig, dict[str, str]]:
         """The effective configuration and, for each value, where it came from."""

@@ -149,6 +149,7 @@ def run_job(
     *,
     overrides: Mapping[str, Any] | None = None,
     use_environment: bool = True,
+    incremental: bool = False,
     instance_dir: str | Path | None = None,
     instance: dg.DagsterInstance | None = None,
     quiet: bool = True,
@@ -160,6 +161,7 @@ def run_job(
     it open and closes it), else against an ephemeral instance stored in `instance_dir` (default
     `out_dir/.dagster`). Never raises for a failing step or gate: inspect `JobRun.success`,
     `failed_steps` and `checks`. `quiet` keeps Dagster's console logging to errors only.
+    `incremental` enriches only what changed since the last run in `out_dir` (`enrich_files`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -169,6 +171,7 @@ def run_job(
             config_path=str(config_path) if config_path else None,
             overrides={k: str(v) for k, v in (overrides or {}).items()},
             use_environment=use_environment,
+            incremental=incremental,
         ),
     )
     job = defs.resolve_job_def(JOB_NAME)

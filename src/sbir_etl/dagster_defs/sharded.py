@@ -9,7 +9,7 @@
 
 The ingest assets, the blocking gates and the quality report are those of `sbir_etl_job`; only
 the enrichment differs. The recipient index is saved once (`recipient_index`, the file of
-`sbir-etl index`) and every shard memory-maps it, so workers on one machine share its pages. The
+`sbir-etl index`, rebuilt only when recipient_lookup changes) and every shard memory-maps it, so workers on one machine share its pages. The
 file-wide identified-names evidence is its own asset, computed once before any shard. `enriched_sbir_awards` is a graph-backed asset whose ops are one step per
 shard and a combine step that checks that every award came out exactly once and writes the
 same table the unsharded job writes. Its shard count is fixed when the job is built (a static
@@ -50,7 +50,6 @@ from sbir_etl.enrichment import (
 )
 from sbir_etl.errors import ConfigError
 from sbir_etl.monitoring.performance import measure
-from sbir_etl.recipient_index import index_recipient_file
 
 if TYPE_CHECKING:
     from dagster._core.definitions.reconstruct import ReconstructableJob
@@ -58,30 +57,6 @@ if TYPE_CHECKING:
 SHARDED_JOB_NAME = "sbir_etl_sharded_job"
 EXECUTORS = ("in_process", "multiprocess", "dask")
 """The executors `sbir-etl run --executor` offers (Kubernetes and Celery: docs/scale-out.md)."""
-
-
-@dg.asset(
-    group_name=GROUP,
-    description="The recipient index of recipient_lookup, saved for every shard to memory-map (sbir-etl index).",
-)
-def recipient_index(
-    context: dg.AssetExecutionContext, recipient_lookup: str, paths: SbirEtlPaths, settings: EnrichmentSettings
-) -> dg.Output[str]:
-    config, _ = settings.load()
-    target = paths.table("recipient_index", ".idx")
-    with measure() as usage:
-        saved = index_recipient_file(recipient_lookup, target, config, paths.table("recipient_index", ".rejects.csv"))
-    context.log.info(f"recipient index: {saved.recipients} recipients, {saved.size_bytes / 2**20:.0f} MiB at {target}")
-    return dg.Output(
-        str(target),
-        metadata={
-            **usage_metadata(usage, saved.recipients),
-            "table_path": str(target),
-            "size_mib": round(saved.size_bytes / 2**20, 1),
-            "build_s": round(saved.build_s, 3),
-            "save_s": round(saved.save_s, 3),
-        },
-    )
 
 
 @dg.asset(
@@ -219,7 +194,7 @@ def sharded_enrichment(shards: int) -> dg.AssetsDefinition:
 def sharded_assets(shards: int) -> list[dg.AssetsDefinition]:
     """The assets of `sbir_etl_job`, with the enrichment in shards and the identified names before it."""
     unsharded = [asset for asset in ASSETS if asset is not enriched_sbir_awards]
-    return [*unsharded, recipient_index, identified_award_names, sharded_enrichment(shards)]
+    return [*unsharded, identified_award_names, sharded_enrichment(shards)]
 
 
 def check_executor(executor: str) -> None:
