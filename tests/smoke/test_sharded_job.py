@@ -58,6 +58,8 @@ def test_four_shards_on_each_executor_write_the_unsharded_output(executor, input
     awards, recipients = request.getfixturevalue(inputs)
     expected = _unsharded(awards, recipients, tmp_path / "unsharded")
     out = tmp_path / "sharded"
+    out.mkdir()
+    (out / f"{ENRICHED}.shard-0007.parquet").write_bytes(b"left by an earlier, failed run of 8 shards")
     # Two workers for four shards: each worker process costs seconds of imports on a 2-core machine.
     options = ["--shards", 4, "--executor", executor, "--workers", 2]
     done = _sbir_etl("run", "--awards", awards, "--recipients", recipients, "--out", out, *options)
@@ -67,7 +69,7 @@ def test_four_shards_on_each_executor_write_the_unsharded_output(executor, input
     assert got.num_rows == expected.num_rows > 0
     assert _by_award_key(got).equals(_by_award_key(expected)), "sharded output differs from the unsharded job's"
     assert got.equals(expected), "same rows, but not in the unsharded job's order"
-    assert not list(out.glob(f"{ENRICHED}.shard-*")), "shard parts left behind after the combine"
+    assert not list(out.glob(f"{ENRICHED}.shard-*")), "shard parts (this run's or a stale one) left behind"
 
 
 def test_the_sharded_job_has_a_step_per_shard_and_the_evidence_once(real_sample, tmp_path):

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from dagster._core.definitions.reconstruct import ReconstructableJob
 
 SHARDED_JOB_NAME = "sbir_etl_sharded_job"
+SHARD_PART_PREFIX = "enriched_sbir_awards.shard-"
+"""Shard i writes `<out_dir>/enriched_sbir_awards.shard-000i.parquet`; the combine step removes them."""
 EXECUTORS = ("in_process", "multiprocess", "dask")
 """The executors `sbir-etl run --executor` offers (Kubernetes and Celery: docs/scale-out.md)."""
 
@@ -103,7 +105,7 @@ def shard_op(number: int, shards: int) -> dg.OpDefinition:
         config, _ = settings.load()
         shard = plan_shards(pq.ParquetFile(awards).metadata.num_rows, shards)[number]
         index = open_recipient_index(index_path, config)
-        target = paths.table(f"enriched_sbir_awards.shard-{number:04d}")
+        target = paths.table(f"{SHARD_PART_PREFIX}{number:04d}")
         result = enrich_shard(awards, shard, index, load_identified_names(identified), target, config)
         context.log.info(f"{shard}: {result.rows} awards enriched in {result.wall_s:.1f} s, {result.methods}")
         return result
@@ -133,6 +135,8 @@ def combine_op(shards: int) -> dg.OpDefinition:
         target = paths.table("enriched_sbir_awards")
         with measure() as usage:
             summary = combine_shards(awards, parts, target, config)
+        for stale in target.parent.glob(f"{SHARD_PART_PREFIX}*.parquet"):  # parts of an earlier, failed run
+            stale.unlink()
         metrics = enriched_metrics(target)
         context.log.info(f"{len(parts)} shards combined; match rate {metrics['match_rate']:.3f}")
         return dg.Output(str(target), metadata=enriched_metadata(usage, summary, metrics, parts, config.as_dict()))
