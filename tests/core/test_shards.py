@@ -143,3 +143,28 @@ def test_a_result_that_miscounts_is_refused(four_shards, tmp_path):
     awards, results = four_shards
     lying = ShardResult(**{**results[1].__dict__, "rows": results[1].rows + 1})
     _refused(awards, [results[0], lying, *results[2:]], tmp_path / "out.parquet", "shard 1")
+
+
+def test_evidence_from_a_shard_alone_would_change_awards(tmp_path):
+    """Why `identified_award_names` is computed once over the file: a shard's own identified awards
+    tie fewer names, and awards of that shard then end differently (2 of 1,200 when this was written)."""
+    data = generate(1200, 12_000, seed=7)
+    pq.write_table(data.awards, tmp_path / "awards.parquet", row_group_size=250)
+    pq.write_table(data.recipients, tmp_path / "recipients.parquet")
+    index_recipient_file(tmp_path / "recipients.parquet", tmp_path / "r.idx", CONFIG, tmp_path / "r.rejects.csv")
+    index = open_recipient_index(tmp_path / "r.idx", CONFIG)
+    whole_file = collect_identified_names(tmp_path / "awards.parquet", index, CONFIG)
+    changed = 0
+    for shard in plan_shards(1200, 4):
+        rows = pa.concat_tables(iter_parquet_rows(tmp_path / "awards.parquet", shard.start, shard.stop, 10_000))
+        pq.write_table(rows, tmp_path / "own.parquet")
+        own = collect_identified_names(tmp_path / "own.parquet", index, CONFIG)
+        assert len(own.names) < len(whole_file.names)
+        methods = []
+        for name, evidence in (("file", whole_file), ("own", own)):
+            result = enrich_shard(
+                tmp_path / "awards.parquet", shard, index, evidence, tmp_path / f"{name}.parquet", CONFIG
+            )
+            methods.append(pq.read_table(result.path, columns=["match_method"]).column("match_method").to_pylist())
+        changed += sum(a != b for a, b in zip(*methods))
+    assert changed > 0, "evidence from each shard alone changed no award: the file-wide pass would be moot"
