@@ -364,6 +364,8 @@ def _materialize(awards: str, recipients: str, out: str, config: str | None, sha
     if failures:
         first = failures[0]
         print(f"sbir-etl: {kind}: step {first.step}: {first.error_type}: {first.message}", file=sys.stderr)
+    elif run.run_error:
+        print(f"sbir-etl: {kind}: the run failed before its steps: {run.run_error}", file=sys.stderr)
     else:
         failed = [c.name for c in run.checks.values() if not c.passed and c.severity is Severity.ERROR]
         print(f"sbir-etl: {kind}: blocking quality gate(s) {', '.join(failed) or '?'} did not pass", file=sys.stderr)

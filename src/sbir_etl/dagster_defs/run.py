@@ -56,6 +56,9 @@ class JobRun:
     log_messages: list[str] = field(default_factory=list)
     """What the assets logged (`context.log`), in order: effective config and its sources, progress."""
     job: str = JOB_NAME
+    run_error: str | None = None
+    """Why the run itself failed outside any step (an executor that could not start, e.g. an
+    unreachable Dask scheduler): the error's class and message; None when it did not."""
 
     def path(self, asset: str) -> Path:
         """The file a materialized asset wrote; raises KeyError naming what did materialize."""
@@ -78,6 +81,8 @@ class JobRun:
             for c in self.checks.values()
         ]
         lines += [f"  step {f.step} failed: {f.error_type}: {f.message}" for f in self.failed_steps.values()]
+        if self.run_error and not self.failed_steps:
+            lines.append(f"  run failed: {self.run_error}")
         if self.untouched_steps:
             lines.append(f"  not run: {', '.join(self.untouched_steps)}")
         return "\n".join(lines)
@@ -125,11 +130,21 @@ def summarize(result: Any, out_dir: Path, instance: dg.DagsterInstance | None = 
         error_type, message = _root_error(event.step_failure_data.error)
         step = event.step_key or "(unknown step)"
         run.failed_steps[step] = StepFailure(step, error_type, message)
+    run.run_error = _run_error(result)
     run.succeeded_steps = sorted(e.step_key for e in result.get_step_success_events() if e.step_key)
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     planned = _planned_steps(result)
     run.untouched_steps = [step for step in planned if step not in started]
     return run
+
+
+def _run_error(result: Any) -> str | None:
+    """The error of the run's failure event, when the run failed with one (not just because a step did)."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None) if event.is_run_failure else None
+        if error is not None:
+            return error.message.strip()
+    return None
 
 
 def _planned_steps(result: Any) -> list[str]:
