@@ -102,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"cgroup peak {figures['max_usage_mib']:,.0f} MiB, limit reached {figures['limit_hits']:,} times, "
         f"OOM kills {figures['oom_kills']}"
     )
-    return int(figures["returncode"])
+    code = int(figures["returncode"])
+    return 128 - code if code < 0 else code  # killed by a signal: as a shell reports it (137 for SIGKILL)
 
 
 if __name__ == "__main__":

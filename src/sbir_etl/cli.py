@@ -281,6 +281,42 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # -- the Dagster job: run, demo, checklist -------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Sharding:
+    """`run --shards N --executor E [--workers W] [--dask-scheduler ADDRESS]`: the sharded job, or None."""
+
+    shards: int
+    executor: str
+    workers: int | None
+    dask_address: str | None
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> "Sharding | None":
+        """The sharding the arguments ask for, checked (`ConfigError`, one line); None for the unsharded job."""
+        options = (args.shards, args.executor, args.workers, args.dask_scheduler)
+        if all(option is None for option in options):
+            return None
+        executor = args.executor or "in_process"
+        if executor not in SHARD_EXECUTORS:
+            raise ConfigError(f"--executor: {executor!r} is not one of {', '.join(SHARD_EXECUTORS)}")
+        if args.dask_scheduler and executor != "dask":
+            raise ConfigError("--dask-scheduler needs --executor dask")
+        shards = _count_option("--shards", args.shards) or 1
+        return cls(shards, executor, _count_option("--workers", args.workers), args.dask_scheduler)
+
+
+SHARD_EXECUTORS = ("in_process", "multiprocess", "dask")  # sbir_etl.dagster_defs.sharded.EXECUTORS, without Dagster
+
+
+def _count_option(name: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 def _check_job_inputs(awards: str, recipients: str, config: str | None) -> None:
     """The job's input files and configuration, checked before Dagster (or a test run) starts."""
     from sbir_etl.config import load_config
@@ -291,17 +327,35 @@ def _check_job_inputs(awards: str, recipients: str, config: str | None) -> None:
     load_config(config)
 
 
-def _materialize(awards: str, recipients: str, out: str, config: str | None) -> int:
-    """Materialize `sbir_etl_job`; its summary to stdout on success, to stderr with the failure otherwise.
+def _materialize(awards: str, recipients: str, out: str, config: str | None, sharding: Sharding | None = None) -> int:
+    """Materialize `sbir_etl_job` (or, sharded, `sbir_etl_sharded_job`); its summary to stdout on
+    success, to stderr with the failure otherwise.
 
     The inputs and the configuration are checked first, before Dagster loads: a mistake there is
     one line in a fraction of a second, not a failed job.
     """
     _check_job_inputs(awards, recipients, config)
-    from sbir_etl.dagster_defs import run_job
+    from sbir_etl.dagster_defs import run_job, run_sharded_job
 
-    print(f"materializing sbir_etl_job: awards {awards}, recipients {recipients} -> {out}", flush=True)
-    run = run_job(awards, recipients, out, config_path=config)
+    if sharding is None:
+        print(f"materializing sbir_etl_job: awards {awards}, recipients {recipients} -> {out}", flush=True)
+        run = run_job(awards, recipients, out, config_path=config)
+    else:
+        print(
+            f"materializing sbir_etl_sharded_job in {sharding.shards} shards on the {sharding.executor} executor: "
+            f"awards {awards}, recipients {recipients} -> {out}",
+            flush=True,
+        )
+        run = run_sharded_job(
+            awards,
+            recipients,
+            out,
+            config_path=config,
+            shards=sharding.shards,
+            executor=sharding.executor,
+            workers=sharding.workers,
+            dask_address=sharding.dask_address,
+        )
     if run.success:
         print(run.describe())
         report = run.asset_values.get("enrichment_quality_report")
@@ -315,6 +369,8 @@ def _materialize(awards: str, recipients: str, out: str, config: str | None) -> 
     if failures:
         first = failures[0]
         print(f"sbir-etl: {kind}: step {first.step}: {first.error_type}: {first.message}", file=sys.stderr)
+    elif run.run_error:
+        print(f"sbir-etl: {kind}: the run failed before its steps: {run.run_error}", file=sys.stderr)
     else:
         failed = [c.name for c in run.checks.values() if not c.passed and c.severity is Severity.ERROR]
         print(f"sbir-etl: {kind}: blocking quality gate(s) {', '.join(failed) or '?'} did not pass", file=sys.stderr)
@@ -330,11 +386,25 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default="out/run", help="directory for the job's tables and its Dagster instance")
     p.add_argument("--config", help="YAML/TOML configuration file")
+    sharding = p.add_argument_group("sharding (docs/scale-out.md): the same output, enriched by several workers")
+    sharding.add_argument("--shards", metavar="N", help="enrich the awards in N shards (sbir_etl_sharded_job)")
+    sharding.add_argument(
+        "--executor",
+        metavar="NAME",
+        help=f"Dagster executor of the shards: {', '.join(SHARD_EXECUTORS)} (default in_process)",
+    )
+    sharding.add_argument("--workers", metavar="W", help="steps running at once (default: one per shard)")
+    sharding.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="run on this Dask scheduler instead of a LocalCluster (--executor dask)",
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Materialize the Dagster `sbir_etl_job`: ingest, validate, enrich, gate, report."""
-    return _materialize(args.awards, args.recipients, args.out, args.config)
+    """Materialize the Dagster `sbir_etl_job`: ingest, validate, enrich, gate, report (sharded with --shards)."""
+    sharding = Sharding.of(args)  # checked before the inputs: a wrong option is the first thing to say
+    return _materialize(args.awards, args.recipients, args.out, args.config, sharding)
 
 
 def demo_arguments(p: argparse.ArgumentParser) -> None:

@@ -11,8 +11,10 @@ import dagster as dg
 
 from sbir_etl.dagster_defs.definitions import JOB_NAME, build_definitions
 from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
+from sbir_etl.errors import ConfigError
 from sbir_etl.outcomes import Outcome, Severity, Status
 
+SHARDED_MODULE = "sbir_etl.dagster_defs.sharded"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
@@ -52,6 +54,10 @@ class JobRun:
     untouched_steps: list[str] = field(default_factory=list)
     log_messages: list[str] = field(default_factory=list)
     """What the assets logged (`context.log`), in order: effective config and its sources, progress."""
+    job: str = JOB_NAME
+    run_error: str | None = None
+    """Why the run itself failed outside any step (an executor that could not start, e.g. an
+    unreachable Dask scheduler): the error's class and message; None when it did not."""
 
     def path(self, asset: str) -> Path:
         """The file a materialized asset wrote; raises KeyError naming what did materialize."""
@@ -66,7 +72,7 @@ class JobRun:
     def describe(self) -> str:
         """A few lines saying what ran, what failed and why (for assertion messages and the CLI)."""
         lines = [
-            f"sbir_etl_job run {self.run_id}: {'success' if self.success else 'FAILED'}",
+            f"{self.job} run {self.run_id}: {'success' if self.success else 'FAILED'}",
             f"  materialized: {', '.join(self.materialized) or '(none)'}",
         ]
         lines += [
@@ -74,6 +80,8 @@ class JobRun:
             for c in self.checks.values()
         ]
         lines += [f"  step {f.step} failed: {f.error_type}: {f.message}" for f in self.failed_steps.values()]
+        if self.run_error and not self.failed_steps:
+            lines.append(f"  run failed: {self.run_error}")
         if self.untouched_steps:
             lines.append(f"  not run: {', '.join(self.untouched_steps)}")
         return "\n".join(lines)
@@ -93,9 +101,9 @@ def _root_error(error: Any) -> tuple[str, str]:
     return name, rest if prefix.rsplit(".", 1)[-1] == name and rest else message
 
 
-def summarize(result: dg.ExecuteInProcessResult, out_dir: Path, instance: dg.DagsterInstance | None = None) -> JobRun:
-    """Turn Dagster's in-process result into a `JobRun`."""
-    run = JobRun(success=result.success, out_dir=out_dir, run_id=result.run_id)
+def summarize(result: Any, out_dir: Path, instance: dg.DagsterInstance | None = None) -> JobRun:
+    """Turn Dagster's result (in-process, or of `execute_job` on any executor) into a `JobRun`."""
+    run = JobRun(success=result.success, out_dir=out_dir, run_id=result.run_id, job=result.job_def.name)
     if instance is not None:
         run.log_messages = [
             e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None and e.user_message
@@ -105,7 +113,9 @@ def summarize(result: dg.ExecuteInProcessResult, out_dir: Path, instance: dg.Dag
         name = key.to_user_string()
         run.materialized.append(name)
         run.asset_metadata[name] = {k: _plain(v) for k, v in event.materialization.metadata.items()}
-        run.asset_values[name] = result.asset_value(key)
+        # Another executor's result holds no values: each asset's metadata names the table it wrote.
+        in_process = isinstance(result, dg.ExecuteInProcessResult)
+        run.asset_values[name] = result.asset_value(key) if in_process else run.asset_metadata[name]["table_path"]
     for evaluation in result.get_asset_check_evaluations():
         run.checks[evaluation.check_name] = CheckOutcome(
             name=evaluation.check_name,
@@ -119,10 +129,29 @@ def summarize(result: dg.ExecuteInProcessResult, out_dir: Path, instance: dg.Dag
         error_type, message = _root_error(event.step_failure_data.error)
         step = event.step_key or "(unknown step)"
         run.failed_steps[step] = StepFailure(step, error_type, message)
+    run.run_error = _run_error(result)
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
-    planned = [node.name for node in result.job_def.nodes_in_topological_order]
+    planned = _planned_steps(result)
     run.untouched_steps = [step for step in planned if step not in started]
     return run
+
+
+def _run_error(result: Any) -> str | None:
+    """The error of the run's failure event, when the run failed with one (not just because a step did)."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None) if event.is_run_failure else None
+        if error is not None:
+            return error.message.strip()
+    return None
+
+
+def _planned_steps(result: Any) -> list[str]:
+    """The steps of the job in dependency order: its ops, and the ops inside graph-backed assets."""
+    steps: list[str] = []
+    for node in result.job_def.nodes_in_topological_order:
+        inner = getattr(node.definition, "nodes_in_topological_order", None)
+        steps += [f"{node.name}.{op.name}" for op in inner] if inner else [node.name]
+    return steps
 
 
 def run_job(
@@ -180,4 +209,91 @@ def _instance(given: dg.DagsterInstance | None, ephemeral_dir: str | Path) -> It
         return
     Path(ephemeral_dir).mkdir(parents=True, exist_ok=True)
     with dg.DagsterInstance.ephemeral(tempdir=str(ephemeral_dir)) as instance:
+        yield instance
+
+
+def executor_run_config(executor: str, workers: int, dask_address: str | None = None) -> dict[str, Any]:
+    """The `execution` run config of the named executor with `workers` parallel steps.
+
+    Multiprocess: steps forked from a server that imported Dagster and the job's module once
+    (a spawned step process spends seconds importing them). Dask: a `LocalCluster` of `workers` single-threaded worker processes (Dagster is not
+    thread-safe), without its dashboard or its per-worker memory limit (a shard's peak is its
+    index, not a leak to restart it for), or the scheduler at `dask_address` when given.
+    """
+    if executor == "multiprocess":
+        preload = {"forkserver": {"preload_modules": [SHARDED_MODULE]}}
+        return {"execution": {"config": {"max_concurrent": workers, "start_method": preload}}}
+    if executor == "dask":
+        local = {"n_workers": workers, "threads_per_worker": 1, "dashboard_address": None, "memory_limit": 0}
+        cluster = {"existing": {"address": dask_address}} if dask_address else {"local": local}
+        return {"execution": {"config": {"cluster": cluster}}}
+    return {}
+
+
+def run_sharded_job(
+    awards_path: str | Path,
+    recipients_path: str | Path,
+    out_dir: str | Path,
+    config_path: str | Path | None = None,
+    *,
+    shards: int,
+    executor: str = "in_process",
+    workers: int | None = None,
+    dask_address: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    use_environment: bool = True,
+    instance_dir: str | Path | None = None,
+    instance: dg.DagsterInstance | None = None,
+    quiet: bool = True,
+) -> JobRun:
+    """Materialize `sbir_etl_sharded_job`: the enrichment in `shards` award shards on `executor`.
+
+    The same tables as `run_job` (the enriched one identical, row for row), and the same
+    `JobRun`. Executors other than `in_process` run steps in other processes, which rebuild the
+    job from its arguments and share a persistent instance: `instance` when given (the caller
+    keeps it open), else one stored in `instance_dir` (default `out_dir/.dagster`). `workers`
+    (default: one per shard) bounds the steps running at once.
+    """
+    from sbir_etl.dagster_defs.sharded import check_executor, reconstructable_sharded_job
+
+    if shards < 1:
+        raise ConfigError(f"shards: must be at least 1, got {shards}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers: must be at least 1, got {workers}")
+    check_executor(executor)
+    out_dir = Path(out_dir).absolute()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    job = reconstructable_sharded_job(
+        shards=shards,
+        executor=executor,
+        awards_path=str(Path(awards_path).absolute()),
+        recipients_path=str(Path(recipients_path).absolute()),
+        out_dir=str(out_dir),
+        config_path=str(Path(config_path).absolute()) if config_path else None,
+        overrides={k: str(v) for k, v in (overrides or {}).items()},
+        use_environment=use_environment,
+    )
+    run_config = {
+        **(QUIET_RUN_CONFIG if quiet else {}),
+        **executor_run_config(executor, workers or shards, dask_address),
+    }
+    with _persistent_instance(instance, instance_dir or out_dir / ".dagster") as active:
+        previous = logging.getLogger("dagster").level
+        if quiet:
+            logging.getLogger("dagster").setLevel(logging.CRITICAL)
+        try:
+            with dg.execute_job(job, instance=active, run_config=run_config, raise_on_error=False) as result:
+                return summarize(result, out_dir, active)
+        finally:
+            logging.getLogger("dagster").setLevel(previous)
+
+
+@contextmanager
+def _persistent_instance(given: dg.DagsterInstance | None, directory: str | Path) -> Iterator[dg.DagsterInstance]:
+    """The caller's instance (left open), or one stored in `directory` that worker processes can open too."""
+    if given is not None:
+        yield given
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    with dg.DagsterInstance.local_temp(tempdir=str(directory)) as instance:
         yield instance

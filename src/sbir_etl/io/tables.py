@@ -160,6 +160,26 @@ def _iter_parquet(path: Path, chunk_rows: int, columns: list[str] | None) -> Ite
         raise InputFormatError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
+def iter_parquet_rows(path: str | Path, start: int, stop: int, chunk_rows: int) -> Iterator[pa.Table]:
+    """Rows `start` to `stop` (0-based, stop excluded) of a Parquet file, as text tables of about
+    `chunk_rows` rows; only the row groups that hold them are read (one award shard of a run)."""
+    path = Path(path)
+    file = parquet_file(path)
+    first = 0
+    try:
+        for group in range(file.num_row_groups):
+            rows = file.metadata.row_group(group).num_rows
+            lo, hi = max(start, first), min(stop, first + rows)
+            if lo < hi:
+                batch = file.read_row_group(group).slice(lo - first, hi - lo)
+                yield from _rechunk(
+                    iter([pa.table([_as_text(c) for c in batch.columns], names=batch.column_names)]), chunk_rows
+                )
+            first += rows
+    except pa.ArrowException as exc:
+        raise InputFormatError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
 def _rechunk(tables: Iterator[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
     pending: list[pa.Table] = []
     pending_rows = 0

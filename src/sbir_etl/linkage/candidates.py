@@ -87,7 +87,9 @@ class TextCache:
         if self._objects is None or self._made is None:
             self._objects = np.full(len(self.values), None, dtype=object)
             self._made = np.zeros(len(self.values), dtype=bool)
-        missing = np.unique(ids[~self._made[ids]])
+        wanted = np.zeros(len(self.values), dtype=bool)  # marking, not np.unique: ids repeat by the million
+        wanted[ids] = True
+        missing = np.flatnonzero(wanted & ~self._made)
         if len(missing):
             self._objects[missing] = self.values.take(pa.array(missing)).to_numpy(zero_copy_only=False)
             self._made[missing] = True
