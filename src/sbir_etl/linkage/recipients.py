@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from sbir_etl.columns import RecipientColumns
 from sbir_etl.linkage.candidates import BlockingIndex, DescriptorVariants
-from sbir_etl.linkage.identifiers import clean_duns, clean_uei
+from sbir_etl.linkage.identifiers import CleanedIdentifiers, clean_duns, clean_uei
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
 from sbir_etl.linkage.text_arrays import StringLookup
@@ -127,6 +127,130 @@ def _drop_repeated_hashes(raw: pa.Table, hash_column: str) -> tuple[pa.Table, in
 
 
 @dataclass
+class _SourceColumns:
+    """The recipient table's columns by role, each handed out once (`take`) so it can be freed."""
+
+    columns: dict[str, pa.ChunkedArray]
+    rows: int
+    repeated_rows: int
+
+    @classmethod
+    def of(cls, raw: pa.Table, columns: RecipientColumns) -> "_SourceColumns":
+        resolved = columns.resolve(raw.column_names, "recipients")
+        raw, repeated_rows = _drop_repeated_hashes(raw, resolved["recipient_hash"])
+        return cls({role: raw.column(name) for role, name in resolved.items() if name}, len(raw), repeated_rows)
+
+    def take(self, role: str) -> pa.Array:
+        """The column of `role` (all null when the file has none), no longer held here."""
+        column = self.columns.pop(role, None)
+        return column.combine_chunks() if column is not None else pa.nulls(self.rows, pa.string())
+
+
+@dataclass
+class _CleanedColumns:
+    """The recipient columns in the form the cascade compares, and the recipient_hash order."""
+
+    table: pa.Table  # RECIPIENT_FIELDS, in file order
+    legal_names: pa.Array  # as written
+    without_name: int  # recipients whose legal name normalises to nothing
+    uei: CleanedIdentifiers
+    duns: CleanedIdentifiers
+    by_hash: np.ndarray  # recipient rows sorted by recipient_hash: ties go to the first of them
+
+
+def _clean_columns(source: _SourceColumns) -> tuple[_CleanedColumns, pa.Array]:
+    """The cleaned columns, and the normalised legal names (returned apart: they are freed first)."""
+    hashes, legal_names = source.take("recipient_hash"), source.take("legal_business_name")
+    with ThreadPoolExecutor(1) as background:  # Arrow's sort releases the GIL: overlap it with cleaning
+        sorting = background.submit(pc.sort_indices, hashes)
+        uei, duns = clean_uei(source.take("uei")), clean_duns(source.take("duns"))
+        legal = normalize_names(legal_names)
+        by_hash = sorting.result().to_numpy().astype(np.int32)
+    table = pa.table(
+        {
+            "recipient_hash": hashes,
+            "legal_business_name": legal_names,
+            "uei": uei.values,
+            "duns": duns.values,
+            "state": clean_text_key(source.take("state")),
+            "city": clean_text_key(source.take("city")),
+            "zip5": clean_zip5(source.take("zip5")),
+            "parent_uei": clean_uei(source.take("parent_uei")).values,
+            "parent_duns": clean_duns(source.take("parent_duns")).values,
+        }
+    )
+    return _CleanedColumns(table, legal_names, legal.null_count, uei, duns, by_hash), legal
+
+
+def _known_names(legal_names: pa.Array, legal: pa.Array, alternates: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Every (normalised name, recipient row) pair, nulls left out: the legal names first (in row
+    order), then the second names of legal names with a remark ("X (FKA Y)", "X DBA Y"), then the
+    alternate names."""
+    rows = np.arange(len(legal), dtype=np.int32)
+    name_parts, row_parts = [legal], [rows]
+    second = second_names(legal_names)
+    if second.null_count < len(second):
+        has_second = pc.is_valid(second).to_numpy(zero_copy_only=False)
+        name_parts.append(second.filter(pa.array(has_second)))
+        row_parts.append(rows[has_second])
+    del second
+    if alternates.null_count < len(alternates):
+        split = pc.split_pattern_regex(alternates, ALTERNATE_NAME_SEPARATOR)
+        name_parts.append(normalize_names(pc.list_flatten(split)))
+        row_parts.append(rows[pc.list_parent_indices(split).to_numpy()])
+    del alternates
+    names, owners = pa.concat_arrays(name_parts), np.concatenate(row_parts)
+    del name_parts, row_parts
+    keep = pc.is_valid(names).to_numpy(zero_copy_only=False)
+    return names.filter(pa.array(keep)), owners[keep]
+
+
+@dataclass
+class _NameGroups:
+    """The distinct names and, per name, its recipients in recipient_hash order (CSR)."""
+
+    names: pa.Array
+    offsets: np.ndarray
+    members: np.ndarray
+    cut: np.ndarray  # per name: a legal name carrying it was cut at a registry's width
+
+    @classmethod
+    def of(
+        cls, names: pa.Array, owners: np.ndarray, cleaned: _CleanedColumns, legal_valid: np.ndarray
+    ) -> "_NameGroups":
+        """`names`/`owners` as `_known_names` lists them; `legal_valid`: which legal names are not null."""
+        n, by_hash = len(cleaned.table), cleaned.by_hash
+        encoded = pc.dictionary_encode(names)
+        # Legal names come first in `encoded`: flag the names some registry cut at its width.
+        cut = np.zeros(len(encoded.dictionary), dtype=bool)
+        legal_ids = encoded.indices.slice(0, int(legal_valid.sum())).to_numpy()
+        cut[legal_ids[cut_at_registry_width(cleaned.legal_names).to_numpy(zero_copy_only=False)[legal_valid]]] = True
+        rank = np.empty(n, dtype=np.int32)
+        rank[by_hash] = np.arange(n, dtype=np.int32)
+        # Unique (name, recipient) pairs; within a name, recipients in recipient_hash order.
+        pair, _ = _sorted_unique(np.sort(encoded.indices.to_numpy().astype(np.int64) * (n + 1) + rank[owners]))
+        name_ids, members = pair // (n + 1), by_hash[pair % (n + 1)]
+        del pair
+        offsets = np.zeros(len(encoded.dictionary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(name_ids, minlength=len(encoded.dictionary)), out=offsets[1:])
+        return cls(encoded.dictionary, offsets, members, cut)
+
+
+def _build_stats(
+    source: _SourceColumns, cleaned: _CleanedColumns, uei: "ExactLookup", duns: "ExactLookup"
+) -> dict[str, int]:
+    """What the build found in the recipient table (`EnrichmentSummary.recipient_stats`)."""
+    reasons = cleaned.uei.reason_counts("uei") | cleaned.duns.reason_counts("duns")
+    return {
+        "recipients": source.rows,
+        "recipients_without_name": int(cleaned.without_name),
+        "repeated_recipient_rows_dropped": source.repeated_rows,
+        "duplicate_uei_values": int(uei.shared.sum()),
+        "duplicate_duns_values": int(duns.shared.sum()),
+    } | {f"recipients_{k}": v for k, v in reasons.items()}
+
+
+@dataclass
 class RecipientIndex:
     """Everything the cascade asks of the recipient table.
 
@@ -150,95 +274,35 @@ class RecipientIndex:
     def build(
         cls, raw: pa.Table, columns: RecipientColumns | None = None, max_key_share: float = 0.005
     ) -> "RecipientIndex":
-        """Index a recipient table whose columns are text (see `tables.read_text_table`)."""
-        resolved = (columns or RecipientColumns()).resolve(raw.column_names, "recipients")
-        raw, repeated_rows = _drop_repeated_hashes(raw, resolved["recipient_hash"])
-        n = len(raw)
-        source = {role: raw.column(name) for role, name in resolved.items() if name}
+        """Index a recipient table whose columns are text (see `tables.read_text_table`): clean its
+        columns, list every name each recipient is known by, group the recipients of each distinct
+        name, and index those names for the fuzzy stages."""
+        source = _SourceColumns.of(raw, columns or RecipientColumns())
         del raw  # each column is released as soon as its cleaned form exists
-
-        def take(role: str) -> pa.Array:
-            column = source.pop(role, None)
-            return column.combine_chunks() if column is not None else pa.nulls(n, pa.string())
-
-        hashes, legal_names = take("recipient_hash"), take("legal_business_name")
-        with ThreadPoolExecutor(1) as background:  # Arrow's sort releases the GIL: overlap it with cleaning
-            sorting = background.submit(pc.sort_indices, hashes)
-            uei, duns = clean_uei(take("uei")), clean_duns(take("duns"))
-            legal = normalize_names(legal_names)
-            by_hash = sorting.result().to_numpy().astype(np.int32)
-        rank = np.empty(n, dtype=np.int32)
-        rank[by_hash] = np.arange(n, dtype=np.int32)
-        table = pa.table(
-            {
-                "recipient_hash": hashes,
-                "legal_business_name": legal_names,
-                "uei": uei.values,
-                "duns": duns.values,
-                "state": clean_text_key(take("state")),
-                "city": clean_text_key(take("city")),
-                "zip5": clean_zip5(take("zip5")),
-                "parent_uei": clean_uei(take("parent_uei")).values,
-                "parent_duns": clean_duns(take("parent_duns")).values,
-            }
-        )
-        rows = np.arange(n, dtype=np.int32)
-        name_parts, row_parts = [legal], [rows]
-        # A legal name's remark is another name of the recipient: "X (FKA Y)", "X DBA Y".
-        second = second_names(legal_names)
-        if second.null_count < len(second):
-            has_second = pc.is_valid(second).to_numpy(zero_copy_only=False)
-            name_parts.append(second.filter(pa.array(has_second)))
-            row_parts.append(rows[has_second])
-        del second
-        alternates = take("alternate_names")
-        if alternates.null_count < len(alternates):
-            split = pc.split_pattern_regex(alternates, ALTERNATE_NAME_SEPARATOR)
-            name_parts.append(normalize_names(pc.list_flatten(split)))
-            row_parts.append(rows[pc.list_parent_indices(split).to_numpy()])
-        del alternates
-        without_name = legal.null_count
+        cleaned, legal = _clean_columns(source)
         legal_valid = pc.is_valid(legal).to_numpy(zero_copy_only=False)
-        all_names = pa.concat_arrays(name_parts)
-        all_rows = np.concatenate(row_parts)
-        del name_parts, row_parts, legal
-        keep = pc.is_valid(all_names).to_numpy(zero_copy_only=False)
-        all_names, all_rows = all_names.filter(pa.array(keep)), all_rows[keep]
-        encoded = pc.dictionary_encode(all_names)
-        del all_names
-        # Legal names come first in `encoded`: flag the names some registry cut at its width.
-        cut = np.zeros(len(encoded.dictionary), dtype=bool)
-        legal_ids = encoded.indices.slice(0, int(legal_valid.sum())).to_numpy()
-        cut[legal_ids[cut_at_registry_width(legal_names).to_numpy(zero_copy_only=False)[legal_valid]]] = True
-        # Unique (name, recipient) pairs; within a name, recipients in recipient_hash order.
-        pair, _ = _sorted_unique(np.sort(encoded.indices.to_numpy().astype(np.int64) * (n + 1) + rank[all_rows]))
-        name_ids, all_rows = pair // (n + 1), by_hash[pair % (n + 1)]
-        del pair
-        offsets = np.zeros(len(encoded.dictionary) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(name_ids, minlength=len(encoded.dictionary)), out=offsets[1:])
-        uei_lookup, duns_lookup = ExactLookup.build(uei.values, by_hash), ExactLookup.build(duns.values, by_hash)
-        stats = {
-            "recipients": n,
-            "recipients_without_name": int(without_name),
-            "repeated_recipient_rows_dropped": repeated_rows,
-            "duplicate_uei_values": int(uei_lookup.shared.sum()),
-            "duplicate_duns_values": int(duns_lookup.shared.sum()),
-        }
-        stats.update({f"recipients_{k}": v for k, v in (uei.reason_counts("uei") | duns.reason_counts("duns")).items()})
-        blocking = BlockingIndex(encoded.dictionary, max_key_share)
+        names, owners = _known_names(cleaned.legal_names, legal, source.take("alternate_names"))
+        del legal
+        grouped = _NameGroups.of(names, owners, cleaned, legal_valid)
+        del names, owners
+        uei, duns = (
+            ExactLookup.build(cleaned.uei.values, cleaned.by_hash),
+            ExactLookup.build(cleaned.duns.values, cleaned.by_hash),
+        )
+        blocking = BlockingIndex(grouped.names, max_key_share)
         pa.default_memory_pool().release_unused()  # the blocking build's scratch, before the next one's
         return cls(
-            table=table,
-            uei=uei_lookup,
-            duns=duns_lookup,
-            names=encoded.dictionary,
-            name_lookup=StringLookup.build(encoded.dictionary),
-            name_offsets=offsets,
-            name_members=all_rows,
+            table=cleaned.table,
+            uei=uei,
+            duns=duns,
+            names=grouped.names,
+            name_lookup=StringLookup.build(grouped.names),
+            name_offsets=grouped.offsets,
+            name_members=grouped.members,
             blocking=blocking,
-            descriptor_variants=DescriptorVariants(encoded.dictionary, blocking),
-            cut_names=cut,
-            stats=stats,
+            descriptor_variants=DescriptorVariants(grouped.names, blocking),
+            cut_names=grouped.cut,
+            stats=_build_stats(source, cleaned, uei, duns),
         )
 
     def arrays(self) -> dict[str, pa.Array | np.ndarray]:
