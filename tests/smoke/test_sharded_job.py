@@ -37,10 +37,19 @@ def real_sample():
     return scenario.awards_path, scenario.recipients_path
 
 
-def _unsharded(awards, recipients, out):
-    run = run_job(awards, recipients, out, use_environment=False)
-    assert run.success, run.describe()
-    return pq.read_table(run.path(ENRICHED))
+@pytest.fixture(scope="module")
+def unsharded(tmp_path_factory):
+    """The unsharded job's enriched table, per input set (run once for the executors that share it)."""
+    tables = {}
+
+    def table(name, awards, recipients):
+        if name not in tables:
+            run = run_job(awards, recipients, tmp_path_factory.mktemp("unsharded"), use_environment=False)
+            assert run.success, run.describe()
+            tables[name] = pq.read_table(run.path(ENRICHED))
+        return tables[name]
+
+    return table
 
 
 def _sbir_etl(*args):
@@ -54,9 +63,9 @@ def _by_award_key(table):
 @pytest.mark.parametrize(
     ("executor", "inputs"), [("in_process", "generated"), ("multiprocess", "real_sample"), ("dask", "generated")]
 )
-def test_four_shards_on_each_executor_write_the_unsharded_output(executor, inputs, request, tmp_path):
+def test_four_shards_on_each_executor_write_the_unsharded_output(executor, inputs, unsharded, request, tmp_path):
     awards, recipients = request.getfixturevalue(inputs)
-    expected = _unsharded(awards, recipients, tmp_path / "unsharded")
+    expected = unsharded(inputs, awards, recipients)
     out = tmp_path / "sharded"
     out.mkdir()
     (out / f"{ENRICHED}.shard-0007.parquet").write_bytes(b"left by an earlier, failed run of 8 shards")
