@@ -25,7 +25,8 @@ import yaml
 from pytest_sbir_validate.options import relative_to_ini
 from sbir_etl.bundled import BUNDLED_FIXTURES
 from sbir_etl.columns import CANDIDATE, JOINED_METHODS, MATCH_METHODS
-from sbir_etl.config import SCALAR_FIELDS, EnrichmentConfig, load_config
+from sbir_etl.config import EnrichmentConfig, with_options
+from sbir_etl.errors import ConfigError
 from sbir_etl.outcomes import QUALITY_GATES
 
 if TYPE_CHECKING:
@@ -128,9 +129,7 @@ class Scenario:
 
     def enrichment_config(self, base: EnrichmentConfig | None = None) -> EnrichmentConfig:
         """`base` (default: the documented defaults, ignoring the environment) plus the scenario's `config:`."""
-        if base is None:
-            return load_config(env={}, overrides=dict(self.expected.config))[0]
-        return base.replace(**self.expected.config) if self.expected.config else base
+        return with_options(base or EnrichmentConfig(), self.expected.config, f"{self.expected_path}: config")
 
     def __str__(self) -> str:
         return self.name
@@ -209,11 +208,10 @@ def parse_expectations(data: Any, where: str) -> Expectations:
     config = data.get("config") or {}
     if not isinstance(config, dict):
         raise ScenarioFormatError(f"{where}: config: expected a mapping of EnrichmentConfig options")
-    unknown = set(config) - set(SCALAR_FIELDS)
-    if unknown:
-        raise ScenarioFormatError(
-            f"{where}: config: unknown option(s) {sorted(unknown)}; known: {sorted(SCALAR_FIELDS)}"
-        )
+    try:  # checked here, as a config file's would be, so a bad value fails at collection
+        with_options(EnrichmentConfig(), config, f"{where}: config")
+    except ConfigError as bad_option:
+        raise ScenarioFormatError(str(bad_option)) from None
     return Expectations(
         description=str(data.get("description") or "").strip(),
         config=config,

@@ -317,6 +317,16 @@ def _count_option(name: str, text: str | None) -> int | None:
         raise ConfigError(f"{name}: {error}") from None
 
 
+def _check_job_inputs(awards: str, recipients: str, config: str | None) -> None:
+    """The job's input files and configuration, checked before Dagster (or a test run) starts."""
+    from sbir_etl.config import load_config
+    from sbir_etl.io.inputs import check_input_file
+
+    check_input_file(awards)
+    check_input_file(recipients)
+    load_config(config)
+
+
 def _materialize(awards: str, recipients: str, out: str, config: str | None, sharding: Sharding | None = None) -> int:
     """Materialize `sbir_etl_job` (or, sharded, `sbir_etl_sharded_job`); its summary to stdout on
     success, to stderr with the failure otherwise.
@@ -324,12 +334,7 @@ def _materialize(awards: str, recipients: str, out: str, config: str | None, sha
     The inputs and the configuration are checked first, before Dagster loads: a mistake there is
     one line in a fraction of a second, not a failed job.
     """
-    from sbir_etl.config import load_config
-    from sbir_etl.io.inputs import check_input_file
-
-    check_input_file(awards)
-    check_input_file(recipients)
-    load_config(config)
+    _check_job_inputs(awards, recipients, config)
     from sbir_etl.dagster_defs import run_job, run_sharded_job
 
     if sharding is None:
@@ -494,6 +499,7 @@ def cmd_checklist(args: argparse.Namespace) -> int:
     from sbir_etl.checklist import ChecklistOptions, checklist_command
     from sbir_etl.io.outputs import check_output_paths
 
+    _check_job_inputs(args.awards, args.recipients, args.config)  # a mistake here costs no smoke-test run
     if args.markdown:
         inputs = {"--awards": Path(args.awards), "--recipients": Path(args.recipients)} | _history_file(args.history)
         check_output_paths(inputs, {"--markdown": Path(args.markdown)})

@@ -264,6 +264,19 @@ def _file_values(path: str | Path) -> dict[str, Any]:
     return values
 
 
+def with_options(base: EnrichmentConfig, options: Mapping[str, Any], source: str) -> EnrichmentConfig:
+    """`base` with `options` (scalar settings, as a config file writes them) applied, each checked
+    as a file's would be; an error names `source` (e.g. "fixtures/x/expected.yaml: config")."""
+    unknown = set(options) - set(SCALAR_FIELDS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown option(s) {sorted(unknown)}; known: {sorted(SCALAR_FIELDS)}")
+    changes = {name: _coerce(name, raw, source) for name, raw in options.items()}
+    try:
+        return base.replace(**changes)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}", options=exc.options) from None
+
+
 def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,

@@ -7,10 +7,13 @@ behaves as the SQLite one" is checked, not assumed.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
 import pytest
+from store_rows import WRITER, run
 
 from sbir_etl.monitoring.history import (
     SCHEMA_VERSION,
@@ -19,7 +22,6 @@ from sbir_etl.monitoring.history import (
     HistorySchemaError,
     HistoryStore,
     QualityMetrics,
-    RunInfo,
     TestResult,
 )
 from sbir_etl.monitoring.history_postgres import VERSION_TABLE
@@ -55,20 +57,6 @@ def tables(location: str) -> set[str]:
     with sqlite3.connect(location) as conn:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
         return {name for (name,) in rows}
-
-
-def run(run_id: str, started_at: str, machine_class: str = "ci-small") -> RunInfo:
-    return RunInfo(
-        run_id=run_id,
-        started_at=started_at,
-        machine_class=machine_class,
-        python_version="3.11.7",
-        commit="abc123",
-        branch="main",
-        dirty=True,
-        packages={"pandas": "3.1.1"},
-        dataset={"awards": "1000"},
-    )
 
 
 def test_everything_recorded_reads_back_exactly(location: str) -> None:
@@ -187,3 +175,17 @@ def test_runs_with_results_leave_out_runs_that_recorded_no_test(location: str) -
         store.record_result(TestResult("r1", "u", "passed", wall_s=1.0))
         assert [r.run_id for r in store.runs()] == ["r0", "r1", "r2"]
         assert [r.run_id for r in store.runs(with_results=True)] == ["r0", "r1"]
+
+
+def test_concurrent_writer_processes_create_migrate_and_write_one_new_store_losing_no_row(location: str) -> None:
+    writers, rows = 4, 60
+    processes = [subprocess.Popen([sys.executable, "-c", WRITER, location, str(w), str(rows)]) for w in range(writers)]
+    assert [p.wait(timeout=120) for p in processes] == [0] * writers
+    with HistoryStore(location) as store:
+        assert len(store.runs()) == writers
+        results = store.results()
+    assert len(results) == writers * rows
+    assert len({(s.result.run_id, s.result.test_id) for s in results}) == writers * rows
+    if location.startswith("postgresql://"):  # migrated once: one version row, not one per process
+        with psycopg.connect(location) as conn:
+            assert conn.execute(f"SELECT version FROM {VERSION_TABLE}").fetchall() == [(SCHEMA_VERSION,)]

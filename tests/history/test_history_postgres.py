@@ -109,38 +109,6 @@ def test_recording_a_result_is_one_statement_and_three_round_trips(postgres_url:
     assert messages.count("Parse") == 1
 
 
-WRITER = textwrap.dedent(
-    """
-    import sys
-    from sbir_etl.monitoring.history import HistoryStore, RunInfo, TestResult
-
-    url, worker, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    store = HistoryStore(url)
-    run = RunInfo(run_id=f"run-{worker}", started_at="2026-01-01T00:00:00+00:00",
-                  machine_class="m", python_version="3")
-    store.record_run(run)
-    for i in range(rows):
-        store.record_result(TestResult(run.run_id, f"test_{i}", "passed", wall_s=i / 10))
-    store.close()
-    """
-)
-
-
-def test_concurrent_writer_processes_create_migrate_and_write_one_new_store_losing_no_row(postgres_url: str) -> None:
-    writers, rows = 4, 60
-    processes = [
-        subprocess.Popen([sys.executable, "-c", WRITER, postgres_url, str(w), str(rows)]) for w in range(writers)
-    ]
-    assert [p.wait(timeout=120) for p in processes] == [0] * writers
-    with HistoryStore(postgres_url) as store:
-        assert len(store.runs()) == writers
-        results = store.results()
-    assert len(results) == writers * rows
-    assert len({(s.result.run_id, s.result.test_id) for s in results}) == writers * rows
-    with psycopg.connect(postgres_url) as conn:  # migrated once: one version row, not one per process
-        assert conn.execute(f"SELECT version FROM {VERSION_TABLE}").fetchall() == [(SCHEMA_VERSION,)]
-
-
 def test_a_migration_in_progress_holds_back_a_second_opener_until_it_commits(postgres_url: str) -> None:
     """The advisory lock is what serialises migrations: while another session holds it, opening a
     new store waits, gives up after the lock timeout with a message, and succeeds once it is free."""

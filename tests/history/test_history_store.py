@@ -4,88 +4,22 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mounts import remount_read_only, tmpfs
+from store_rows import run
 
 from sbir_etl.monitoring.history import (
     MIGRATIONS,
     SCHEMA_VERSION,
     HistoryError,
-    HistorySchemaError,
     HistoryStore,
-    QualityMetrics,
-    RunInfo,
     TestResult,
     current_machine_class,
     git_state,
 )
-
-
-def make_run(run_id: str, started_at: str, machine_class: str = "ci-small") -> RunInfo:
-    return RunInfo(
-        run_id=run_id,
-        started_at=started_at,
-        machine_class=machine_class,
-        python_version="3.11.7",
-        commit="abc123",
-        branch="main",
-        dirty=False,
-        packages={"pandas": "3.1.1"},
-        dataset={"awards": "1000"},
-    )
-
-
-def test_run_and_result_round_trip(tmp_path: Path) -> None:
-    quality = QualityMetrics(match_rate=0.82, by_method={"uei-exact": 0.6}, score_histogram={"90-100": 12})
-    with HistoryStore(tmp_path / "h.sqlite") as store:
-        run = make_run("r1", "2026-01-01T00:00:00+00:00")
-        store.record_run(run)
-        store.record_result(
-            TestResult(
-                run_id="r1",
-                test_id="tests/test_a.py::test_x",
-                outcome="passed",
-                wall_s=1.5,
-                cpu_s=1.2,
-                peak_rss_growth_mib=40.0,
-                time_budget_s=2.0,
-                memory_budget_mib=100.0,
-                quality=quality,
-                gate_status="baseline established",
-            )
-        )
-        assert store.runs() == [run]
-        [stored] = store.results()
-    assert stored.run == run
-    assert stored.result.quality == quality
-    assert stored.result.wall_s == 1.5
-    assert stored.result.gate_status == "baseline established"
-    assert stored.result.recorded_at  # filled in when not given
-
-
-def test_result_of_unknown_run_is_refused(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path / "h.sqlite") as store, pytest.raises(HistoryError, match="call record_run"):
-        store.record_result(TestResult(run_id="nope", test_id="t", outcome="passed"))
-
-
-def test_previous_results_are_newest_first_same_machine_passed_only(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path / "h.sqlite") as store:
-        for i in range(7):
-            store.record_run(make_run(f"r{i}", f"2026-01-0{i + 1}T00:00:00+00:00"))
-            outcome = "failed" if i == 5 else "passed"
-            store.record_result(TestResult(f"r{i}", "t", outcome, wall_s=float(i)))
-        store.record_run(make_run("other", "2026-01-09T00:00:00+00:00", machine_class="big"))
-        store.record_result(TestResult("other", "t", "passed", wall_s=99.0))
-
-        previous = store.previous_results("t", machine_class="ci-small", limit=3)
-        assert [r.wall_s for r in previous] == [6.0, 4.0, 3.0]
-        excluding = store.previous_results("t", machine_class="ci-small", limit=3, exclude_run_id="r6")
-        assert [r.wall_s for r in excluding] == [4.0, 3.0, 2.0]
 
 
 def test_new_store_is_at_current_schema_in_wal_mode(tmp_path: Path) -> None:
@@ -121,17 +55,6 @@ def test_older_schema_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
     assert stored.result.gate_status is None  # column added by migration 2
 
 
-def test_newer_schema_is_refused_with_instructions(tmp_path: Path) -> None:
-    path = tmp_path / "h.sqlite"
-    HistoryStore(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.commit()
-    conn.close()
-    with pytest.raises(HistorySchemaError, match="Upgrade pytest-sbir-validate"):
-        HistoryStore(path)
-
-
 def test_a_file_that_is_not_a_database_is_a_history_error(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     path.write_text("this is not sqlite " * 100)
@@ -152,7 +75,7 @@ def read_only_store(tmp_path: Path) -> Iterator[Path]:
     read-only volume is)."""
     with tmpfs(tmp_path / "ro") as mount:
         with HistoryStore(mount / "h.sqlite") as store:
-            store.record_run(make_run("r1", "2026-01-01T00:00:00+00:00"))
+            store.record_run(run("r1", "2026-01-01T00:00:00+00:00"))
             store.record_result(TestResult("r1", "t", "passed", wall_s=1.0, gate_status="baseline established"))
         remount_read_only(mount)
         yield mount / "h.sqlite"
@@ -169,7 +92,7 @@ def test_readers_read_a_store_on_a_read_only_file_system(read_only_store: Path) 
         assert store.schema_version == SCHEMA_VERSION
         assert [s.result.test_id for s in store.results()] == ["t"]
         with pytest.raises(HistoryError, match="readonly|read-only"):
-            store.record_run(make_run("r2", "2026-01-02T00:00:00+00:00"))
+            store.record_run(run("r2", "2026-01-02T00:00:00+00:00"))
     assert [r.test_id for r in load_report(read_only_store).latest_results] == ["t"]
     assert run_baseline(read_only_store).status is Status.PASS
     assert sorted(read_only_store.parent.iterdir()) == before
@@ -178,7 +101,7 @@ def test_readers_read_a_store_on_a_read_only_file_system(read_only_store: Path) 
 def test_a_reader_of_a_current_store_writes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     with HistoryStore(path) as store:
-        store.record_run(make_run("r1", "2026-01-01T00:00:00+00:00"))
+        store.record_run(run("r1", "2026-01-01T00:00:00+00:00"))
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode = DELETE")  # as a copy made with the sqlite3 shell's .backup is
     size, changed = path.stat().st_size, path.stat().st_mtime_ns
@@ -187,37 +110,6 @@ def test_a_reader_of_a_current_store_writes_nothing(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (size, changed)
-
-
-WRITER = textwrap.dedent(
-    """
-    import sys
-    from sbir_etl.monitoring.history import HistoryStore, RunInfo, TestResult
-
-    path, worker, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    store = HistoryStore(path)
-    run = RunInfo(run_id=f"run-{worker}", started_at="2026-01-01T00:00:00+00:00",
-                  machine_class="m", python_version="3")
-    store.record_run(run)
-    for i in range(rows):
-        store.record_result(TestResult(run.run_id, f"test_{i}", "passed", wall_s=i / 10))
-    store.close()
-    """
-)
-
-
-def test_concurrent_writer_processes_lose_no_row(tmp_path: Path) -> None:
-    """Several processes create, migrate and write the same new file at once."""
-    path = tmp_path / "shared.sqlite"
-    writers, rows = 4, 60
-    processes = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), str(rows)]) for w in range(writers)]
-    assert [p.wait(timeout=120) for p in processes] == [0] * writers
-    with HistoryStore(path) as store:
-        assert len(store.runs()) == writers
-        results = store.results()
-    assert len(results) == writers * rows
-    per_run = {(s.result.run_id, s.result.test_id) for s in results}
-    assert len(per_run) == writers * rows
 
 
 def test_machine_class_names_os_architecture_cpus_and_ram() -> None:

@@ -21,21 +21,8 @@ import pytest
 from sbir_etl.checklist import run_baseline
 from sbir_etl.monitoring.history import HistoryStore
 from sbir_etl.outcomes import Status
+from tests.fake_measurement import FAKE_MEASUREMENT_CONFTEST
 from tests.pg_server import PostgresServer
-
-FAKE_MEASUREMENT = """
-import json, os
-import pytest
-from pytest_sbir_validate.measurement import MEASUREMENT_KEY, Measurement
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    # Stand-in for the budget plugin: {"test name": [wall_s, peak_rss_growth_mib]}, else "*".
-    if call.when == "call":
-        costs = json.loads(os.environ["FAKE_COSTS"])
-        wall_s, rss_mib = costs.get(item.name, costs["*"])
-        item.stash[MEASUREMENT_KEY] = Measurement(wall_s, wall_s, int(rss_mib * 2**20), "fake")
-"""
 
 TESTS_PER_RUN = 20
 
@@ -72,7 +59,7 @@ def run_at_once(machines: list[Machine], suite: Path, url: str) -> list[tuple[in
 @pytest.fixture
 def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("SBIR_ALERT_WEBHOOK", raising=False)
-    pytester.makeconftest(FAKE_MEASUREMENT)
+    pytester.makeconftest(FAKE_MEASUREMENT_CONFTEST)
     pytester.makepyfile(test_shared="\n".join(f"def test_{i:02d}():\n    pass\n" for i in range(TESTS_PER_RUN)))
     return pytester.path
 

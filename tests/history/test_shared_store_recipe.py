@@ -17,19 +17,15 @@ from typing import Any
 import yaml
 
 from sbir_etl.monitoring.history import HistoryStore, RunInfo, TestResult
+from tests.documented_workflows import ROOT, options_in, unknown_to_pytest, yaml_block_under
 from tests.pg_server import PostgresServer
 
-ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "regression-gates.md"
 HEADING = "### A shared store on PostgreSQL"
 
 
 def shared_store_recipe() -> dict[str, Any]:
-    text = DOC.read_text(encoding="utf-8")
-    section = text[text.index(HEADING) :]
-    match = re.search(r"^```yaml\n(.*?)^```$", section, re.DOTALL | re.MULTILINE)
-    assert match, f"{DOC}: no ```yaml block under {HEADING!r}"
-    workflow: dict[str, Any] = yaml.safe_load(match.group(1))
+    workflow: dict[str, Any] = yaml.safe_load(yaml_block_under(DOC, HEADING))
     return workflow
 
 
@@ -55,16 +51,9 @@ def test_the_recipe_uses_only_options_pytest_knows() -> None:
     commands = " ".join(
         step["run"] for step in steps(shared_store_recipe()) if step.get("run", "").startswith("pytest")
     )
-    used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", commands))
+    used = options_in(commands)
     assert {"--sbir-history", "--sbir-machine-class"} <= used
-    help_text = subprocess.run(
-        [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert {option for option in used if not re.search(rf"(?<![\w-]){option}\b", help_text)} == set()
+    assert unknown_to_pytest(used) == set()
 
 
 def test_the_report_step_runs_as_written_on_a_postgres_store(

@@ -3,25 +3,17 @@ uses options that exist."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-from pathlib import Path
-
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.documented_workflows import ROOT, options_in, unknown_to_pytest, yaml_block_under
+
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 RECIPE_DOC = ROOT / "docs" / "regression-gates.md"
 
 
 def documented_recipe() -> str:
     """The YAML block under "### GitHub Actions" in the regression-gates doc."""
-    text = RECIPE_DOC.read_text(encoding="utf-8")
-    section = text[text.index("### GitHub Actions") :]
-    match = re.search(r"^```yaml\n(.*?)^```$", section, re.DOTALL | re.MULTILINE)
-    assert match, f"{RECIPE_DOC}: no ```yaml block under '### GitHub Actions'"
-    return match.group(1)
+    return yaml_block_under(RECIPE_DOC, "### GitHub Actions")
 
 
 def test_the_workflow_is_the_documented_recipe() -> None:
@@ -33,13 +25,6 @@ def test_the_recipe_uses_only_options_pytest_knows() -> None:
     commands = " ".join(
         step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "pytest" in step.get("run", "")
     )
-    used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", commands))
+    used = options_in(commands)
     assert {"--sbir-history", "--benchmark-compare", "--sbir-machine-class"} <= used
-    help_text = subprocess.run(
-        [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert {option for option in used if not re.search(rf"(?<![\w-]){option}\b", help_text)} == set()
+    assert unknown_to_pytest(used) == set()

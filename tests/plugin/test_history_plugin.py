@@ -18,19 +18,7 @@ from pathlib import Path
 import pytest
 
 from sbir_etl.monitoring.history import HistoryStore, QualityMetrics, RunInfo, TestResult
-
-FAKE_MEASUREMENT = """
-import json, os
-import pytest
-from pytest_sbir_validate.measurement import MEASUREMENT_KEY, Measurement
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    # Stand-in for the budget plugin: {"test name": [wall_s, peak_rss_growth_mib]}.
-    if call.when == "call":
-        wall_s, rss_mib = json.loads(os.environ.get("FAKE_COSTS", "{}")).get(item.name, [1.0, 100.0])
-        item.stash[MEASUREMENT_KEY] = Measurement(wall_s, wall_s, int(rss_mib * 2**20), "fake")
-"""
+from tests.fake_measurement import FAKE_MEASUREMENT_CONFTEST
 
 TESTS = """
 def test_slow():
@@ -50,7 +38,7 @@ MACHINE = "--sbir-machine-class=test-box"
 @pytest.fixture
 def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.delenv("SBIR_ALERT_WEBHOOK", raising=False)
-    pytester.makeconftest(FAKE_MEASUREMENT)
+    pytester.makeconftest(FAKE_MEASUREMENT_CONFTEST)
     pytester.makepyfile(test_gate=TESTS)
     return pytester
 

@@ -101,6 +101,8 @@ def test_a_candidate_recipient_on_a_row_that_is_no_candidate_is_a_mismatch(tmp_p
         ("match_rate: 0.7\n", "match_rate: expected {min: 0.7, max: 1.0}"),
         ("colour: blue\n", "unknown key(s) ['colour']"),
         ("config: {chunk_sise: 5}\n", "config: unknown option(s) ['chunk_sise']"),
+        ("config: {chunk_size: 2.7}\n", "config: chunk_size=2.7 is not a whole number"),
+        ("config: {prefilter_cutoff: 80}\n", "config: prefilter_cutoff (80.0) must not exceed"),
         ("rows: {in: ten}\n", "rows: expected a mapping with keys in, out, rejected and whole-number counts"),
         ("match_rate: {min: low, max: 1.0}\n", "match_rate: min and max must be numbers"),
         ("invalid_identifiers: [uei]\n", "invalid_identifiers: expected counts by reason"),

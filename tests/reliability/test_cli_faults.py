@@ -315,6 +315,12 @@ FAULTS: tuple[Fault, ...] = (
         r"config file c\.yaml: fuzzy_margin must be within 0\.\.100, got -1\.0",
     ),
     Fault(
+        "bad-setting-for-the-checklist",
+        lambda d: ["checklist", "--out", "chk", "--config", write_config(d, "chunk_size: 2.7\n")],
+        2,
+        r"config file c\.yaml: chunk_size=2\.7 is not a whole number",
+    ),
+    Fault(
         "generate-a-negative-count",
         lambda d: ["generate", "--awards", "-5", "--out", "g"],
         2,

@@ -51,7 +51,6 @@ class JobRun:
     asset_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: dict[str, CheckOutcome] = field(default_factory=dict)
     failed_steps: dict[str, StepFailure] = field(default_factory=dict)
-    succeeded_steps: list[str] = field(default_factory=list)
     untouched_steps: list[str] = field(default_factory=list)
     log_messages: list[str] = field(default_factory=list)
     """What the assets logged (`context.log`), in order: effective config and its sources, progress."""
@@ -131,7 +130,6 @@ def summarize(result: Any, out_dir: Path, instance: dg.DagsterInstance | None = 
         step = event.step_key or "(unknown step)"
         run.failed_steps[step] = StepFailure(step, error_type, message)
     run.run_error = _run_error(result)
-    run.succeeded_steps = sorted(e.step_key for e in result.get_step_success_events() if e.step_key)
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     planned = _planned_steps(result)
     run.untouched_steps = [step for step in planned if step not in started]

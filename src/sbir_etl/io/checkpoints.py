@@ -30,7 +30,7 @@ MANIFEST = "manifest.json"
 FORMAT = 2
 """Manifest layout version; a manifest of another version is not resumed."""
 
-log = logging.getLogger("sbir_etl.checkpoints")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -16,8 +16,6 @@ import pyarrow.compute as pc
 
 from sbir_etl.linkage.text_arrays import TextLike, as_string_array
 
-UEI_PATTERN = r"^[A-HJ-NP-Z1-9][A-HJ-NP-Z0-9]{11}$"
-
 
 @dataclass(frozen=True)
 class CleanedIdentifiers:
