@@ -269,6 +269,12 @@ class FullScaleResult:
                 verdict("new_awards_rss_mib"),
             ),
             (
+                f"`enrich --index --incremental`, all but the last {NEW_AWARDS:,} (seeds the output)",
+                f"{saved.incremental_seed.wall_s:.1f} s, {saved.incremental_seed.peak_rss_mib:,.0f} MiB peak",
+                "",
+                "",
+            ),
+            (
                 f"`enrich --index --incremental`, {NEW_AWARDS:,} awards added",
                 f"{saved.incremental.wall_s:.1f} s, {saved.incremental.peak_rss_mib:,.0f} MiB peak "
                 f"({inc.get('kept', 0):,} kept, {inc.get('enriched', 0):,} enriched, "

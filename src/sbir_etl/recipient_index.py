@@ -32,6 +32,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,11 @@ class RecipientSource:
     def of(cls, path: str | Path) -> "RecipientSource":
         stat = os.stat(path)
         return cls(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, content_digest(path))
+
+    def described(self) -> str:
+        """Where and when the file was, as a message names it."""
+        modified = datetime.fromtimestamp(self.mtime_ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"{self.path}, modified {modified}"
 
     def differs_from(self, path: str | Path) -> str | None:
         """Why the file at `path` is not this source (None when its content is the same)."""
@@ -157,8 +163,8 @@ def load_index(path: str | Path, config: EnrichmentConfig, recipients_path: str 
         why = source.differs_from(check_against)
         if why:
             raise IndexMismatchError(
-                f"{path}: built from another recipient file than {check_against} ({why}); "
-                f"rebuild it: sbir-etl index --recipients {check_against} --out {path}"
+                f"{path}: built from another recipient file than {check_against} ({why}; it was built from "
+                f"{source.described()}); rebuild it: sbir-etl index --recipients {check_against} --out {path}"
             )
     else:
         log.warning("%s: its recipient file %s is gone; using the index as saved", path, source.path)

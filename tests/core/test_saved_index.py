@@ -60,8 +60,9 @@ def test_a_changed_recipient_file_is_refused_naming_it(data, tmp_path):
     last = text.rstrip(b"\n").rsplit(b"\n", 1)[1]
     recipients.write_bytes(text.replace(last, last.upper().replace(b"A", b"E")))  # same size, other content
     assert recipients.stat().st_size == len(text)
-    with pytest.raises(IndexMismatchError, match=f"{index}: built from another recipient file than {recipients}"):
+    with pytest.raises(IndexMismatchError, match=f"{index}: built from another recipient file than {recipients}") as e:
         load_index(index, EnrichmentConfig())
+    assert "same size, different content" in str(e.value) and "modified 20" in str(e.value)
     other = tmp_path / "other.csv"
     shutil.copy(data["recipients"], other)  # the original content under another name is fine
     assert load_index(index, EnrichmentConfig(), other).source.path == str(recipients.resolve())

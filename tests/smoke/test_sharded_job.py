@@ -24,23 +24,30 @@ ENRICHED = "enriched_sbir_awards"
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    """A small generated set: awards.csv and recipients.csv."""
+def input_sets(tmp_path_factory):
+    """(awards, recipients) by name: a small generated set, and the bundled real sample."""
     out = tmp_path_factory.mktemp("generated")
     write(generate(1500, 15_000, seed=3), out)
-    return out / "awards.csv", out / "recipients.csv"
+    scenario = bundled_scenario("good-real")
+    return {
+        "generated": (out / "awards.csv", out / "recipients.csv"),
+        "real_sample": (scenario.awards_path, scenario.recipients_path),
+    }
 
 
 @pytest.fixture(scope="module")
-def real_sample():
-    scenario = bundled_scenario("good-real")
-    return scenario.awards_path, scenario.recipients_path
+def unsharded(tmp_path_factory):
+    """The unsharded job's enriched table, per input set (run once for the executors that share it)."""
+    tables = {}
 
+    def table(name, awards, recipients):
+        if name not in tables:
+            run = run_job(awards, recipients, tmp_path_factory.mktemp("unsharded"), use_environment=False)
+            assert run.success, run.describe()
+            tables[name] = pq.read_table(run.path(ENRICHED))
+        return tables[name]
 
-def _unsharded(awards, recipients, out):
-    run = run_job(awards, recipients, out, use_environment=False)
-    assert run.success, run.describe()
-    return pq.read_table(run.path(ENRICHED))
+    return table
 
 
 def _sbir_etl(*args):
@@ -54,9 +61,9 @@ def _by_award_key(table):
 @pytest.mark.parametrize(
     ("executor", "inputs"), [("in_process", "generated"), ("multiprocess", "real_sample"), ("dask", "generated")]
 )
-def test_four_shards_on_each_executor_write_the_unsharded_output(executor, inputs, request, tmp_path):
-    awards, recipients = request.getfixturevalue(inputs)
-    expected = _unsharded(awards, recipients, tmp_path / "unsharded")
+def test_four_shards_on_each_executor_write_the_unsharded_output(executor, inputs, unsharded, input_sets, tmp_path):
+    awards, recipients = input_sets[inputs]
+    expected = unsharded(inputs, awards, recipients)
     out = tmp_path / "sharded"
     out.mkdir()
     (out / f"{ENRICHED}.shard-0007.parquet").write_bytes(b"left by an earlier, failed run of 8 shards")
@@ -72,8 +79,8 @@ def test_four_shards_on_each_executor_write_the_unsharded_output(executor, input
     assert not list(out.glob(f"{ENRICHED}.shard-*")), "shard parts (this run's or a stale one) left behind"
 
 
-def test_the_sharded_job_has_a_step_per_shard_and_the_evidence_once(real_sample, tmp_path):
-    awards, recipients = real_sample
+def test_the_sharded_job_has_a_step_per_shard_and_the_evidence_once(input_sets, tmp_path):
+    awards, recipients = input_sets["real_sample"]
     job = sharded_job(3, "in_process", str(awards), str(recipients), str(tmp_path))
     steps = {node.name for node in job.graph.nodes}
     assert {"identified_award_names", "recipient_index", *ASSET_NAMES} <= steps

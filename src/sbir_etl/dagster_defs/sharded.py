@@ -22,10 +22,11 @@ rebuilds the job by calling `sharded_job(**kwargs)` (`reconstructable_sharded_jo
 # No `from __future__ import annotations` here: Dagster inspects the context annotations at runtime.
 
 import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
 import pyarrow.parquet as pq
+from dagster._core.definitions.reconstruct import ReconstructableJob  # not exported by `dagster`
 
 from sbir_etl.dagster_defs.assets import (
     ASSETS,
@@ -50,9 +51,6 @@ from sbir_etl.enrichment import (
 )
 from sbir_etl.errors import ConfigError
 from sbir_etl.monitoring.performance import measure
-
-if TYPE_CHECKING:
-    from dagster._core.definitions.reconstruct import ReconstructableJob
 
 SHARDED_JOB_NAME = "sbir_etl_sharded_job"
 SHARD_PART_PREFIX = "enriched_sbir_awards.shard-"
@@ -264,6 +262,6 @@ def sharded_job(
     return defs.resolve_job_def(SHARDED_JOB_NAME)
 
 
-def reconstructable_sharded_job(**kwargs: Any) -> "ReconstructableJob":
+def reconstructable_sharded_job(**kwargs: Any) -> ReconstructableJob:
     """`sharded_job(**kwargs)` as a job other processes rebuild from its module, name and arguments."""
     return dg.build_reconstructable_job(__name__, sharded_job.__name__, reconstructable_kwargs=kwargs)
