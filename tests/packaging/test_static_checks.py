@@ -1,4 +1,4 @@
-"""The linter, the formatter and the type checker, as tests of the suite the README's command runs.
+"""The linter, the formatter, the type checker and the dead-code finder, as tests of the suite the README's command runs.
 
 As tests rather than separate steps: one command and one report (a finding is a failure in JUnit
 XML like any other, its output the message), and selecting a subset (``scripts/test tests/core``)
@@ -20,6 +20,7 @@ CHECKS = {
     "ruff check": [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
     "ruff format --check": [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."],
     "mypy": [sys.executable, "-m", "mypy"],  # files and settings: [tool.mypy] in pyproject.toml
+    "vulture": [sys.executable, "-m", "vulture"],  # paths and known-alive names: [tool.vulture]
 }
 
 
