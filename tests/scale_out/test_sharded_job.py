@@ -18,8 +18,6 @@ from sbir_etl.dagster_defs import ASSET_NAMES, run_job
 from sbir_etl.dagster_defs.sharded import EXECUTORS, SHARDED_JOB_NAME, sharded_job
 from sbir_etl.evaluation.synthetic import generate, write
 
-pytestmark = pytest.mark.smoke
-
 ENRICHED = "enriched_sbir_awards"
 
 
