@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from sbir_etl.dagster_defs.checks import IDENTIFIER_VALIDITY, identifier_validity_result
 from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
-from sbir_etl.enrichment import enrich_files
+from sbir_etl.enrichment import EnrichmentSummary, enrich_files
 from sbir_etl.evaluation.gates import identifier_counts
 from sbir_etl.evaluation.quality import match_metrics
 from sbir_etl.io.outputs import atomic_path, check_output_paths, default_rejects_path
@@ -287,27 +287,34 @@ def enriched_sbir_awards(
     return dg.Output(
         str(target),
         metadata={
-            **usage_metadata(usage, summary.rows_in),
-            "table_path": str(target),
-            "rows_in": summary.rows_in,
-            "rows_out": summary.rows_out,
-            "rows_rejected": summary.rows_rejected,
+            **enriched_table_metadata(usage, summary, metrics),
             "rejects_path": summary.rejects_path or "",
             "attempt": context.retry_number + 1,
             "resumed_rows": summary.resumed_rows,
             **{f"incremental_{k}": v for k, v in summary.incremental.items()},
-            "match_rate": float(metrics["match_rate"]),
-            "candidate_rate": float(metrics["candidate_rate"]),
-            "counts_by_method": metrics["counts_by_method"],
-            "rates_by_method": metrics["rates_by_method"],
-            "confidence": metrics["confidence"],
-            "score_histogram": metrics["score_histogram"],
-            **score_distribution_metadata(metrics),
-            "invalid_identifiers": summary.invalid_identifiers,
             "enrichment_summary": {k: v for k, v in summary.as_dict().items() if v is not None},
             "config": config.as_dict(),
         },
     )
+
+
+def enriched_table_metadata(usage: Usage, summary: EnrichmentSummary, metrics: dict[str, Any]) -> dict[str, Any]:
+    """What the UI shows of an enriched table, sharded or not: rows, match rate, methods, scores."""
+    return {
+        **usage_metadata(usage, summary.rows_in),
+        "table_path": str(summary.out_path),
+        "rows_in": summary.rows_in,
+        "rows_out": summary.rows_out,
+        "rows_rejected": summary.rows_rejected,
+        "match_rate": float(metrics["match_rate"]),
+        "candidate_rate": float(metrics["candidate_rate"]),
+        "counts_by_method": metrics["counts_by_method"],
+        "rates_by_method": metrics["rates_by_method"],
+        "confidence": metrics["confidence"],
+        "score_histogram": metrics["score_histogram"],
+        **score_distribution_metadata(metrics),
+        "invalid_identifiers": summary.invalid_identifiers,
+    }
 
 
 @dg.asset(

@@ -34,7 +34,7 @@ from sbir_etl.dagster_defs.assets import (
     GROUP,
     enriched_metrics,
     enriched_sbir_awards,
-    score_distribution_metadata,
+    enriched_table_metadata,
     usage_metadata,
 )
 from sbir_etl.dagster_defs.checks import CHECKS
@@ -147,19 +147,7 @@ def enriched_metadata(
 ) -> dict[str, Any]:
     """The metadata of the unsharded `enriched_sbir_awards`, plus each shard's range, wall time and peak RSS."""
     return {
-        **usage_metadata(usage, summary.rows_in),
-        "table_path": str(summary.out_path),
-        "rows_in": summary.rows_in,
-        "rows_out": summary.rows_out,
-        "rows_rejected": summary.rows_rejected,
-        "match_rate": float(metrics["match_rate"]),
-        "candidate_rate": float(metrics["candidate_rate"]),
-        "counts_by_method": metrics["counts_by_method"],
-        "rates_by_method": metrics["rates_by_method"],
-        "confidence": metrics["confidence"],
-        "score_histogram": metrics["score_histogram"],
-        **score_distribution_metadata(metrics),
-        "invalid_identifiers": summary.invalid_identifiers,
+        **enriched_table_metadata(usage, summary, metrics),
         "shards": [
             {
                 "shard": p.shard.number,
