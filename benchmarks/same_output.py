@@ -22,6 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from sbir_etl.io.tables import rechunk
+
 SLICE_ROWS = 100_000
 SHOWN = 5
 
@@ -71,29 +73,13 @@ def _slices(path: Path) -> Iterator[pa.Table]:
         yield pa.Table.from_batches([batch])
 
 
-def _rows(slices: Iterator[pa.Table]) -> Iterator[pa.Table]:
-    """The same rows re-cut into slices of exactly SLICE_ROWS (the last shorter), so two files
-    written in different batch sizes line up."""
-    pending: list[pa.Table] = []
-    held = 0
-    for table in slices:
-        pending.append(table)
-        held += table.num_rows
-        while held >= SLICE_ROWS:
-            whole = pa.concat_tables(pending)
-            yield whole.slice(0, SLICE_ROWS)
-            rest = whole.slice(SLICE_ROWS)
-            pending, held = [rest], rest.num_rows
-    if held:
-        yield pa.concat_tables(pending)
-
-
 def compare(left: str | Path, right: str | Path) -> Comparison:
     """Compare two enrichment outputs value by value (as text; null equals only null)."""
     left, right = Path(left), Path(right)
     result = Comparison()
     counts = [0, 0]
-    a_iter, b_iter = _rows(_slices(left)), _rows(_slices(right))
+    # re-cut to one slice size, so two files written in different batch sizes line up
+    a_iter, b_iter = rechunk(_slices(left), SLICE_ROWS), rechunk(_slices(right), SLICE_ROWS)
     while True:
         a, b = next(a_iter, None), next(b_iter, None)
         if a is None and b is None:

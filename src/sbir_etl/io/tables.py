@@ -149,7 +149,7 @@ def iter_text_chunks(
     if table_format(path) == "parquet":
         yield from _iter_parquet(path, chunk_rows, columns)
     else:
-        yield from _rechunk(_iter_csv_batches(path, rejects, columns, use_threads), chunk_rows)
+        yield from rechunk(_iter_csv_batches(path, rejects, columns, use_threads), chunk_rows)
 
 
 def _iter_parquet(path: Path, chunk_rows: int, columns: list[str] | None) -> Iterator[pa.Table]:
@@ -172,7 +172,7 @@ def iter_parquet_rows(path: str | Path, start: int, stop: int, chunk_rows: int) 
             lo, hi = max(start, first), min(stop, first + rows)
             if lo < hi:
                 batch = file.read_row_group(group).slice(lo - first, hi - lo)
-                yield from _rechunk(
+                yield from rechunk(
                     iter([pa.table([_as_text(c) for c in batch.columns], names=batch.column_names)]), chunk_rows
                 )
             first += rows
@@ -180,7 +180,8 @@ def iter_parquet_rows(path: str | Path, start: int, stop: int, chunk_rows: int) 
         raise InputFormatError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
-def _rechunk(tables: Iterator[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
+def rechunk(tables: Iterator[pa.Table], chunk_rows: int) -> Iterator[pa.Table]:
+    """The same rows re-cut into tables of exactly `chunk_rows` (the last shorter)."""
     pending: list[pa.Table] = []
     pending_rows = 0
     for table in tables:
@@ -327,8 +328,10 @@ __all__ = [
     "Reject",
     "RejectSink",
     "TableWriter",
+    "iter_parquet_rows",
     "iter_text_chunks",
     "read_header",  # from inputs.py, where every input is checked
     "read_text_table",
+    "rechunk",
     "table_format",  # from inputs.py
 ]
