@@ -188,28 +188,39 @@ def run_job(
         ),
     )
     job = defs.resolve_job_def(JOB_NAME)
-    with _instance(instance, instance_dir or out_dir / ".dagster") as active:
-        previous = logging.getLogger("dagster").level
-        if quiet:
-            logging.getLogger("dagster").setLevel(logging.CRITICAL)
-        try:
-            result = job.execute_in_process(
-                instance=active, raise_on_error=False, run_config=QUIET_RUN_CONFIG if quiet else None
-            )
-            return summarize(result, out_dir, active)
-        finally:
-            logging.getLogger("dagster").setLevel(previous)
+    with _instance(instance, instance_dir or out_dir / ".dagster", for_workers=False) as active, _logging(quiet):
+        result = job.execute_in_process(
+            instance=active, raise_on_error=False, run_config=QUIET_RUN_CONFIG if quiet else None
+        )
+        return summarize(result, out_dir, active)
 
 
 @contextmanager
-def _instance(given: dg.DagsterInstance | None, ephemeral_dir: str | Path) -> Iterator[dg.DagsterInstance]:
-    """The caller's instance (left open), or an ephemeral one in `ephemeral_dir` (closed after the run)."""
+def _instance(
+    given: dg.DagsterInstance | None, directory: str | Path, *, for_workers: bool
+) -> Iterator[dg.DagsterInstance]:
+    """The caller's instance (left open), or one stored in `directory` and closed after the run:
+    ephemeral for an in-process run, `local_temp` when step processes must open it too."""
     if given is not None:
         yield given
         return
-    Path(ephemeral_dir).mkdir(parents=True, exist_ok=True)
-    with dg.DagsterInstance.ephemeral(tempdir=str(ephemeral_dir)) as instance:
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    make = dg.DagsterInstance.local_temp if for_workers else dg.DagsterInstance.ephemeral
+    with make(tempdir=str(directory)) as instance:
         yield instance
+
+
+@contextmanager
+def _logging(quiet: bool) -> Iterator[None]:
+    """Dagster's console logging limited to errors for the run when `quiet`, restored after it."""
+    logger = logging.getLogger("dagster")
+    previous = logger.level
+    if quiet:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def executor_run_config(executor: str, workers: int, dask_address: str | None = None) -> dict[str, Any]:
@@ -277,23 +288,9 @@ def run_sharded_job(
         **(QUIET_RUN_CONFIG if quiet else {}),
         **executor_run_config(executor, workers or shards, dask_address),
     }
-    with _persistent_instance(instance, instance_dir or out_dir / ".dagster") as active:
-        previous = logging.getLogger("dagster").level
-        if quiet:
-            logging.getLogger("dagster").setLevel(logging.CRITICAL)
-        try:
-            with dg.execute_job(job, instance=active, run_config=run_config, raise_on_error=False) as result:
-                return summarize(result, out_dir, active)
-        finally:
-            logging.getLogger("dagster").setLevel(previous)
-
-
-@contextmanager
-def _persistent_instance(given: dg.DagsterInstance | None, directory: str | Path) -> Iterator[dg.DagsterInstance]:
-    """The caller's instance (left open), or one stored in `directory` that worker processes can open too."""
-    if given is not None:
-        yield given
-        return
-    Path(directory).mkdir(parents=True, exist_ok=True)
-    with dg.DagsterInstance.local_temp(tempdir=str(directory)) as instance:
-        yield instance
+    with (
+        _instance(instance, instance_dir or out_dir / ".dagster", for_workers=True) as active,
+        _logging(quiet),
+        dg.execute_job(job, instance=active, run_config=run_config, raise_on_error=False) as result,
+    ):
+        return summarize(result, out_dir, active)
