@@ -2,15 +2,16 @@
 
 `enrich_files` builds the recipient index once, then reads, matches and writes awards chunk by
 chunk, so peak memory follows the chunk size and the recipient table, not the number of awards.
-Output rows keep input order. The same enrichment also runs in award shards on separate workers
-(`plan_shards`, `enrich_shard`, `combine_shards`: the sharded Dagster job) with the same output. At the end every run checks its invariant — rows in = rows out +
+Output rows keep input order. At the end every run checks its invariant — rows in = rows out +
 rows rejected, and the output holds exactly the input's award keys — and raises if it is broken.
+The same enrichment also runs in award shards on separate workers, with the same output
+(`sbir_etl.shards`, built from the pieces here).
 """
 
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,6 @@ from sbir_etl.io.outputs import atomic_path, claim_outputs, default_rejects_path
 from sbir_etl.io.tables import (
     RejectSink,
     TableWriter,
-    iter_parquet_rows,
     iter_text_chunks,
     read_header,
     table_format,
@@ -52,19 +52,11 @@ from sbir_etl.recipient_index import build_recipient_index, load_index, save_ind
 
 __all__ = [
     "EnrichmentSummary",
-    "ShardRange",
-    "ShardResult",
     "build_recipient_index",
-    "collect_identified_names",
-    "combine_shards",
     "enrich_files",
     "enrich_frame",
-    "enrich_shard",
-    "load_identified_names",
+    "enrich_table",
     "load_index",
-    "open_recipient_index",
-    "plan_shards",
-    "save_identified_names",
     "save_index",
 ]
 
@@ -119,7 +111,7 @@ class EnrichmentSummary:
         return out
 
 
-def _resolve_awards(header: list[str], path: str | Path, config: EnrichmentConfig) -> ResolvedAwardColumns:
+def resolve_awards(header: list[str], path: str | Path, config: EnrichmentConfig) -> ResolvedAwardColumns:
     clash = [c for c in OUTPUT_COLUMNS if c in header]
     if clash:
         raise InputSchemaError(
@@ -150,7 +142,7 @@ def enrich_frame(
     config = config or EnrichmentConfig()
     as_text = lambda df: pa.table({c: pa.array(df[c].astype("string"), type=pa.string()) for c in df.columns})  # noqa: E731
     index = RecipientIndex.build(as_text(recipients), config.recipient_columns, config.blocking_max_key_share)
-    columns = _resolve_awards(list(awards.columns), "awards DataFrame", config)
+    columns = resolve_awards(list(awards.columns), "awards DataFrame", config)
     table = as_text(awards)
     identified = IdentifiedNames.collect([table], columns, index)
     table, _ = enrich_table(table, columns, index, config, FuzzyCache(), identified)
@@ -308,7 +300,7 @@ def _not_checkpointed(chunks: Iterable[pa.Table], done: list[PartRecord]) -> Ite
         position = end
 
 
-def _output_schema(header: list[str]) -> pa.Schema:
+def output_schema(header: list[str]) -> pa.Schema:
     """The award columns as text, followed by the match columns (written even for an empty input)."""
     return pa.schema(
         [(c, pa.string()) for c in header]
@@ -437,55 +429,88 @@ def enrich_files(
     if incremental and resume:
         raise ConfigError("--incremental and --resume do not go together: an incremental run writes its output whole")
     with claim_outputs(inputs, out_path, rejects_path):
-        if incremental:
-            return _enrich_incremental(awards_path, recipients, out_path, rejects_path, config, progress)
-        return _enrich(awards_path, recipients, out_path, rejects_path, config, progress, resume)
+        run = _Run.start(awards_path, recipients, out_path, rejects_path, config, progress)
+        return _enrich_incremental(run) if incremental else _enrich(run, resume)
 
 
-def _enrich(
-    awards_path: Path,
-    recipients: RecipientInput,
-    out_path: Path,
-    rejects_path: Path,
-    config: EnrichmentConfig,
-    progress: Callable[[int], None] | None,
-    resume: bool,
-) -> EnrichmentSummary:
-    """The run itself, once its outputs are claimed."""
-    summary = EnrichmentSummary(out_path=str(out_path))
-    rejects = RejectSink()
-    header = read_header(awards_path)
-    columns = _resolve_awards(header, awards_path, config)
-    out_format = table_format(out_path)
+@dataclass
+class _Run:
+    """One run of `enrich_files` once its outputs are claimed: what it reads and writes, its
+    settings, and the summary and rejects it fills in (full and incremental runs alike)."""
+
+    awards_path: Path
+    header: list[str]
+    columns: ResolvedAwardColumns
+    recipients: RecipientInput
+    out_path: Path
+    out_format: str
+    rejects_path: Path
+    config: EnrichmentConfig
+    progress: Callable[[int], None] | None
+    summary: EnrichmentSummary
+    rejects: RejectSink
+
+    @classmethod
+    def start(
+        cls,
+        awards_path: Path,
+        recipients: RecipientInput,
+        out_path: Path,
+        rejects_path: Path,
+        config: EnrichmentConfig,
+        progress: Callable[[int], None] | None,
+    ) -> "_Run":
+        header = read_header(awards_path)
+        columns = resolve_awards(header, awards_path, config)
+        summary = EnrichmentSummary(out_path=str(out_path))
+        out_format = table_format(out_path)
+        return cls(
+            awards_path,
+            header,
+            columns,
+            recipients,
+            out_path,
+            out_format,
+            rejects_path,
+            config,
+            progress,
+            summary,
+            RejectSink(),
+        )
+
+
+def _enrich(run: _Run, resume: bool) -> EnrichmentSummary:
+    """A full run: every award enriched, chunk by chunk (continuing a checkpointed one with `resume`)."""
+    summary, columns = run.summary, run.columns
     with measure() as usage:
         started = time.perf_counter()
-        index, _ = _index_recipients(recipients, config, rejects, summary)
-        identified = _identified_names(awards_path, columns, index, config)
-        store = (
-            CheckpointStore(
-                out_path, run_fingerprint(awards_path, *recipients.files().values(), settings=config.as_dict())
-            )
-            if resume
-            else None
-        )
+        index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
+        identified = _identified_names(run.awards_path, columns, index, run.config)
+        store = _checkpoint_store(run) if resume else None
         done = store.resume() if store else []
         tally = Tally.replay(done)
         summary.resumed_rows = tally.keys.rows
         if summary.resumed_rows:
             log.info("resuming: %d awards were already enriched by an earlier run", summary.resumed_rows)
-        with atomic_path(out_path) as tmp:
-            writer = TableWriter(tmp, out_format)
-            chunks = _not_checkpointed(iter_text_chunks(awards_path, config.chunk_size, rejects), done)
-            _ChunkLoop(columns, index, config, identified, tally, store, writer, progress, started).run(chunks)
+        with atomic_path(run.out_path) as tmp:
+            writer = TableWriter(tmp, run.out_format)
+            chunks = _not_checkpointed(iter_text_chunks(run.awards_path, run.config.chunk_size, run.rejects), done)
+            _ChunkLoop(columns, index, run.config, identified, tally, store, writer, run.progress, started).run(chunks)
             for table in store.drain() if store else ():
                 writer.write(table)
-            writer.close(_output_schema(header))
-            written = KeyPrint.of_file(tmp, out_format, columns.key)
-            _account(summary, tally, rejects, awards_path, written)  # before the output appears,
-            summary.rejects_path = rejects.flush(rejects_path)  # and so do its rejects
+            writer.close(output_schema(run.header))
+            written = KeyPrint.of_file(tmp, run.out_format, columns.key)
+            _account(summary, tally, run.rejects, run.awards_path, written)  # before the output appears,
+            summary.rejects_path = run.rejects.flush(run.rejects_path)  # and so do its rejects
     _finish(summary, tally, usage)
-    remove_checkpoints(out_path)
+    remove_checkpoints(run.out_path)
     return summary
+
+
+def _checkpoint_store(run: _Run) -> CheckpointStore:
+    """The checkpoints of a run over these inputs and settings, beside its output."""
+    inputs = (run.awards_path, *run.recipients.files().values())
+    return CheckpointStore(run.out_path, run_fingerprint(*inputs, settings=run.config.as_dict()))
 
 
 def _finish(summary: EnrichmentSummary, tally: Tally, usage: Any) -> None:
@@ -498,49 +523,40 @@ def _finish(summary: EnrichmentSummary, tally: Tally, usage: Any) -> None:
 # -- incremental runs (see `incremental.py`) -----------------------------------------------------
 
 
-def _enrich_incremental(
-    awards_path: Path,
-    recipients: RecipientInput,
-    out_path: Path,
-    rejects_path: Path,
-    config: EnrichmentConfig,
-    progress: Callable[[int], None] | None,
-) -> EnrichmentSummary:
+def _enrich_incremental(run: _Run) -> EnrichmentSummary:
     """The previous output's results where a full run would write the same ones; the rest enriched."""
-    summary = EnrichmentSummary(out_path=str(out_path))
-    rejects = RejectSink()
-    header = read_header(awards_path)
-    columns = _resolve_awards(header, awards_path, config)
-    out_format = table_format(out_path)
+    config, summary, columns = run.config, run.summary, run.columns
     with measure() as usage:
-        index, digest = _index_recipients(recipients, config, rejects, summary)
+        index, digest = _index_recipients(run.recipients, config, run.rejects, summary)
         if digest is None:
-            assert recipients.recipients_path is not None  # without a saved index, the recipient file is given
-            digest = content_digest(recipients.recipients_path)
-        state = run_state(digest, config, header)
-        awards = _concat(list(iter_text_chunks(awards_path, config.chunk_size, rejects)), header)
+            assert run.recipients.recipients_path is not None  # without a saved index, the recipient file is given
+            digest = content_digest(run.recipients.recipients_path)
+        state = run_state(digest, config, run.header)
+        awards = _concat(list(iter_text_chunks(run.awards_path, config.chunk_size, run.rejects)), run.header)
         identified = IdentifiedNames.collect(_slices(awards, config.chunk_size), columns, index)
-        previous, reuse = _previous_output(out_path, out_format, header, state, awards, columns, index, identified)
+        previous, reuse = _previous_output(
+            run.out_path, run.out_format, run.header, state, awards, columns, index, identified
+        )
         summary.incremental = reuse.counts()
         log.info("incremental: %s", summary.incremental)
-        state_path(out_path).unlink(missing_ok=True)  # the output is about to change: its state is void
+        state_path(run.out_path).unlink(missing_ok=True)  # the output is about to change: its state is void
         tally = Tally()
-        matched = _match_rows(awards, reuse.enrich_rows, columns, index, config, identified, tally, progress)
+        matched = _match_rows(awards, reuse.enrich_rows, columns, index, config, identified, tally, run.progress)
         kept = previous.select(list(OUTPUT_COLUMNS)).take(pa.array(reuse.old_rows)) if previous is not None else None
-        if progress and kept is not None:
-            progress(kept.num_rows)
+        if run.progress and kept is not None:
+            run.progress(kept.num_rows)
         result = _in_file_order(awards, reuse, kept, matched)
-        with atomic_path(out_path) as tmp:
-            writer = TableWriter(tmp, out_format)
+        with atomic_path(run.out_path) as tmp:
+            writer = TableWriter(tmp, run.out_format)
             for start in range(0, result.num_rows, config.chunk_size):
                 writer.write(result.slice(start, config.chunk_size))
-            writer.close(_output_schema(header))
-            written = KeyPrint.of_file(tmp, out_format, columns.key)
+            writer.close(output_schema(run.header))
+            written = KeyPrint.of_file(tmp, run.out_format, columns.key)
             tally.keys = KeyPrint.of(awards, columns.key)
             tally.methods = Counter(result.column("match_method").to_pylist())
-            _account(summary, tally, rejects, awards_path, written)
-            summary.rejects_path = rejects.flush(rejects_path)
-        write_state(out_path, state)
+            _account(summary, tally, run.rejects, run.awards_path, written)
+            summary.rejects_path = run.rejects.flush(run.rejects_path)
+        write_state(run.out_path, state)
     _finish(summary, tally, usage)
     return summary
 
@@ -570,7 +586,7 @@ def _previous_output(
     if why_not:
         log.warning("incremental: enriching every award (%s)", why_not)
         return None, nothing_reused(awards.num_rows)
-    schema = _output_schema(header)
+    schema = output_schema(header)
     if out_format == "parquet":
         previous = pq.read_table(out_path)
     else:
@@ -616,7 +632,7 @@ def _in_file_order(awards: pa.Table, reuse: Reuse, kept: pa.Table | None, matche
     else:
         combined = matched if matched is not None else kept
     if combined is None:
-        return _output_schema(awards.column_names).empty_table()  # no awards at all
+        return output_schema(awards.column_names).empty_table()  # no awards at all
     position = np.empty(awards.num_rows, dtype=np.int64)
     position[reuse.new_rows] = np.arange(len(reuse.new_rows))
     position[reuse.enrich_rows] = len(reuse.new_rows) + np.arange(len(reuse.enrich_rows))
@@ -624,198 +640,3 @@ def _in_file_order(awards: pa.Table, reuse: Reuse, kept: pa.Table | None, matche
     for name in OUTPUT_COLUMNS:
         awards = awards.append_column(name, added.column(name))
     return awards
-
-
-# -- enrichment in award shards: the output of `enrich_files`, computed by independent workers ----
-#
-# A run splits the awards into N contiguous row ranges (`plan_shards`). The file-wide evidence
-# every shard needs — which recipient the file's identified awards tie each name to — is computed
-# once, before any shard (`collect_identified_names`), and saved beside the output. Each shard then
-# enriches its range against the recipient index and that evidence into its own part file
-# (`enrich_shard`), and `combine_shards` writes the parts in shard order into one output, checking
-# that every award came out exactly once. Contiguous ranges written in order, and results that
-# depend on no chunking, make the combined output the unsharded one, row for row.
-#
-# The award file here is the job's Parquet copy (`validated_sbir_awards`): every row of it is
-# readable, so a shard's rows are addressed by position and none is ever rejected.
-
-
-@dataclass(frozen=True)
-class ShardRange:
-    """Shard `number`: award rows `start` to `stop` (0-based, stop excluded) of the award file."""
-
-    number: int
-    start: int
-    stop: int
-
-    @property
-    def rows(self) -> int:
-        return self.stop - self.start
-
-    def __str__(self) -> str:
-        return f"shard {self.number} (award rows {self.start}-{self.stop})"
-
-
-def plan_shards(rows: int, shards: int) -> list[ShardRange]:
-    """`shards` contiguous ranges covering rows 0..rows once, sizes differing by at most one."""
-    if shards < 1:
-        raise ValueError(f"shards must be at least 1, got {shards}")
-    bounds = [rows * i // shards for i in range(shards + 1)]
-    return [ShardRange(i, bounds[i], bounds[i + 1]) for i in range(shards)]
-
-
-def open_recipient_index(index_path: str | Path, config: EnrichmentConfig) -> RecipientIndex:
-    """The saved recipient index a shard matches against, memory-mapped (`load_index`): every
-    worker on a machine that loads one file shares its pages instead of holding a copy."""
-    return load_index(index_path, config).index
-
-
-def collect_identified_names(
-    awards_path: str | Path, index: RecipientIndex, config: EnrichmentConfig
-) -> IdentifiedNames:
-    """The file-wide identified-names evidence (`IdentifiedNames`) of the whole award file."""
-    columns = _resolve_awards(read_header(awards_path), awards_path, config)
-    return IdentifiedNames.collect(iter_text_chunks(awards_path, config.chunk_size, RejectSink()), columns, index)
-
-
-IDENTIFIED_SCHEMA = pa.schema([("name", pa.string()), ("recipient_row", pa.int64())])
-
-
-def save_identified_names(identified: IdentifiedNames, path: str | Path) -> None:
-    """Write the evidence as a two-column Parquet (normalised name, recipient row of the index)."""
-    table = pa.table([identified.names, pa.array(identified.recipients, pa.int64())], schema=IDENTIFIED_SCHEMA)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-
-
-def load_identified_names(path: str | Path) -> IdentifiedNames:
-    table = pq.read_table(path, schema=IDENTIFIED_SCHEMA)
-    return IdentifiedNames(
-        table.column("name").combine_chunks(), table.column("recipient_row").to_numpy().astype(np.int64)
-    )
-
-
-@dataclass(frozen=True)
-class ShardResult:
-    """What one shard wrote (plain values: it travels between worker processes and machines)."""
-
-    shard: ShardRange
-    path: str
-    rows: int
-    key_hash: int
-    methods: dict[str, int]
-    invalid_identifiers: dict[str, int] = field(default_factory=dict)
-    events: dict[str, int] = field(default_factory=dict)
-    wall_s: float = 0.0
-    peak_rss_mib: float = 0.0
-
-
-def enrich_shard(
-    awards_path: str | Path,
-    shard: ShardRange,
-    index: RecipientIndex,
-    identified: IdentifiedNames,
-    out_path: str | Path,
-    config: EnrichmentConfig,
-) -> ShardResult:
-    """Enrich the award rows of `shard` into the Parquet `out_path` (written whole or not at all)."""
-    header = read_header(awards_path)
-    columns = _resolve_awards(header, awards_path, config)
-    tally, cache, sizer = Tally(), FuzzyCache(), ChunkSizer(config.chunk_size, config.memory_ceiling_mib)
-    with measure() as usage, atomic_path(out_path) as tmp:
-        writer = TableWriter(tmp, "parquet")
-        for chunk in iter_parquet_rows(awards_path, shard.start, shard.stop, config.chunk_size):
-            for _, part in sizer.parts(chunk):
-                enriched, stats = enrich_table(part, columns, index, config, cache, identified)
-                writer.write(enriched)
-                tally.add(KeyPrint.of(part, columns.key), Counter(enriched.column("match_method").to_pylist()), stats)
-                sizer.after_part(tally.stats)
-        writer.close(_output_schema(header))
-    return ShardResult(
-        shard=shard,
-        path=str(out_path),
-        rows=tally.keys.rows,
-        key_hash=tally.keys.key_hash,
-        methods={m: int(tally.methods.get(m, 0)) for m in MATCH_METHODS},
-        invalid_identifiers=dict(sorted(tally.stats.invalid_identifiers.items())),
-        events=dict(sorted(tally.stats.events.items())),
-        wall_s=float(usage.wall_s),
-        peak_rss_mib=float(usage.peak_rss_mib),
-    )
-
-
-def check_shards(results: Sequence[ShardResult], award_rows: int) -> list[ShardResult]:
-    """The results in shard order, if they are exactly the plan's shards over `award_rows` rows,
-    each having written every row of its range; `InvariantError` naming the shard otherwise."""
-    plan = plan_shards(award_rows, len(results)) if results else []
-    ordered = sorted(results, key=lambda r: r.shard.number)
-    if [r.shard for r in ordered] != plan:
-        got = ", ".join(str(r.shard) for r in ordered)
-        raise InvariantError(f"the shards do not cover the {award_rows} awards exactly once: got {got}")
-    for result in ordered:
-        written = pq.ParquetFile(result.path).metadata.num_rows
-        if not result.rows == written == result.shard.rows:
-            raise InvariantError(
-                f"{result.shard}: {result.shard.rows} awards in, {result.rows} enriched, "
-                f"{written} rows in its part {result.path}"
-            )
-    return ordered
-
-
-def combine_shards(
-    awards_path: str | Path, results: Sequence[ShardResult], out_path: str | Path, config: EnrichmentConfig
-) -> EnrichmentSummary:
-    """Write the shards' parts, in shard order, to `out_path` (CSV or Parquet by extension).
-
-    Checks the row invariant across shards before the output appears: the shards tile the award
-    file, each wrote its whole range, and the award keys written are the award keys read (no
-    award lost or written twice). Raises `InvariantError` naming what is off. The parts are
-    removed once the output is in place.
-    """
-    awards_path, out_path = Path(awards_path), Path(out_path)
-    started = time.perf_counter()
-    columns = _resolve_awards(read_header(awards_path), awards_path, config)
-    award_rows = pq.ParquetFile(awards_path).metadata.num_rows
-    ordered = check_shards(results, award_rows)
-    out_format = table_format(out_path)
-    summary = EnrichmentSummary(out_path=str(out_path))
-    with atomic_path(out_path) as tmp:
-        writer = TableWriter(tmp, out_format)
-        for result in ordered:
-            for batch in pq.ParquetFile(result.path).iter_batches(batch_size=config.chunk_size):
-                writer.write(pa.Table.from_batches([batch]))
-        writer.close(_output_schema(read_header(awards_path)))
-        read = KeyPrint.of_file(awards_path, "parquet", columns.key)
-        shards = sum((KeyPrint(r.rows, r.key_hash) for r in ordered), KeyPrint())
-        written = KeyPrint.of_file(tmp, out_format, columns.key)
-        _account_shards(summary, ordered, read, shards, written, awards_path)
-    for result in ordered:
-        Path(result.path).unlink(missing_ok=True)
-    summary.wall_s = time.perf_counter() - started
-    return summary
-
-
-def _account_shards(
-    summary: EnrichmentSummary,
-    ordered: Sequence[ShardResult],
-    read: KeyPrint,
-    shards: KeyPrint,
-    written: KeyPrint,
-    awards_path: Path,
-) -> None:
-    methods: Counter = Counter()
-    invalid: Counter = Counter()
-    events: Counter = Counter()
-    for result in ordered:
-        methods.update(result.methods)
-        invalid.update(result.invalid_identifiers)
-        events.update(result.events)
-    summary.rows_in, summary.rows_out = read.rows, written.rows
-    summary.counts_by_method = {m: int(methods.get(m, 0)) for m in MATCH_METHODS}
-    summary.invalid_identifiers = dict(sorted(invalid.items()))
-    summary.events = dict(sorted(events.items()))
-    if not read == shards == written or sum(summary.counts_by_method.values()) != written.rows:
-        raise InvariantError(
-            f"{awards_path}: {read.rows} awards read, {shards.rows} enriched by {len(ordered)} shards, "
-            f"{written.rows} written; the award keys written differ from the keys read (lost or duplicated awards)"
-        )

@@ -1,4 +1,4 @@
-"""Enrichment in award shards (`enrichment.plan_shards`, `enrich_shard`, `combine_shards`), without Dagster.
+"""Enrichment in award shards (`shards.plan_shards`, `enrich_shard`, `combine_shards`), without Dagster.
 
 The sharded output must be the unsharded one row for row, and the combine step must refuse
 shards that do not account for every award exactly once.
@@ -10,21 +10,21 @@ import pytest
 
 from pytest_sbir_validate.scenarios import bundled_scenario
 from sbir_etl.config import EnrichmentConfig
-from sbir_etl.enrichment import (
+from sbir_etl.enrichment import enrich_files
+from sbir_etl.errors import InvariantError
+from sbir_etl.evaluation.synthetic import generate
+from sbir_etl.io.tables import RejectSink, iter_parquet_rows, read_text_table
+from sbir_etl.recipient_index import index_recipient_file
+from sbir_etl.shards import (
     ShardResult,
     collect_identified_names,
     combine_shards,
-    enrich_files,
     enrich_shard,
     load_identified_names,
     open_recipient_index,
     plan_shards,
     save_identified_names,
 )
-from sbir_etl.errors import InvariantError
-from sbir_etl.evaluation.synthetic import generate
-from sbir_etl.io.tables import RejectSink, iter_parquet_rows, read_text_table
-from sbir_etl.recipient_index import index_recipient_file
 
 CONFIG = EnrichmentConfig()
 

@@ -1,8 +1,9 @@
 """The package's folders are its architecture: each layer imports only from layers below it.
 
-    6  cli, the package root               (entry points: may use everything)
-    5  checklist                           (deployment readiness: runs the job and the history gates)
-    4  dagster_defs                        (the thin Dagster layer; the only one importing dagster)
+    7  cli, the package root               (entry points: may use everything)
+    6  checklist                           (deployment readiness: runs the job and the history gates)
+    5  dagster_defs                        (the thin Dagster layer; the only one importing dagster)
+    4  shards                              (the enrichment in award shards, for independent workers)
     3  enrichment                          (files in, files out: io + linkage + monitoring)
     2  evaluation | recipient_index | incremental  (metrics, gates, data with truth | the index as a file |
                                         what an incremental run keeps)
@@ -37,10 +38,11 @@ LAYERS: dict[str, int] = {
     "sbir_etl.recipient_index": 2,
     "sbir_etl.incremental": 2,
     "sbir_etl.enrichment": 3,
-    "sbir_etl.dagster_defs": 4,
-    "sbir_etl.checklist": 5,
-    "sbir_etl.cli": 6,
-    "sbir_etl": 6,
+    "sbir_etl.shards": 4,
+    "sbir_etl.dagster_defs": 5,
+    "sbir_etl.checklist": 6,
+    "sbir_etl.cli": 7,
+    "sbir_etl": 7,
 }
 
 

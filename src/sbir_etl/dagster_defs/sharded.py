@@ -39,7 +39,9 @@ from sbir_etl.dagster_defs.assets import (
 )
 from sbir_etl.dagster_defs.checks import CHECKS
 from sbir_etl.dagster_defs.resources import EnrichmentSettings, SbirEtlPaths
-from sbir_etl.enrichment import (
+from sbir_etl.errors import ConfigError
+from sbir_etl.monitoring.performance import measure
+from sbir_etl.shards import (
     ShardResult,
     collect_identified_names,
     combine_shards,
@@ -49,8 +51,6 @@ from sbir_etl.enrichment import (
     plan_shards,
     save_identified_names,
 )
-from sbir_etl.errors import ConfigError
-from sbir_etl.monitoring.performance import measure
 
 SHARDED_JOB_NAME = "sbir_etl_sharded_job"
 SHARD_PART_PREFIX = "enriched_sbir_awards.shard-"
