@@ -1,7 +1,10 @@
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sbir_etl.linkage import names
 from sbir_etl.linkage.names import normalize_name
 
 
@@ -94,3 +97,32 @@ def test_normalisation_is_idempotent(name):
 def test_normalisation_is_idempotent_on_designator_soup(words):
     once = normalize_name(" ".join(words))
     assert once is None or normalize_name(once) == once
+
+
+# The faster forms of the regex steps must rewrite exactly what the plain regex pass rewrote.
+NAME_PIECES = [*"ab01 .,()&'-/\té", "the", "inc", "  ", " 42 "]
+NAME_TEXT = st.lists(st.sampled_from(NAME_PIECES), max_size=12).map("".join)
+
+
+@given(st.lists(st.one_of(st.none(), NAME_TEXT), max_size=30))
+def test_punctuation_step_equals_the_plain_regex_pass(values: list[str | None]) -> None:
+    arr = pa.array(values, type=pa.string())
+    plain = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"[^a-z0-9]+", " "))
+    assert names._punctuation(arr).to_pylist() == plain.to_pylist()
+
+
+@pytest.mark.parametrize(
+    ("needle", "pattern", "replacement"),
+    [
+        ("(", names._PARENTHESISED_NUMBER, " "),
+        (",", names._INVERTED_THE, ""),
+        (".", r"\b([a-z])\.(?:([a-z])\.)?(?:([a-z])\.?)?", r"\1\2\3"),
+    ],
+)
+@given(values=st.lists(st.one_of(st.none(), NAME_TEXT), max_size=30))
+def test_regex_steps_on_the_names_with_their_needle_equal_the_plain_pass(
+    needle: str, pattern: str, replacement: str, values: list[str | None]
+) -> None:
+    arr = pa.array(values, type=pa.string())
+    plain = pc.replace_substring_regex(arr, pattern, replacement)
+    assert names._regex_where(needle, pattern, replacement)(arr).to_pylist() == plain.to_pylist()

@@ -116,3 +116,26 @@ def test_cli_index_mistakes_exit_2_with_one_line(data, tmp_path, mistake, messag
     done = subprocess.run([sys.executable, "-m", "sbir_etl.cli", *args], capture_output=True, text=True)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_the_code_digest_covers_every_linkage_module_the_build_imports() -> None:
+    """An index is trusted only when the code that built it is this code: a linkage module that
+    `linkage.recipients` imports (directly or not) and that the digest leaves out could change
+    what a saved index holds without the index being rebuilt."""
+    import ast
+    from pathlib import Path
+
+    import sbir_etl.linkage
+
+    folder = Path(sbir_etl.linkage.__file__).parent
+    seen, todo = set(), ["recipients"]
+    while todo:
+        module = todo.pop()
+        seen.add(module)
+        tree = ast.parse((folder / f"{module}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sbir_etl.linkage."):
+                name = node.module.split(".")[2]
+                if name not in seen:
+                    todo.append(name)
+    assert seen <= set(recipient_index.INDEX_CODE), sorted(seen - set(recipient_index.INDEX_CODE))

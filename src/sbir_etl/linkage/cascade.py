@@ -39,6 +39,7 @@ from sbir_etl.linkage.candidates import merge_candidates
 from sbir_etl.linkage.distinctiveness import RARE_WORD_DF, assess
 from sbir_etl.linkage.names import DESCRIPTOR_WORDS
 from sbir_etl.linkage.recipients import RecipientIndex
+from sbir_etl.linkage.sorted_arrays import expand_ranges
 from sbir_etl.linkage.support import (
     CITY_ELSEWHERE,
     CONFLICT,
@@ -368,10 +369,16 @@ def _with_cut_names(
     flat_cut = state.index.cut_names[np.concatenate([ids for ids, _ in found])]
     any_cut = np.zeros(len(found), dtype=bool)
     any_cut[np.repeat(np.arange(len(found)), lengths)[flat_cut]] = True
-    for i in np.flatnonzero(cut_award | any_cut):
+    todo = np.flatnonzero(cut_award | any_cut)
+    if not len(todo):
+        return out, top_is_head
+    todo_ids = [found[i][0] for i in todo]
+    todo_texts = state.index.names.take(pa.array(np.concatenate(todo_ids))).to_pylist()  # one take, not one per row
+    bounds = np.cumsum([0] + [len(ids) for ids in todo_ids])
+    for j, i in enumerate(todo):
         ids, scores = found[i]
         cut_candidate = state.index.cut_names[ids]
-        texts = state.index.names.take(pa.array(ids)).to_pylist()
+        texts = todo_texts[bounds[j] : bounds[j + 1]]
         name = names[i]
         heads = np.array(
             [
@@ -393,24 +400,29 @@ def _rival_scores(state: CascadeState, rows: np.ndarray, found: list[Candidates]
     least as well as the chosen recipient (0 when none). A near-identical name registered in
     another state does not hold back a join that the award's own city or ZIP confirms."""
     index = state.index
-    pair_row, pair_recipient, pair_score = [], [], []
-    for i, (ids, scores) in enumerate(found):
-        chosen = int(choice.recipient[i])
-        for nid, sc in zip(ids[1:], scores[1:]):
-            members = index.members(int(nid))
-            if chosen in members:
-                continue
-            pair_row.extend([i] * len(members))
-            pair_recipient.extend(members.tolist())
-            pair_score.extend([float(sc)] * len(members))
     best = np.zeros(len(rows))
-    if not pair_row:
+    lengths = np.array([max(len(ids) - 1, 0) for ids, _ in found], dtype=np.int64)
+    if not lengths.sum():
         return best
-    pair_row_arr = np.array(pair_row)
-    levels = corroboration_levels(index, state.ev, rows[pair_row_arr], np.array(pair_recipient))
-    counts = (levels <= choice.level[pair_row_arr]) | (levels == UNCORROBORATED) & (choice.level[pair_row_arr] >= STATE)
-    counts &= levels != CONFLICT
-    np.maximum.at(best, pair_row_arr[counts], np.array(pair_score)[counts])
+    # Each other name of each row, then each recipient carrying it: (row, name, recipient) pairs.
+    name_row = np.repeat(np.arange(len(found)), lengths)
+    name = np.concatenate([ids[1:] for ids, _ in found]).astype(np.int64)
+    name_score = np.concatenate([np.asarray(scores[1:], dtype=np.float64) for _, scores in found])
+    starts = index.name_offsets[name]
+    counts = index.name_offsets[name + 1] - starts
+    of_name = np.repeat(np.arange(len(name)), counts)
+    recipient = index.name_members[expand_ranges(starts, counts)].astype(np.int64)
+    # A name the chosen recipient carries too is not another company's.
+    carries_chosen = np.zeros(len(name), dtype=bool)
+    carries_chosen[of_name[recipient == choice.recipient[name_row[of_name]]]] = True
+    keep = ~carries_chosen[of_name]
+    if not keep.any():
+        return best
+    pair_row, pair_recipient, pair_score = name_row[of_name][keep], recipient[keep], name_score[of_name][keep]
+    levels = corroboration_levels(index, state.ev, rows[pair_row], pair_recipient)
+    supported = (levels <= choice.level[pair_row]) | (levels == UNCORROBORATED) & (choice.level[pair_row] >= STATE)
+    supported &= levels != CONFLICT
+    np.maximum.at(best, pair_row[supported], pair_score[supported])
     return best
 
 
@@ -579,7 +591,7 @@ def _output_columns(state: CascadeState) -> pa.Table:
     def recipient_field(name: str, where: pa.Array) -> pa.Array:
         if len(index.table) == 0:
             return pa.nulls(len(method), pa.string())
-        return pc.if_else(where, index.table.column(name).combine_chunks().take(take), no_value)
+        return pc.if_else(where, index.table.column(name).take(take), no_value)
 
     return pa.table(
         {

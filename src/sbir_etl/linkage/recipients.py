@@ -17,6 +17,7 @@ from sbir_etl.linkage.candidates import BlockingIndex, DescriptorVariants
 from sbir_etl.linkage.identifiers import CleanedIdentifiers, clean_duns, clean_uei
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
+from sbir_etl.linkage.sorted_arrays import sorted_unique
 from sbir_etl.linkage.text_arrays import StringLookup
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
@@ -31,16 +32,6 @@ RECIPIENT_FIELDS = (
     "parent_uei",
     "parent_duns",
 )
-
-
-def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(unique values, count of each) of a sorted integer array."""
-    if len(values) == 0:
-        return values, np.array([], dtype=np.int64)
-    first = np.ones(len(values), dtype=bool)
-    first[1:] = values[1:] != values[:-1]
-    starts = np.flatnonzero(first)
-    return values[first], np.diff(np.append(starts, len(values)))
 
 
 CODE_WIDTH = 12  # a UEI's length; DUNS (9 digits) fit too
@@ -228,7 +219,7 @@ class _NameGroups:
         rank = np.empty(n, dtype=np.int32)
         rank[by_hash] = np.arange(n, dtype=np.int32)
         # Unique (name, recipient) pairs; within a name, recipients in recipient_hash order.
-        pair, _ = _sorted_unique(np.sort(encoded.indices.to_numpy().astype(np.int64) * (n + 1) + rank[owners]))
+        pair = sorted_unique(encoded.indices.to_numpy().astype(np.int64) * (n + 1) + rank[owners])
         name_ids, members = pair // (n + 1), by_hash[pair % (n + 1)]
         del pair
         offsets = np.zeros(len(encoded.dictionary) + 1, dtype=np.int64)

@@ -1,0 +1,32 @@
+"""Integer-array steps the index and the cascade share: distinct values by sorting, and the
+positions of many CSR ranges at once.
+
+`np.unique` on a plain integer array hashes in NumPy 2.x, which measured 10-60x slower here than
+sorting (2.96 s vs 0.04 s for 2 million values): the blocking prefilter calls it on tens of
+millions of (query, name) pairs per run.
+"""
+
+import numpy as np
+
+__all__ = ["expand_ranges", "sorted_unique"]
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values of a 1-D integer array, ascending (what `np.unique` returns)."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered
+    first = np.ones(len(ordered), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return ordered[first]
+
+
+def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """starts[0] .. starts[0]+counts[0]-1, then the same for each next range, as one int64 array:
+    every position of a CSR array's rows `starts` (e.g. `offsets[rows]`) in one step."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    range_start = np.cumsum(counts) - counts
+    return np.repeat(np.asarray(starts, dtype=np.int64) - range_start, counts) + np.arange(total)
