@@ -32,6 +32,7 @@ from sbir_etl.linkage.text_arrays import StringLookup
 
 AFFIX_LEN = 4
 MIN_AFFIX_TOKEN_LEN = 5
+BLOCKS_PER_TASK = 64  # blocks one scoring thread takes at a time: fewer Futures, same pairs
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,6 @@ def token_sorted(names: pa.Array) -> pa.Array:
     del owner
     sorted_words = words.take(pa.array(by_text[ordered % len(words)]))
     return pc.binary_join(pa.ListArray.from_arrays(lists.offsets, sorted_words), " ")
-
-
-BLOCKS_PER_TASK = 64
 
 
 class TextCache:
@@ -290,7 +288,7 @@ class BlockingIndex:
         def score_blocks(batch: list[tuple[int, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             return [score_block(block) for block in batch]
 
-        # A thread pool ignores map's chunksize: batches make one task (one Future) of 64 blocks.
+        # A thread pool ignores map's chunksize: the batches are its tasks.
         batches = [blocks[i : i + BLOCKS_PER_TASK] for i in range(0, len(blocks), BLOCKS_PER_TASK)]
         with ThreadPoolExecutor(max_workers=workers if workers > 0 else os.cpu_count()) as pool:
             parts = [part for done in pool.map(score_blocks, batches) for part in done]
