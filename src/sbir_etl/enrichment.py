@@ -120,6 +120,21 @@ def resolve_awards(header: list[str], path: str | Path, config: EnrichmentConfig
     return config.award_columns.resolve(header, path)
 
 
+@dataclass(frozen=True)
+class AwardFile:
+    """An award file, its header, and the award columns the settings find in that header."""
+
+    path: Path
+    header: list[str]
+    columns: ResolvedAwardColumns
+
+    @classmethod
+    def open(cls, path: str | Path, config: EnrichmentConfig) -> "AwardFile":
+        path = Path(path)
+        header = read_header(path)
+        return cls(path, header, resolve_awards(header, path, config))
+
+
 def enrich_table(
     awards: pa.Table,
     columns: ResolvedAwardColumns,
@@ -267,15 +282,14 @@ def _index_recipients(
     return index, digest
 
 
-def _identified_names(
-    awards_path: Path, columns: ResolvedAwardColumns, index: RecipientIndex, config: EnrichmentConfig
-) -> IdentifiedNames:
+def identified_names(awards: AwardFile, index: RecipientIndex, config: EnrichmentConfig) -> IdentifiedNames:
     """A first, read-only pass: which recipient the file's identified awards give each name.
 
     It reads every column, so it rejects exactly the rows the main pass rejects (an undecodable
     byte in any column); the main pass counts them.
     """
-    return IdentifiedNames.collect(iter_text_chunks(awards_path, config.chunk_size, RejectSink()), columns, index)
+    chunks = iter_text_chunks(awards.path, config.chunk_size, RejectSink())
+    return IdentifiedNames.collect(chunks, awards.columns, index)
 
 
 def _not_checkpointed(chunks: Iterable[pa.Table], done: list[PartRecord]) -> Iterator[tuple[int, pa.Table]]:
@@ -429,7 +443,9 @@ def enrich_files(
     if incremental and resume:
         raise ConfigError("--incremental and --resume do not go together: an incremental run writes its output whole")
     with claim_outputs(inputs, out_path, rejects_path):
-        run = _Run.start(awards_path, recipients, out_path, rejects_path, config, progress)
+        awards = AwardFile.open(awards_path, config)
+        summary = EnrichmentSummary(out_path=str(out_path))
+        run = _Run(awards, recipients, out_path, rejects_path, config, progress, summary)
         return _enrich_incremental(run) if incremental else _enrich(run, resume)
 
 
@@ -438,54 +454,27 @@ class _Run:
     """One run of `enrich_files` once its outputs are claimed: what it reads and writes, its
     settings, and the summary and rejects it fills in (full and incremental runs alike)."""
 
-    awards_path: Path
-    header: list[str]
-    columns: ResolvedAwardColumns
+    awards: AwardFile
     recipients: RecipientInput
     out_path: Path
-    out_format: str
     rejects_path: Path
     config: EnrichmentConfig
     progress: Callable[[int], None] | None
     summary: EnrichmentSummary
-    rejects: RejectSink
+    rejects: RejectSink = field(default_factory=RejectSink)
 
-    @classmethod
-    def start(
-        cls,
-        awards_path: Path,
-        recipients: RecipientInput,
-        out_path: Path,
-        rejects_path: Path,
-        config: EnrichmentConfig,
-        progress: Callable[[int], None] | None,
-    ) -> "_Run":
-        header = read_header(awards_path)
-        columns = resolve_awards(header, awards_path, config)
-        summary = EnrichmentSummary(out_path=str(out_path))
-        out_format = table_format(out_path)
-        return cls(
-            awards_path,
-            header,
-            columns,
-            recipients,
-            out_path,
-            out_format,
-            rejects_path,
-            config,
-            progress,
-            summary,
-            RejectSink(),
-        )
+    @property
+    def out_format(self) -> str:
+        return table_format(self.out_path)
 
 
 def _enrich(run: _Run, resume: bool) -> EnrichmentSummary:
     """A full run: every award enriched, chunk by chunk (continuing a checkpointed one with `resume`)."""
-    summary, columns = run.summary, run.columns
+    summary, columns = run.summary, run.awards.columns
     with measure() as usage:
         started = time.perf_counter()
         index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
-        identified = _identified_names(run.awards_path, columns, index, run.config)
+        identified = identified_names(run.awards, index, run.config)
         store = _checkpoint_store(run) if resume else None
         done = store.resume() if store else []
         tally = Tally.replay(done)
@@ -494,13 +483,13 @@ def _enrich(run: _Run, resume: bool) -> EnrichmentSummary:
             log.info("resuming: %d awards were already enriched by an earlier run", summary.resumed_rows)
         with atomic_path(run.out_path) as tmp:
             writer = TableWriter(tmp, run.out_format)
-            chunks = _not_checkpointed(iter_text_chunks(run.awards_path, run.config.chunk_size, run.rejects), done)
+            chunks = _not_checkpointed(iter_text_chunks(run.awards.path, run.config.chunk_size, run.rejects), done)
             _ChunkLoop(columns, index, run.config, identified, tally, store, writer, run.progress, started).run(chunks)
             for table in store.drain() if store else ():
                 writer.write(table)
-            writer.close(output_schema(run.header))
+            writer.close(output_schema(run.awards.header))
             written = KeyPrint.of_file(tmp, run.out_format, columns.key)
-            _account(summary, tally, run.rejects, run.awards_path, written)  # before the output appears,
+            _account(summary, tally, run.rejects, run.awards.path, written)  # before the output appears,
             summary.rejects_path = run.rejects.flush(run.rejects_path)  # and so do its rejects
     _finish(summary, tally, usage)
     remove_checkpoints(run.out_path)
@@ -509,7 +498,7 @@ def _enrich(run: _Run, resume: bool) -> EnrichmentSummary:
 
 def _checkpoint_store(run: _Run) -> CheckpointStore:
     """The checkpoints of a run over these inputs and settings, beside its output."""
-    inputs = (run.awards_path, *run.recipients.files().values())
+    inputs = (run.awards.path, *run.recipients.files().values())
     return CheckpointStore(run.out_path, run_fingerprint(*inputs, settings=run.config.as_dict()))
 
 
@@ -525,17 +514,17 @@ def _finish(summary: EnrichmentSummary, tally: Tally, usage: Any) -> None:
 
 def _enrich_incremental(run: _Run) -> EnrichmentSummary:
     """The previous output's results where a full run would write the same ones; the rest enriched."""
-    config, summary, columns = run.config, run.summary, run.columns
+    config, summary, columns = run.config, run.summary, run.awards.columns
     with measure() as usage:
         index, digest = _index_recipients(run.recipients, config, run.rejects, summary)
         if digest is None:
             assert run.recipients.recipients_path is not None  # without a saved index, the recipient file is given
             digest = content_digest(run.recipients.recipients_path)
-        state = run_state(digest, config, run.header)
-        awards = _concat(list(iter_text_chunks(run.awards_path, config.chunk_size, run.rejects)), run.header)
+        state = run_state(digest, config, run.awards.header)
+        awards = _concat(list(iter_text_chunks(run.awards.path, config.chunk_size, run.rejects)), run.awards.header)
         identified = IdentifiedNames.collect(_slices(awards, config.chunk_size), columns, index)
         previous, reuse = _previous_output(
-            run.out_path, run.out_format, run.header, state, awards, columns, index, identified
+            run.out_path, run.out_format, run.awards.header, state, awards, columns, index, identified
         )
         summary.incremental = reuse.counts()
         log.info("incremental: %s", summary.incremental)
@@ -550,11 +539,11 @@ def _enrich_incremental(run: _Run) -> EnrichmentSummary:
             writer = TableWriter(tmp, run.out_format)
             for start in range(0, result.num_rows, config.chunk_size):
                 writer.write(result.slice(start, config.chunk_size))
-            writer.close(output_schema(run.header))
+            writer.close(output_schema(run.awards.header))
             written = KeyPrint.of_file(tmp, run.out_format, columns.key)
             tally.keys = KeyPrint.of(awards, columns.key)
             tally.methods = Counter(result.column("match_method").to_pylist())
-            _account(summary, tally, run.rejects, run.awards_path, written)
+            _account(summary, tally, run.rejects, run.awards.path, written)
             summary.rejects_path = run.rejects.flush(run.rejects_path)
         write_state(run.out_path, state)
     _finish(summary, tally, usage)

@@ -25,17 +25,18 @@ import pyarrow.parquet as pq
 from sbir_etl.columns import MATCH_METHODS
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.enrichment import (
+    AwardFile,
     ChunkSizer,
     EnrichmentSummary,
     KeyPrint,
     Tally,
     enrich_table,
+    identified_names,
     output_schema,
-    resolve_awards,
 )
 from sbir_etl.errors import InvariantError
 from sbir_etl.io.outputs import atomic_path
-from sbir_etl.io.tables import RejectSink, TableWriter, iter_parquet_rows, iter_text_chunks, read_header, table_format
+from sbir_etl.io.tables import TableWriter, iter_parquet_rows, table_format
 from sbir_etl.linkage.cascade import FuzzyCache, IdentifiedNames
 from sbir_etl.linkage.recipients import RecipientIndex
 from sbir_etl.monitoring.performance import measure
@@ -89,8 +90,7 @@ def collect_identified_names(
     awards_path: str | Path, index: RecipientIndex, config: EnrichmentConfig
 ) -> IdentifiedNames:
     """The file-wide identified-names evidence (`IdentifiedNames`) of the whole award file."""
-    columns = resolve_awards(read_header(awards_path), awards_path, config)
-    return IdentifiedNames.collect(iter_text_chunks(awards_path, config.chunk_size, RejectSink()), columns, index)
+    return identified_names(AwardFile.open(awards_path, config), index, config)
 
 
 IDENTIFIED_SCHEMA = pa.schema([("name", pa.string()), ("recipient_row", pa.int64())])
@@ -134,18 +134,19 @@ def enrich_shard(
     config: EnrichmentConfig,
 ) -> ShardResult:
     """Enrich the award rows of `shard` into the Parquet `out_path` (written whole or not at all)."""
-    header = read_header(awards_path)
-    columns = resolve_awards(header, awards_path, config)
+    awards = AwardFile.open(awards_path, config)
     tally, cache, sizer = Tally(), FuzzyCache(), ChunkSizer(config.chunk_size, config.memory_ceiling_mib)
     with measure() as usage, atomic_path(out_path) as tmp:
         writer = TableWriter(tmp, "parquet")
         for chunk in iter_parquet_rows(awards_path, shard.start, shard.stop, config.chunk_size):
             for _, part in sizer.parts(chunk):
-                enriched, stats = enrich_table(part, columns, index, config, cache, identified)
+                enriched, stats = enrich_table(part, awards.columns, index, config, cache, identified)
                 writer.write(enriched)
-                tally.add(KeyPrint.of(part, columns.key), Counter(enriched.column("match_method").to_pylist()), stats)
+                tally.add(
+                    KeyPrint.of(part, awards.columns.key), Counter(enriched.column("match_method").to_pylist()), stats
+                )
                 sizer.after_part(tally.stats)
-        writer.close(output_schema(header))
+        writer.close(output_schema(awards.header))
     return ShardResult(
         shard=shard,
         path=str(out_path),
@@ -189,7 +190,7 @@ def combine_shards(
     """
     awards_path, out_path = Path(awards_path), Path(out_path)
     started = time.perf_counter()
-    columns = resolve_awards(read_header(awards_path), awards_path, config)
+    awards = AwardFile.open(awards_path, config)
     award_rows = pq.ParquetFile(awards_path).metadata.num_rows
     ordered = check_shards(results, award_rows)
     out_format = table_format(out_path)
@@ -199,10 +200,10 @@ def combine_shards(
         for result in ordered:
             for batch in pq.ParquetFile(result.path).iter_batches(batch_size=config.chunk_size):
                 writer.write(pa.Table.from_batches([batch]))
-        writer.close(output_schema(read_header(awards_path)))
-        read = KeyPrint.of_file(awards_path, "parquet", columns.key)
+        writer.close(output_schema(awards.header))
+        read = KeyPrint.of_file(awards_path, "parquet", awards.columns.key)
         shards = sum((KeyPrint(r.rows, r.key_hash) for r in ordered), KeyPrint())
-        written = KeyPrint.of_file(tmp, out_format, columns.key)
+        written = KeyPrint.of_file(tmp, out_format, awards.columns.key)
         _account_shards(summary, ordered, read, shards, written, awards_path)
     for result in ordered:
         Path(result.path).unlink(missing_ok=True)
