@@ -39,7 +39,6 @@ from sbir_etl.linkage.candidates import merge_candidates
 from sbir_etl.linkage.distinctiveness import RARE_WORD_DF, assess
 from sbir_etl.linkage.names import DESCRIPTOR_WORDS
 from sbir_etl.linkage.recipients import RecipientIndex
-from sbir_etl.linkage.sorted_arrays import expand_ranges
 from sbir_etl.linkage.support import (
     CITY_ELSEWHERE,
     CONFLICT,
@@ -408,10 +407,8 @@ def _rival_scores(state: CascadeState, rows: np.ndarray, found: list[Candidates]
     name_row = np.repeat(np.arange(len(found)), lengths)
     name = np.concatenate([ids[1:] for ids, _ in found]).astype(np.int64)
     name_score = np.concatenate([np.asarray(scores[1:], dtype=np.float64) for _, scores in found])
-    starts = index.name_offsets[name]
-    counts = index.name_offsets[name + 1] - starts
-    of_name = np.repeat(np.arange(len(name)), counts)
-    recipient = index.name_members[expand_ranges(starts, counts)].astype(np.int64)
+    of_name, recipient = index.members_of(name)
+    recipient = recipient.astype(np.int64)
     # A name the chosen recipient carries too is not another company's.
     carries_chosen = np.zeros(len(name), dtype=bool)
     carries_chosen[of_name[recipient == choice.recipient[name_row[of_name]]]] = True

@@ -235,24 +235,24 @@ def _transliterate(arr: pa.Array) -> pa.Array:
 
 def _python_on(arr: pa.Array, mask: pa.Array, fix: Callable[[str], str]) -> pa.Array:
     """`fix` applied to the names where `mask` is true; Arrow keeps the rest untouched."""
-    rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-    if not len(rows):
+    return _arrow_on(arr, mask, lambda part: pa.array([fix(v) for v in part.to_pylist()], type=pa.string()))
+
+
+def _arrow_on(arr: pa.Array, mask: pa.Array, fix: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """`fix`, an Arrow step, applied to the names where `mask` is true; the rest untouched."""
+    if not pc.any(mask).as_py():
         return arr
-    fixed = [fix(v) for v in arr.take(pa.array(rows)).to_pylist()]
-    return pc.replace_with_mask(arr, mask, pa.array(fixed, type=pa.string()))
+    return pc.replace_with_mask(arr, mask, fix(arr.filter(mask)))
 
 
 def _regex_where(needle: str, pattern: str, replacement: str) -> Callable[[pa.Array], pa.Array]:
     """`pattern` replaced in the names that contain `needle`, a text without which it cannot match:
     a substring test is several times cheaper than a regex pass, and most names have no match."""
-
-    def apply(arr: pa.Array) -> pa.Array:
-        has = pc.fill_null(pc.match_substring(arr, needle), False)
-        if not pc.any(has).as_py():
-            return arr
-        return pc.replace_with_mask(arr, has, pc.replace_substring_regex(arr.filter(has), pattern, replacement))
-
-    return apply
+    return lambda arr: _arrow_on(
+        arr,
+        pc.fill_null(pc.match_substring(arr, needle), False),
+        lambda part: pc.replace_substring_regex(part, pattern, replacement),
+    )
 
 
 def _replace(text: str, replacement: str) -> Callable[[pa.Array], pa.Array]:
@@ -347,13 +347,15 @@ def _strip_designators(arr: pa.Array) -> pa.Array:
     stripped = pc.replace_substring_regex(arr, _TRAILING_DESIGNATORS, "")
     # With designators gone, only a name ending in a short fragment has more to lose; the
     # fragment pattern is slow, so it runs on those few names only.
-    cut = _matching(stripped, _ENDS_IN_SHORT_FRAGMENT)
-    if pc.any(cut).as_py():
-        cut_names = stripped.filter(cut)
-        cut_names = pc.replace_substring_regex(cut_names, _TRAILING_FRAGMENTS, r"\1")
-        stripped = pc.replace_with_mask(stripped, cut, pc.replace_substring_regex(cut_names, _TRAILING_DESIGNATORS, ""))
+    stripped = _arrow_on(stripped, _matching(stripped, _ENDS_IN_SHORT_FRAGMENT), _strip_fragments)
     stripped = pc.replace_substring_regex(stripped, _LEADING_THE, "")
     return pc.if_else(pc.equal(stripped, ""), arr, stripped)
+
+
+def _strip_fragments(names: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(
+        pc.replace_substring_regex(names, _TRAILING_FRAGMENTS, r"\1"), _TRAILING_DESIGNATORS, ""
+    )
 
 
 def _dangling_and(arr: pa.Array) -> pa.Array:
@@ -372,10 +374,9 @@ def _punctuation(arr: pa.Array) -> pa.Array:
     """Every run of other characters to one space, then trimmed. A name of letters, digits and
     single spaces only would come out as it went in (trimmed), so the regex runs on the others."""
     messy = _matching(arr, r"[^a-z0-9 ]|  ")
-    if pc.any(messy).as_py():
-        cleaned = pc.replace_substring_regex(arr.filter(messy), r"[^a-z0-9]+", " ")
-        arr = pc.replace_with_mask(arr, messy, cleaned)
-    return pc.utf8_trim_whitespace(arr)
+    return pc.utf8_trim_whitespace(
+        _arrow_on(arr, messy, lambda part: pc.replace_substring_regex(part, r"[^a-z0-9]+", " "))
+    )
 
 
 @dataclass(frozen=True)

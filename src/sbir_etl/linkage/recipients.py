@@ -17,7 +17,7 @@ from sbir_etl.linkage.candidates import BlockingIndex, DescriptorVariants
 from sbir_etl.linkage.identifiers import CleanedIdentifiers, clean_duns, clean_uei
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
-from sbir_etl.linkage.sorted_arrays import sorted_unique
+from sbir_etl.linkage.sorted_arrays import expand_ranges, sorted_unique
 from sbir_etl.linkage.text_arrays import StringLookup
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
@@ -346,6 +346,13 @@ class RecipientIndex:
     def members(self, name_id: int) -> np.ndarray:
         """Recipient rows carrying distinct name `name_id`, in recipient_hash order."""
         return self.name_members[self.name_offsets[name_id] : self.name_offsets[name_id + 1]]
+
+    def members_of(self, name_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every recipient row carrying each of `name_ids`, flattened in order: (the position in
+        `name_ids` it belongs to, the recipient row); within a name, in recipient_hash order."""
+        starts = self.name_offsets[name_ids]
+        counts = self.name_offsets[name_ids + 1] - starts
+        return np.repeat(np.arange(len(name_ids)), counts), self.name_members[expand_ranges(starts, counts)]
 
     def lookup_names(self, normalised: pa.Array) -> np.ndarray:
         """Distinct-name id per normalised award name, -1 where no recipient carries it."""

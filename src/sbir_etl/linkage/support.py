@@ -210,13 +210,10 @@ class Choice:
 def choose_recipients(index: RecipientIndex, ev: AwardEvidence, rows: np.ndarray, name_ids: np.ndarray) -> Choice:
     """For each award row, pick among the recipients carrying `name_ids[i]` by corroboration level;
     ties at the best level go to the smallest recipient_hash and are flagged as not unique."""
-    starts, ends = index.name_offsets[name_ids], index.name_offsets[name_ids + 1]
-    counts = ends - starts
-    pair_row = np.repeat(np.arange(len(rows)), counts)
-    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    pair_recipient = index.name_members[np.repeat(starts, counts) + within]
+    pair_row, pair_recipient = index.members_of(name_ids)
     levels = corroboration_levels(index, ev, rows[pair_row], pair_recipient)
-    order = np.lexsort((within, levels, pair_row))  # members are stored in hash order, so `within` breaks ties
+    # Members are in hash order within each row's run, so their position breaks ties.
+    order = np.lexsort((np.arange(len(pair_row)), levels, pair_row))
     first = np.ones(len(order), dtype=bool)
     first[1:] = pair_row[order][1:] != pair_row[order][:-1]
     best = order[first]
