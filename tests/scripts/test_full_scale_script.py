@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "full_scale.py"
+from tests.benchmark_scripts import BENCHMARKS, benchmark_script
+
+SCRIPT = BENCHMARKS / "full_scale.py"
 
 
 @pytest.fixture(scope="module")
 def full_scale():
-    spec = importlib.util.spec_from_file_location("full_scale", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["full_scale"] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["full_scale"]
+    yield from benchmark_script("full_scale")
 
 
 def test_tiny_run_prints_every_figure_and_writes_the_markdown_table(tmp_path: Path) -> None:

@@ -4,14 +4,14 @@ The script itself runs the sharded job seven times (minutes); its measuring part
 two real processes mapping one file, read from their /proc/<pid>/smaps(_rollup) as the script does.
 """
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "shard_scaling.py"
+from tests.benchmark_scripts import benchmark_script
+
 MIB = 1 << 20
 
 HOLD_MAPPED = """
@@ -26,12 +26,7 @@ with open(sys.argv[1], "rb") as f:
 
 @pytest.fixture(scope="module")
 def shard_scaling():
-    spec = importlib.util.spec_from_file_location("shard_scaling", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["shard_scaling"] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["shard_scaling"]
+    yield from benchmark_script("shard_scaling")
 
 
 def _holders(path: Path, count: int) -> list[subprocess.Popen]:
