@@ -51,7 +51,18 @@ log = logging.getLogger("sbir_etl.recipient_index")
 
 INDEX_FORMAT = 1
 """The layout of the saved arrays; bumped whenever `RecipientIndex.arrays()` changes shape."""
-INDEX_CODE = ("candidates", "identifiers", "locations", "names", "recipients", "rules", "sorted_arrays", "text_arrays")
+INDEX_CODE = (
+    "candidates",
+    "identifiers",
+    "indel_kernel",
+    "locations",
+    "names",
+    "pair_scores",
+    "recipients",
+    "rules",
+    "sorted_arrays",
+    "text_arrays",
+)
 """The linkage modules whose code decides what the index holds."""
 
 

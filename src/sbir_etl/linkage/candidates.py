@@ -18,7 +18,6 @@ the best `top_k` of both per award name.
 """
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,12 +26,12 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from sbir_etl.linkage.names import CANONICAL_WORDS, DESCRIPTOR_WORDS
-from sbir_etl.linkage.sorted_arrays import expand_ranges, sorted_unique
+from sbir_etl.linkage.pair_scores import BlockPlan, PairScorer, TextCache
+from sbir_etl.linkage.sorted_arrays import sorted_unique
 from sbir_etl.linkage.text_arrays import StringLookup
 
 AFFIX_LEN = 4
 MIN_AFFIX_TOKEN_LEN = 5
-BLOCKS_PER_TASK = 64  # blocks one scoring thread takes at a time: fewer Futures, same pairs
 
 
 @dataclass(frozen=True)
@@ -71,51 +70,12 @@ def token_sorted(names: pa.Array) -> pa.Array:
     return pc.binary_join(pa.ListArray.from_arrays(lists.offsets, sorted_words), " ")
 
 
-class TextCache:
-    """Python strings for the entries of an Arrow string array, made when first asked for.
-
-    rapidfuzz scores Python strings; the index keeps its names as Arrow (memory-mapped when it
-    was loaded from a file). This makes the strings of the names a run touches, once each, in
-    the process that needs them, instead of all of them in every process.
-    """
-
-    def __init__(self, values: pa.Array) -> None:
-        self.values = values
-        self._objects: np.ndarray | None = None
-        self._made: np.ndarray | None = None
-
-    def make(self, ids: np.ndarray) -> None:
-        """Make the strings of `ids` (not thread-safe: call before handing `get` to threads)."""
-        if self._objects is None or self._made is None:
-            self._objects = np.full(len(self.values), None, dtype=object)
-            self._made = np.zeros(len(self.values), dtype=bool)
-        wanted = np.zeros(len(self.values), dtype=bool)  # marking, not np.unique: ids repeat by the million
-        wanted[ids] = True
-        missing = np.flatnonzero(wanted & ~self._made)
-        if len(missing):
-            self._objects[missing] = self.values.take(pa.array(missing)).to_numpy(zero_copy_only=False)
-            self._made[missing] = True
-
-    def get(self, ids: np.ndarray) -> np.ndarray:
-        """The strings of `ids`, all of which `make` has made."""
-        assert self._objects is not None
-        return self._objects[ids]
-
-
 @dataclass(frozen=True)
 class QueryKeys:
     """The blocking keys each query name is compared under, sorted by key then query."""
 
     query: np.ndarray
     key: np.ndarray
-
-    def blocks(self) -> list[tuple[int, np.ndarray]]:
-        """(key, the queries compared under it) per key."""
-        if not len(self.key):
-            return []
-        starts = np.flatnonzero(np.r_[True, self.key[1:] != self.key[:-1]])
-        stops = np.r_[starts[1:], len(self.key)]
-        return [(int(self.key[a]), self.query[a:b]) for a, b in zip(starts, stops)]
 
 
 class BlockingIndex:
@@ -180,8 +140,6 @@ class BlockingIndex:
         self._suffix_base = len(self.tokens) + len(self.prefixes)
         self.n_keys = len(self.key_df)
         self.sorted_text = TextCache(self.sorted_names)
-        self._made_keys = np.zeros(self.n_keys, dtype=bool)
-        self._posting_text: np.ndarray | None = None  # sorted_text of `members`, in posting order
 
     def arrays(self) -> dict[str, pa.Array | np.ndarray]:
         """Everything the index is made of, by name (to save it; `restore` reads it back)."""
@@ -262,62 +220,18 @@ class BlockingIndex:
         The names behind a query word that at most `rare_df` names carry pass a lower prefilter,
         `rare_prefilter_cutoff`: a rare word shared is evidence by itself ("aeroastro" / "comtech
         aeroastro" has a token_sort_ratio of 69), and the final score decides (see `distinctiveness`)."""
-        query_objects = token_sorted(queries).to_numpy(zero_copy_only=False)
-        blocks = self.query_keys(queries, budget).blocks()
-        if not blocks:
-            empty = np.array([], dtype=np.int64)
-            return NameCandidates(empty, empty, np.array([], dtype=np.float64))
-        texts = self._make_texts(np.array([key for key, _ in blocks], dtype=np.int64))
-
-        def score_block(block: tuple[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            key, qs = block
-            lo, hi = self.offsets[key], self.offsets[key + 1]
-            members = self.members[lo:hi]
-            rare = key < len(self.tokens) and self.key_df[key] <= rare_df
-            scores = process.cdist(
-                query_objects[qs],
-                texts[lo:hi],
-                scorer=fuzz.ratio,
-                score_cutoff=min(prefilter_cutoff, rare_prefilter_cutoff) if rare else prefilter_cutoff,
-                dtype=np.uint8,
-                workers=1,
-            )
-            qi, mi = np.nonzero(scores)
-            return qs[qi], members[mi], scores[qi, mi]
-
-        def score_blocks(batch: list[tuple[int, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-            return [score_block(block) for block in batch]
-
-        # A thread pool ignores map's chunksize: the batches are its tasks.
-        batches = [blocks[i : i + BLOCKS_PER_TASK] for i in range(0, len(blocks), BLOCKS_PER_TASK)]
-        with ThreadPoolExecutor(max_workers=workers if workers > 0 else os.cpu_count()) as pool:
-            parts = [part for done in pool.map(score_blocks, batches) for part in done]
-        q = np.concatenate([p[0] for p in parts]).astype(np.int64)
-        n = np.concatenate([p[1] for p in parts]).astype(np.int64)
-        pair = sorted_unique((q << 32) | n)
-        q, n = pair >> 32, pair & 0xFFFFFFFF
-        if len(pair) == 0:
-            return NameCandidates(q, n, np.array([], dtype=np.float64))
-        left, right = query_objects[q], self.sorted_text.get(n)
-        sort_score = process.cpdist(left, right, scorer=fuzz.ratio, workers=workers)
-        set_score = process.cpdist(left, right, scorer=fuzz.token_set_ratio, workers=workers)
+        keys = self.query_keys(queries, budget)
+        rare = (keys.key < len(self.tokens)) & (self.key_df[keys.key] <= rare_df)
+        cutoffs = np.where(rare, min(prefilter_cutoff, rare_prefilter_cutoff), prefilter_cutoff)
+        plan = BlockPlan.of(keys.query, keys.key, cutoffs, self.offsets)
+        threads = workers if workers > 0 else os.cpu_count() or 1
+        with PairScorer(token_sorted(queries), self.sorted_names, self.sorted_text, threads) as scorer:
+            q, n = scorer.prefiltered(plan, self.members)
+            sort_score = scorer.ratios(q, n)
+            set_score = scorer.set_ratios_that_count(q, n, sort_score, top_k, prefilter_cutoff)
         score = np.round((sort_score.astype(np.float64) + set_score) / 2.0, 2)
-        keep = score >= prefilter_cutoff
+        keep = score >= prefilter_cutoff  # also drops the pairs `set_ratios_that_count` skipped (NaN)
         return merge_candidates([NameCandidates(q[keep], n[keep], score[keep])], top_k)
-
-    def _make_texts(self, keys: np.ndarray) -> np.ndarray:
-        """The sorted names of every posting, as Python strings in posting order, made for the
-        postings of `keys` not met before in this process: a block's names are then a slice,
-        where gathering them per block (under the GIL, in every chunk) cost a tenth of a run."""
-        if self._posting_text is None:
-            self._posting_text = np.full(len(self.members), None, dtype=object)
-        new = keys[~self._made_keys[keys]]
-        if len(new):
-            at = expand_ranges(self.offsets[new], self.offsets[new + 1] - self.offsets[new])
-            self.sorted_text.make(self.members[at])
-            self._posting_text[at] = self.sorted_text.get(self.members[at])
-            self._made_keys[new] = True
-        return self._posting_text
 
 
 MIN_SNAP_LEN = 6

@@ -1,0 +1,211 @@
+"""The two scores of a fuzzy name candidate, for every (award name, recipient name) pair that
+the blocking index lets meet, exactly as rapidfuzz would compute them.
+
+A `BlockPlan` lists the meetings: per blocking key (a block), a run of query names and a range
+of the key's postings (recipient names); a block's pairs are numbered query by query. Then
+`PairScorer`:
+1. `prefiltered`: `fuzz.ratio` of every pair of every block against the block's cut-off, by
+   `indel_kernel` straight from the Arrow bytes, in threads that never hold the GIL (rapidfuzz's
+   `cdist` held it while converting each block's strings, and needed a Python string per
+   posting); the few pairs the kernel cannot score exactly go to rapidfuzz;
+2. `ratios`: the exact `fuzz.ratio` of the distinct survivors;
+3. `set_ratios_that_count`: rapidfuzz's `fuzz.token_set_ratio`, only for the survivors that can
+   still be among their query's best.
+
+`BlockingIndex.candidates` averages the two. The output is the one `cdist` / `cpdist` gave,
+pair for pair and bit for bit (`tests/core/test_pair_scores.py`).
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+
+from sbir_etl.linkage import indel_kernel
+from sbir_etl.linkage.sorted_arrays import sorted_unique
+
+PAIRS_PER_TASK = 4_000_000  # pairs one scoring thread takes at a time (a 4 MB verdict mask)
+
+
+class TextCache:
+    """Python strings for the entries of an Arrow string array, made when first asked for.
+
+    rapidfuzz scores Python strings; the index keeps its names as Arrow (memory-mapped when it
+    was loaded from a file). This makes the strings of the names a run touches, once each, in
+    the process that needs them, instead of all of them in every process.
+    """
+
+    def __init__(self, values: pa.Array) -> None:
+        self.values = values
+        self._objects: np.ndarray | None = None
+        self._made: np.ndarray | None = None
+
+    def make(self, ids: np.ndarray) -> None:
+        """Make the strings of `ids` (not thread-safe: call before handing `get` to threads)."""
+        if self._objects is None or self._made is None:
+            self._objects = np.full(len(self.values), None, dtype=object)
+            self._made = np.zeros(len(self.values), dtype=bool)
+        wanted = np.zeros(len(self.values), dtype=bool)  # marking, not np.unique: ids repeat by the million
+        wanted[ids] = True
+        missing = np.flatnonzero(wanted & ~self._made)
+        if len(missing):
+            self._objects[missing] = self.values.take(pa.array(missing)).to_numpy(zero_copy_only=False)
+            self._made[missing] = True
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        """The strings of `ids`, all of which `make` has made."""
+        assert self._objects is not None
+        return self._objects[ids]
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    """Which query names meet which recipient names. Block b pairs the queries
+    `queries[query_starts[b]:query_starts[b + 1]]` with the postings `member_lo[b]:member_hi[b]`
+    under the prefilter cut-off `cutoffs[b]`; its pairs are numbered from `pair_starts[b]`."""
+
+    queries: np.ndarray
+    query_starts: np.ndarray
+    member_lo: np.ndarray
+    member_hi: np.ndarray
+    cutoffs: np.ndarray
+    pair_starts: np.ndarray
+
+    @classmethod
+    def of(cls, query: np.ndarray, key: np.ndarray, cutoff: np.ndarray, offsets: np.ndarray) -> "BlockPlan":
+        """The plan for (query, key, cut-off) rows sorted by key; a key's postings are
+        `offsets[key]:offsets[key + 1]`."""
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+        query_starts = np.r_[starts, len(key)].astype(np.int64)
+        block_keys = key[starts]
+        member_lo, member_hi = offsets[block_keys], offsets[block_keys + 1]
+        pair_starts = np.zeros(len(starts) + 1, dtype=np.int64)
+        np.cumsum(np.diff(query_starts) * (member_hi - member_lo), out=pair_starts[1:])
+        return cls(query, query_starts, member_lo, member_hi, np.asarray(cutoff, np.float64)[starts], pair_starts)
+
+    def tasks(self, pairs_per_task: int) -> list[tuple[int, int]]:
+        """Runs of whole blocks (first, stop) of about `pairs_per_task` pairs each."""
+        blocks = len(self.member_lo)
+        if not blocks:
+            return []
+        edges = np.searchsorted(self.pair_starts, np.arange(0, self.pair_starts[-1], pairs_per_task), "right") - 1
+        edges = np.unique(np.r_[0, edges])
+        return [(int(a), int(b)) for a, b in zip(edges, np.r_[edges[1:], blocks])]
+
+
+class PairScorer:
+    """Scores (query, name) pairs of one set of query names against the index's names; the
+    queries and names are token-sorted Arrow string arrays, `name_text` their Python strings."""
+
+    def __init__(self, queries: pa.Array, names: pa.Array, name_text: TextCache, workers: int) -> None:
+        self.name_text, self.workers = name_text, workers
+        self.pool = ThreadPoolExecutor(max_workers=workers)
+        self.buffers = indel_kernel.string_buffers(queries) + indel_kernel.string_buffers(names)
+        self.ascii_names = bool(pc.all(pc.string_is_ascii(names)).as_py() is not False)
+        self.query_text = queries.to_numpy(zero_copy_only=False)
+
+    def __enter__(self) -> "PairScorer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown()
+
+    def prefiltered(self, plan: BlockPlan, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct (query, name) pairs whose `fuzz.ratio` reaches the cut-off of a block
+        they meet in (`members` maps postings to names), sorted by query then name."""
+        cutoffs, block_table = np.unique(plan.cutoffs, return_inverse=True)
+        longest = indel_kernel.WORD_BITS + int(np.diff(self.buffers[2]).max(initial=0))
+        tables = np.stack([indel_kernel.kept_distances(float(c), longest) for c in cutoffs] or [np.zeros(1, np.int64)])
+
+        def score(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            first, stop = task
+            local = plan.pair_starts[first : stop + 1] - plan.pair_starts[first]
+            verdict = np.zeros(int(local[-1]), dtype=np.uint8)
+            indel_kernel.block_mask(
+                *self.buffers, plan.queries, plan.query_starts, members, plan.member_lo, plan.member_hi,
+                tables, block_table, self.ascii_names, first, stop, plan.pair_starts, verdict,
+            )  # fmt: skip
+            at = np.flatnonzero(verdict)
+            block = np.searchsorted(local, at, "right") - 1
+            row, col = np.divmod(at - local[block], (plan.member_hi - plan.member_lo)[first + block])
+            block += first
+            query = plan.queries[plan.query_starts[block] + row]
+            return query, members[plan.member_lo[block] + col], verdict[at], plan.cutoffs[block]
+
+        parts = list(self.pool.map(score, plan.tasks(PAIRS_PER_TASK)))
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        q, n, verdict, cutoff = (np.concatenate(column) for column in zip(*parts))
+        q, n = q.astype(np.int64), n.astype(np.int64)
+        undecided = verdict == indel_kernel.UNDECIDED
+        if undecided.any():
+            verdict[undecided] = self._kept_by_rapidfuzz(q[undecided], n[undecided], cutoff[undecided])
+        kept = verdict == indel_kernel.KEPT
+        pair = sorted_unique((q[kept] << 32) | n[kept])
+        return pair >> 32, pair & 0xFFFFFFFF
+
+    def _kept_by_rapidfuzz(self, q: np.ndarray, n: np.ndarray, cutoff: np.ndarray) -> np.ndarray:
+        verdict = np.zeros(len(q), dtype=np.uint8)
+        self.name_text.make(n)
+        for value in np.unique(cutoff):
+            at = np.flatnonzero(cutoff == value)
+            left, right = self.query_text[q[at]], self.name_text.get(n[at])
+            scores = process.cpdist(left, right, scorer=fuzz.ratio, score_cutoff=float(value), dtype=np.uint8)
+            verdict[at[scores > 0]] = indel_kernel.KEPT
+        return verdict
+
+    def ratios(self, q: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """`fuzz.ratio` of each pair, as `cpdist` returns it (float32); pairs of one query adjacent."""
+        out = np.empty(len(q), dtype=np.float64)
+        edges = np.r_[np.arange(0, len(q), PAIRS_PER_TASK), len(q)]
+
+        def score(span: tuple[int, int]) -> None:
+            a, b = span
+            indel_kernel.pair_ratios(*self.buffers, q[a:b], n[a:b], out[a:b])
+
+        list(self.pool.map(score, zip(edges[:-1], edges[1:])))
+        undecided = np.flatnonzero(out < 0)
+        if len(undecided):
+            self.name_text.make(n[undecided])
+            left, right = self.query_text[q[undecided]], self.name_text.get(n[undecided])
+            out[undecided] = process.cpdist(left, right, scorer=fuzz.ratio, dtype=np.float64)
+        return out.astype(np.float32)
+
+    def set_ratios_that_count(
+        self, q: np.ndarray, n: np.ndarray, sort_score: np.ndarray, top_k: int, cutoff: float
+    ) -> np.ndarray:
+        """`fuzz.token_set_ratio` (float32, as `cpdist` returns it) of the pairs that can still be
+        among their query's best `top_k` and reach `cutoff`; NaN for the rest.
+
+        The final score is round((sort + set) / 2, 2) and set <= 100, so a pair whose bound
+        round((sort + 100) / 2, 2) is below `cutoff`, or below the finals of `top_k` pairs of its
+        query already scored, cannot count. The pairs with each query's best `top_k` sort scores
+        are scored first; they leave about a third of the others out of reach."""
+        out = np.full(len(q), np.nan, dtype=np.float32)
+        if not len(q):
+            return out
+        order = np.lexsort((-sort_score, q))
+        starts = np.flatnonzero(np.r_[True, q[order][1:] != q[order][:-1]])
+        rank = np.arange(len(q)) - np.repeat(starts, np.diff(np.r_[starts, len(q)]))
+        first = order[rank < top_k]
+        self._set_ratios(q, n, first, out)
+        final = np.round((sort_score[first].astype(np.float64) + out[first]) / 2.0, 2)
+        queries = int(q.max()) + 1
+        kth_best = np.full(queries, np.inf)
+        np.minimum.at(kth_best, q[first], final)
+        has_k = np.bincount(q[first], minlength=queries) >= top_k
+        bar = np.where(has_k, np.maximum(kth_best, cutoff), cutoff)
+        bound = np.round((sort_score.astype(np.float64) + 100.0) / 2.0, 2)
+        rest = order[rank >= top_k]
+        self._set_ratios(q, n, rest[bound[rest] >= bar[q[rest]]], out)
+        return out
+
+    def _set_ratios(self, q: np.ndarray, n: np.ndarray, at: np.ndarray, out: np.ndarray) -> None:
+        if not len(at):
+            return
+        self.name_text.make(n[at])
+        left, right = self.query_text[q[at]], self.name_text.get(n[at])
+        out[at] = process.cpdist(left, right, scorer=fuzz.token_set_ratio, workers=self.workers)

@@ -1,0 +1,158 @@
+"""The compiled prefilter must give rapidfuzz's scores bit for bit: the enrichment's output is
+promised identical to what `cdist` / `cpdist` produced, so any drift here is a regression."""
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from rapidfuzz import fuzz, process
+
+from sbir_etl.linkage import indel_kernel
+from sbir_etl.linkage.candidates import BlockingIndex, NameCandidates, merge_candidates, token_sorted
+from sbir_etl.linkage.pair_scores import BlockPlan
+
+# Few letters make long common subsequences, so scores land on and around every cut-off; "é" and
+# "中" are outside ASCII (bytes are not code points there), and long strings pass the 64-byte word.
+ascii_text = st.text(alphabet="abcde ", max_size=30)
+any_text = st.one_of(
+    ascii_text,
+    st.text(alphabet="abé中 ", max_size=12),
+    st.text(alphabet="ab", min_size=60, max_size=80),
+)
+cutoffs = st.one_of(st.sampled_from([0.0, 0.4, 0.5, 50.0, 60.0, 66.6667, 70.0, 75.0, 80.0, 100.0]), st.floats(0, 100))
+
+
+@given(st.lists(any_text, min_size=1, max_size=6), st.lists(any_text, min_size=1, max_size=12), cutoffs)
+@settings(max_examples=400, deadline=None)
+def test_the_block_kernel_keeps_what_cdist_keeps(queries, names, cutoff):
+    """Every verdict is rapidfuzz's, or UNDECIDED where bytes cannot stand for characters: a name
+    outside ASCII, or a lane group of queries (four side by side) with one outside ASCII or over
+    64 bytes."""
+    q_arr, n_arr = pa.array(queries, pa.string()), pa.array(names, pa.string())
+    plan = BlockPlan.of(np.arange(len(queries)), np.zeros(len(queries), np.int64), np.full(len(queries), cutoff),
+                        np.array([0, len(names)]))  # fmt: skip
+    longest = indel_kernel.WORD_BITS + max(len(n.encode()) for n in names)
+    verdict = np.zeros(len(queries) * len(names), np.uint8)
+    indel_kernel.block_mask(
+        *indel_kernel.string_buffers(q_arr), *indel_kernel.string_buffers(n_arr), plan.queries, plan.query_starts,
+        np.arange(len(names), dtype=np.int32), plan.member_lo, plan.member_hi,
+        np.stack([indel_kernel.kept_distances(cutoff, longest)]), np.zeros(1, np.int64), all(n.isascii() for n in names), 0, 1, plan.pair_starts, verdict,
+    )  # fmt: skip
+    expected = process.cdist(queries, names, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8) > 0
+    for i, q in enumerate(queries):
+        for j, n in enumerate(names):
+            got = verdict[i * len(names) + j]
+            group = queries[i - i % indel_kernel.LANES : i - i % indel_kernel.LANES + indel_kernel.LANES]
+            exact = n.isascii() and all(g.isascii() and len(g) <= 64 for g in group)
+            assert got == (indel_kernel.KEPT * expected[i, j] if exact else indel_kernel.UNDECIDED), (q, n)
+
+
+def _kept_distance_mismatches(cutoff: float, longest: int) -> list[tuple[int, int]]:
+    """(length sum, distance) where the table and rapidfuzz disagree. A pair with LCS l is
+    'a' * l + 'c' * x against 'a' * l + 'b' * y, so every distance of every length sum is met."""
+    cases = [(total, dist) for total in range(longest + 1) for dist in range(total % 2, total + 1, 2)]
+    left = ["a" * ((t - d) // 2) + "c" * (d // 2) for t, d in cases]
+    right = ["a" * ((t - d) // 2) + "b" * (d - d // 2) for t, d in cases]
+    kept = process.cpdist(left, right, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8) > 0
+    table = indel_kernel.kept_distances(cutoff, longest)
+    return [(t, d) for (t, d), k in zip(cases, kept) if k != (d <= table[t])]
+
+
+def test_the_kept_distance_table_is_cdists_verdict_at_every_round_cutoff():
+    """Round cut-offs are where rapidfuzz's float rounding decides (80: 1 - 0.8 < 2 / 10)."""
+    for cutoff in np.arange(0, 100.01, 0.5):
+        assert _kept_distance_mismatches(float(cutoff), 130) == [], cutoff
+
+
+@given(st.floats(0, 100))
+@settings(max_examples=100, deadline=None)
+def test_the_kept_distance_table_is_cdists_verdict_at_any_cutoff(cutoff):
+    assert _kept_distance_mismatches(cutoff, 130) == []
+
+
+@given(st.lists(st.tuples(any_text, any_text), min_size=1, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_pair_ratios_are_cpdist_ratios_to_the_bit(pairs):
+    queries = sorted({q for q, _ in pairs})
+    names = sorted({n for _, n in pairs})
+    pairs.sort()
+    q_ids = np.array([queries.index(q) for q, _ in pairs], np.int64)
+    n_ids = np.array([names.index(n) for _, n in pairs], np.int64)
+    out = np.zeros(len(pairs))
+    buffers = indel_kernel.string_buffers(pa.array(queries, pa.string())) + indel_kernel.string_buffers(
+        pa.array(names, pa.string())
+    )
+    indel_kernel.pair_ratios(*buffers, q_ids, n_ids, out)
+    expected = process.cpdist([q for q, _ in pairs], [n for _, n in pairs], scorer=fuzz.ratio, dtype=np.float64)
+    for (q, n), got, want in zip(pairs, out, expected):
+        if q.isascii() and n.isascii() and len(q) <= 64:
+            assert got == want, (q, n)  # equal as doubles, not approximately
+        else:
+            assert got == -1.0
+
+
+def _cdist_candidates(index: BlockingIndex, queries: pa.Array, budget: int, cutoff: float, top_k: int, rare_df: int):
+    """What `BlockingIndex.candidates` returned when it scored every block with rapidfuzz's `cdist`."""
+    texts = token_sorted(queries).to_pylist()
+    names = index.sorted_names.to_pylist()
+    keys = index.query_keys(queries, budget)
+    found = set()
+    for key in np.unique(keys.key):
+        qs = keys.query[keys.key == key]
+        members = index.members[index.offsets[key] : index.offsets[key + 1]]
+        rare = key < len(index.tokens) and index.key_df[key] <= rare_df
+        scores = process.cdist([texts[q] for q in qs], [names[m] for m in members], scorer=fuzz.ratio,
+                               score_cutoff=min(cutoff, 50.0) if rare else cutoff, dtype=np.uint8)  # fmt: skip
+        found |= {(int(qs[i]), int(members[j])) for i, j in zip(*np.nonzero(scores))}
+    pairs = sorted(found)
+    q = np.array([p[0] for p in pairs], np.int64)
+    n = np.array([p[1] for p in pairs], np.int64)
+    left, right = [texts[i] for i in q], [names[i] for i in n]
+    sort_score = process.cpdist(left, right, scorer=fuzz.ratio) if pairs else np.zeros(0, np.float32)
+    set_score = process.cpdist(left, right, scorer=fuzz.token_set_ratio) if pairs else np.zeros(0, np.float32)
+    score = np.round((sort_score.astype(np.float64) + set_score) / 2.0, 2)
+    keep = score >= cutoff
+    return merge_candidates([NameCandidates(q[keep], n[keep], score[keep])], top_k)
+
+
+words = st.sampled_from(["acme", "acne", "akme", "robotics", "robotic", "aero", "aerospace", "astro", "zeta", "zetta",
+                         "dynamics", "dynamic", "labs", "lab", "quantum", "quantam", "x", "corp"])  # fmt: skip
+company = st.lists(words, min_size=1, max_size=4).map(" ".join)
+
+
+@given(
+    st.lists(company, min_size=1, max_size=60, unique=True),
+    st.lists(company, min_size=1, max_size=15, unique=True),
+    st.sampled_from([40, 4000]),
+    st.sampled_from([60.0, 70.0, 85.0]),
+    st.sampled_from([1, 2, 4]),
+    st.sampled_from([0, 5]),
+)
+@settings(max_examples=150, deadline=None)
+def test_candidates_are_the_ones_cdist_gave(indexed, asked, budget, cutoff, top_k, rare_df):
+    """Same pairs, same scores, same order, including the pairs whose token_set_ratio was skipped
+    because they could not reach their query's best `top_k`."""
+    index = BlockingIndex(pa.array(indexed, pa.string()), max_key_share=1.0)
+    queries = pa.array(asked, pa.string())
+    assume(len(index.query_keys(queries, budget).key))
+    got = index.candidates(queries, budget=budget, prefilter_cutoff=cutoff, top_k=top_k, workers=2, rare_df=rare_df)
+    want = _cdist_candidates(index, queries, budget, cutoff, top_k, rare_df)
+    assert got.query.tolist() == want.query.tolist()
+    assert got.name.tolist() == want.name.tolist()
+    assert got.score.tolist() == want.score.tolist()
+
+
+def test_a_query_over_64_bytes_or_outside_ascii_is_scored_by_rapidfuzz_and_found():
+    long_name = "acme " + "advanced " * 8 + "robotics"
+    indexed = pa.array([long_name, "acme advanced robotics", "société acme"], pa.string())
+    index = BlockingIndex(indexed, max_key_share=1.0)
+    queries = pa.array([long_name, "societe acme", "société acme"], pa.string())
+    got = index.candidates(queries, budget=4000, prefilter_cutoff=70.0, top_k=4, workers=1)
+    want = _cdist_candidates(index, queries, 4000, 70.0, 4, 0)
+    assert (got.query.tolist(), got.name.tolist(), got.score.tolist()) == (
+        want.query.tolist(),
+        want.name.tolist(),
+        want.score.tolist(),
+    )
+    assert (0, 0, 100.0) in zip(got.query.tolist(), got.name.tolist(), got.score.tolist())
+    assert (2, 2, 100.0) in zip(got.query.tolist(), got.name.tolist(), got.score.tolist())
