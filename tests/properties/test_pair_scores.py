@@ -6,10 +6,11 @@ import pyarrow as pa
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import LCSseq
 
 from sbir_etl.linkage import indel_kernel
 from sbir_etl.linkage.candidates import BlockingIndex, NameCandidates, merge_candidates, token_sorted
-from sbir_etl.linkage.pair_scores import BlockPlan
+from sbir_etl.linkage.pair_scores import BlockPlan, PairScorer, TextCache
 
 # Few letters make long common subsequences, so scores land on and around every cut-off; "é" and
 # "中" are outside ASCII (bytes are not code points there), and long strings pass the 64-byte word.
@@ -20,31 +21,6 @@ any_text = st.one_of(
     st.text(alphabet="ab", min_size=60, max_size=80),
 )
 cutoffs = st.one_of(st.sampled_from([0.0, 0.4, 0.5, 50.0, 60.0, 66.6667, 70.0, 75.0, 80.0, 100.0]), st.floats(0, 100))
-
-
-@given(st.lists(any_text, min_size=1, max_size=6), st.lists(any_text, min_size=1, max_size=12), cutoffs)
-@settings(max_examples=400, deadline=None)
-def test_the_block_kernel_keeps_what_cdist_keeps(queries, names, cutoff):
-    """Every verdict is rapidfuzz's, or UNDECIDED where bytes cannot stand for characters: a name
-    outside ASCII, or a lane group of queries (four side by side) with one outside ASCII or over
-    64 bytes."""
-    q_arr, n_arr = pa.array(queries, pa.string()), pa.array(names, pa.string())
-    plan = BlockPlan.of(np.arange(len(queries)), np.zeros(len(queries), np.int64), np.full(len(queries), cutoff),
-                        np.array([0, len(names)]))  # fmt: skip
-    longest = indel_kernel.WORD_BITS + max(len(n.encode()) for n in names)
-    verdict = np.zeros(len(queries) * len(names), np.uint8)
-    indel_kernel.block_mask(
-        *indel_kernel.string_buffers(q_arr), *indel_kernel.string_buffers(n_arr), plan.queries, plan.query_starts,
-        np.arange(len(names), dtype=np.int32), plan.member_lo, plan.member_hi,
-        np.stack([indel_kernel.kept_distances(cutoff, longest)]), np.zeros(1, np.int64), all(n.isascii() for n in names), 0, 1, plan.pair_starts, verdict,
-    )  # fmt: skip
-    expected = process.cdist(queries, names, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8) > 0
-    for i, q in enumerate(queries):
-        for j, n in enumerate(names):
-            got = verdict[i * len(names) + j]
-            group = queries[i - i % indel_kernel.LANES : i - i % indel_kernel.LANES + indel_kernel.LANES]
-            exact = n.isascii() and all(g.isascii() and len(g) <= 64 for g in group)
-            assert got == (indel_kernel.KEPT * expected[i, j] if exact else indel_kernel.UNDECIDED), (q, n)
 
 
 def _kept_distance_mismatches(cutoff: float, longest: int) -> list[tuple[int, int]]:
@@ -70,25 +46,81 @@ def test_the_kept_distance_table_is_cdists_verdict_at_any_cutoff(cutoff):
     assert _kept_distance_mismatches(cutoff, 130) == []
 
 
-@given(st.lists(st.tuples(any_text, any_text), min_size=1, max_size=40))
+def _one_block(queries: list[str], names: list[str], cutoff: float) -> BlockPlan:
+    return BlockPlan.of(np.arange(len(queries)), np.zeros(len(queries), np.int64), np.full(len(queries), cutoff),
+                        np.array([0, len(names)]))  # fmt: skip
+
+
+@given(st.lists(any_text, min_size=1, max_size=14), st.lists(any_text, min_size=1, max_size=12), cutoffs)
+@settings(max_examples=400, deadline=None)
+def test_the_block_kernel_keeps_what_cdist_keeps_with_the_lcs(queries, names, cutoff):
+    """Each verdict is rapidfuzz's (1 + the LCS when kept), or UNDECIDED exactly where bytes
+    cannot stand for characters (a query or name outside ASCII) or a query passes 64 bytes."""
+    plan = _one_block(queries, names, cutoff)
+    buffers = indel_kernel.string_buffers(pa.array(queries, pa.string()))
+    buffers += indel_kernel.string_buffers(pa.array(names, pa.string()))
+    longest = indel_kernel.WORD_BITS + max(len(n.encode()) for n in names)
+    verdict = np.zeros(len(queries) * len(names), np.uint8)
+    indel_kernel.block_mask(
+        *buffers, plan.queries, plan.query_starts, np.arange(len(names), dtype=np.int32), plan.member_lo,
+        plan.member_hi, np.stack([indel_kernel.kept_distances(cutoff, longest)]), np.zeros(1, np.int64),
+        all(n.isascii() for n in names), 0, 1, plan.pair_starts, verdict,
+    )  # fmt: skip
+    kept = process.cdist(queries, names, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8) > 0
+    for i, q in enumerate(queries):
+        for j, n in enumerate(names):
+            if not (q.isascii() and n.isascii() and len(q) <= 64):
+                expected = indel_kernel.UNDECIDED
+            else:
+                expected = 1 + LCSseq.similarity(q, n) if kept[i, j] else 0
+            assert verdict[i * len(names) + j] == expected, (q, n)
+
+
+@given(st.lists(any_text, min_size=1, max_size=14), st.lists(any_text, min_size=1, max_size=12), cutoffs)
 @settings(max_examples=300, deadline=None)
-def test_pair_ratios_are_cpdist_ratios_to_the_bit(pairs):
-    queries = sorted({q for q, _ in pairs})
-    names = sorted({n for _, n in pairs})
-    pairs.sort()
+def test_prefiltered_pairs_and_ratios_are_cdists_to_the_bit(queries, names, cutoff):
+    """Kernel and rapidfuzz paths together: the pairs `cdist` keeps, with `cpdist`'s float32 ratio."""
+    queries, names = sorted(set(queries)), sorted(set(names))
+    q_arr, n_arr = pa.array(queries, pa.string()), pa.array(names, pa.string())
+    with PairScorer(q_arr, n_arr, TextCache(n_arr), workers=2) as scorer:
+        q, n, ratio = scorer.prefiltered(_one_block(queries, names, cutoff), np.arange(len(names), dtype=np.int32))
+    kept = np.argwhere(process.cdist(queries, names, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8) > 0)
+    assert list(zip(q.tolist(), n.tolist())) == [tuple(p) for p in kept.tolist()]
+    want = process.cpdist([queries[i] for i in q], [names[i] for i in n], scorer=fuzz.ratio) if len(q) else []
+    assert ratio.dtype == np.float32 and ratio.tolist() == list(want)
+
+
+# Names as the index holds them: words sorted, sometimes repeated; plus what the kernel must hand
+# back to rapidfuzz (a tab inside a word, a letter outside ASCII, joined differences over 64 bytes).
+word = st.sampled_from(["a", "ab", "abc", "b", "ba", "acme", "acne", "x" * 40, "y" * 30])
+sorted_words = st.lists(word, max_size=6).map(lambda ws: " ".join(sorted(ws)))
+odd_text = st.sampled_from(["", " ", "a  b", "a\tb", "café x", "b a", "x" * 70, " a"])
+set_text = st.one_of(sorted_words, sorted_words, sorted_words, odd_text)
+
+
+@given(st.lists(st.tuples(set_text, set_text), min_size=1, max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_token_set_ratios_are_cpdists_to_the_bit(pairs):
+    queries, names = sorted({q for q, _ in pairs}), sorted({n for _, n in pairs})
     q_ids = np.array([queries.index(q) for q, _ in pairs], np.int64)
     n_ids = np.array([names.index(n) for _, n in pairs], np.int64)
-    out = np.zeros(len(pairs))
-    buffers = indel_kernel.string_buffers(pa.array(queries, pa.string())) + indel_kernel.string_buffers(
-        pa.array(names, pa.string())
+    q_arr, n_arr = pa.array(queries, pa.string()), pa.array(names, pa.string())
+    with PairScorer(q_arr, n_arr, TextCache(n_arr), workers=2) as scorer:
+        got = scorer.set_ratios(q_ids, n_ids)
+    want = process.cpdist([q for q, _ in pairs], [n for _, n in pairs], scorer=fuzz.token_set_ratio)
+    assert got.dtype == np.float32 and got.tolist() == want.tolist()
+    raw = indel_kernel.token_set_ratios(
+        *indel_kernel.string_buffers(q_arr), *indel_kernel.string_buffers(n_arr), q_ids, n_ids
     )
-    indel_kernel.pair_ratios(*buffers, q_ids, n_ids, out)
-    expected = process.cpdist([q for q, _ in pairs], [n for _, n in pairs], scorer=fuzz.ratio, dtype=np.float64)
-    for (q, n), got, want in zip(pairs, out, expected):
-        if q.isascii() and n.isascii() and len(q) <= 64:
-            assert got == want, (q, n)  # equal as doubles, not approximately
-        else:
-            assert got == -1.0
+    for (q, n), value in zip(pairs, raw):  # the kernel itself scored every pair it could
+        plain = (
+            q.isascii()
+            and n.isascii()
+            and "\t" not in q + n
+            and q.split() == sorted(q.split())
+            and n.split() == sorted(n.split())
+        )
+        assert np.isnan(value) != plain or len(q) > 64 or len(n) > 64, (q, n)
 
 
 def _cdist_candidates(index: BlockingIndex, queries: pa.Array, budget: int, cutoff: float, top_k: int, rare_df: int):

@@ -226,11 +226,10 @@ class BlockingIndex:
         plan = BlockPlan.of(keys.query, keys.key, cutoffs, self.offsets)
         threads = workers if workers > 0 else os.cpu_count() or 1
         with PairScorer(token_sorted(queries), self.sorted_names, self.sorted_text, threads) as scorer:
-            q, n = scorer.prefiltered(plan, self.members)
-            sort_score = scorer.ratios(q, n)
-            set_score = scorer.set_ratios_that_count(q, n, sort_score, top_k, prefilter_cutoff)
+            q, n, sort_score = scorer.prefiltered(plan, self.members)
+            set_score = scorer.set_ratios(q, n)
         score = np.round((sort_score.astype(np.float64) + set_score) / 2.0, 2)
-        keep = score >= prefilter_cutoff  # also drops the pairs `set_ratios_that_count` skipped (NaN)
+        keep = score >= prefilter_cutoff
         return merge_candidates([NameCandidates(q[keep], n[keep], score[keep])], top_k)
 
 

@@ -25,10 +25,10 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
-KEPT = 1
-UNDECIDED = 2
+UNDECIDED = 255  # a verdict: rapidfuzz must score the pair (kept pairs carry 1 + their LCS, at most 65)
+EMPTY, INEXACT = -1, -2  # a query's word: none needed (""), or none possible (rapidfuzz must score it)
 WORD_BITS = 64
-LANES = 4  # queries scored side by side: four independent bit chains the CPU runs in parallel
+LANES = 4  # 64-bit words run side by side over a name's bytes: four independent chains
 IMPRECISION = 0.00001  # rapidfuzz's NormSim_to_NormDist
 MEMBER_TILE = 512  # recipient names (about 11 KB of bytes) scored by every query group while in cache
 
@@ -72,26 +72,6 @@ def kept_distances(score_cutoff: float, max_lensum: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
-def _patterns(
-    q_offsets: np.ndarray, q_data: np.ndarray, queries: np.ndarray, pm: np.ndarray, lengths: np.ndarray
-) -> bool:
-    """Fill pm[c, k] with query k's match mask for byte c, and lengths[k]; False when a query
-    cannot be scored here. Lanes past the last query stay empty."""
-    pm[:, :] = 0
-    lengths[:] = 0
-    for k in range(len(queries)):
-        lo, hi = q_offsets[queries[k]], q_offsets[queries[k] + 1]
-        if hi - lo > WORD_BITS:
-            return False
-        lengths[k] = hi - lo
-        for i in range(lo, hi):
-            if q_data[i] >= 128:
-                return False
-            pm[q_data[i], k] |= np.uint64(1) << np.uint64(i - lo)
-    return True
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _popcount(x: np.uint64) -> int:
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -100,23 +80,116 @@ def _popcount(x: np.uint64) -> int:
     return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
+@njit(cache=True, nogil=True)
+def _pack(
+    q_offsets: np.ndarray,
+    q_data: np.ndarray,
+    queries: np.ndarray,
+    pm: np.ndarray,
+    keep: np.ndarray,
+    word: np.ndarray,
+    shift: np.ndarray,
+    length: np.ndarray,
+) -> int:
+    """Pack the queries into 64-bit words, several per word, each above a guard bit: pm[w, c]
+    gets the match masks of byte c, keep[w] the bits that are not guards. word[i] is query i's
+    word, or EMPTY / INEXACT (over 64 bytes or outside ASCII). Returns the number of words."""
+    words = 0
+    used = WORD_BITS
+    for i in range(len(queries)):
+        lo, hi = q_offsets[queries[i]], q_offsets[queries[i] + 1]
+        length[i] = hi - lo
+        word[i] = EMPTY if hi == lo else INEXACT
+        if hi == lo or hi - lo > WORD_BITS:
+            continue
+        ascii_only = True
+        for j in range(lo, hi):
+            ascii_only &= q_data[j] < 128
+        if not ascii_only:
+            continue
+        start = used + 1 if used > 0 else 0  # a guard bit between two queries stops the carries
+        if start + hi - lo > WORD_BITS:
+            pm[words, :] = 0
+            keep[words] = ~np.uint64(0)
+            words += 1
+            start = 0
+        elif used > 0:
+            keep[words - 1] &= ~(np.uint64(1) << np.uint64(used))
+        for j in range(lo, hi):
+            pm[words - 1, q_data[j]] |= np.uint64(1) << np.uint64(start + j - lo)
+        word[i], shift[i], used = words - 1, start, start + hi - lo
+    return words
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _lcs4(pm: np.ndarray, data: np.ndarray, lo: int, hi: int, lengths: np.ndarray, lcs: np.ndarray) -> bool:
-    """lcs[k] = the LCS of query lane k and data[lo:hi]; False at a byte outside ASCII."""
-    full = ~np.uint64(0)
-    s0 = s1 = s2 = s3 = full
+def _lcs_words(
+    pm: np.ndarray, keep: np.ndarray, w0: int, words: int, data: np.ndarray, lo: int, hi: int, s: np.ndarray
+) -> bool:
+    """Run data[lo:hi] through words w0..w0+3 (Hyyrö's bit-parallel LCS, four independent chains
+    the CPU runs side by side); s[k] is word w0+k's final state. False at a byte outside ASCII."""
+    last = max(w0, words - 1)
+    p0, p1, p2, p3 = w0, min(w0 + 1, last), min(w0 + 2, last), min(w0 + 3, last)
+    k0, k1, k2, k3 = keep[p0], keep[p1], keep[p2], keep[p3]
+    s0, s1, s2, s3 = k0, k1, k2, k3
     for i in range(lo, hi):
         c = data[i]
         if c >= 128:
             return False
-        u0, u1, u2, u3 = s0 & pm[c, 0], s1 & pm[c, 1], s2 & pm[c, 2], s3 & pm[c, 3]
-        s0, s1 = (s0 + u0) | (s0 - u0), (s1 + u1) | (s1 - u1)
-        s2, s3 = (s2 + u2) | (s2 - u2), (s3 + u3) | (s3 - u3)
-    for k, s in enumerate((s0, s1, s2, s3)):
-        m = lengths[k]
-        mask = full if m == WORD_BITS else (np.uint64(1) << np.uint64(m)) - np.uint64(1)
-        lcs[k] = m - _popcount(s & mask)
+        u0, u1, u2, u3 = s0 & pm[p0, c], s1 & pm[p1, c], s2 & pm[p2, c], s3 & pm[p3, c]
+        s0, s1 = ((s0 + u0) | (s0 - u0)) & k0, ((s1 + u1) | (s1 - u1)) & k1
+        s2, s3 = ((s2 + u2) | (s2 - u2)) & k2, ((s3 + u3) | (s3 - u3)) & k3
+    s[0], s[1], s[2], s[3] = s0, s1, s2, s3
     return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _shortest_reachable(m: int, limit: np.ndarray) -> int:
+    """The shortest name length a query of m bytes can be kept with (distance >= length gap)."""
+    for length in range(m + 1):
+        if m - length <= limit[m + length]:
+            return length
+    return m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _longest_reachable(m: int, limit: np.ndarray) -> int:
+    """The longest name length a query of m bytes can be kept with; the table's end if no end."""
+    for length in range(len(limit) - 1 - m, m - 1, -1):
+        if length - m <= limit[m + length]:
+            return length
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _chains(
+    word: np.ndarray,
+    length: np.ndarray,
+    queries: int,
+    words: int,
+    limit: np.ndarray,
+    ascii_names: bool,
+    no_limit: int,
+    chain_q: np.ndarray,
+    chain_len: np.ndarray,
+) -> int:
+    """Split the packed queries into chains of LANES words: chain c scores queries
+    chain_q[c]:chain_q[c + 1] (those in no word go with the first), and only names whose length
+    is within chain_len[c] (every length unless `ascii_names`, where bytes are characters)."""
+    chains = max((words + LANES - 1) // LANES, 1)
+    i = 0
+    for c in range(chains):
+        chain_q[c] = i
+        shortest, longest = (no_limit, -1) if ascii_names else (0, no_limit)
+        while i < queries and word[i] < (c + 1) * LANES:
+            if word[i] == INEXACT:
+                shortest, longest = 0, no_limit
+            else:
+                shortest = min(shortest, _shortest_reachable(length[i], limit))
+                longest = max(longest, _longest_reachable(length[i], limit))
+            i += 1
+        chain_len[c, 0], chain_len[c, 1] = shortest, longest
+    chain_q[chains] = i
+    return chains
 
 
 @njit(cache=True, nogil=True)
@@ -139,31 +212,37 @@ def block_mask(
     out: np.ndarray,
 ) -> int:
     """For blocks first..stop-1, every query of the block against every member, query by query
-    (row-major), into `out[out_starts[b] - out_starts[first]:]`: `KEPT` when `fuzz.ratio` with
-    the block's cut-off keeps the pair, else 0, or `UNDECIDED`.
+    (row-major), into `out[out_starts[b] - out_starts[first]:]`: 1 + the LCS when `fuzz.ratio`
+    with the block's cut-off keeps the pair, 0 when it does not, `UNDECIDED` where rapidfuzz must
+    say (a query over 64 bytes, or a query or name outside ASCII).
 
     Block b's queries are `block_queries[query_starts[b]:query_starts[b + 1]]` (ids into the q_
     strings), its members `members[member_lo[b]:member_hi[b]]` (ids into the n_ strings); its
     cut-off is the table `kept[block_kept[b]]` of `kept_distances`. `ascii_names` says every n_
-    string is ASCII, so that byte lengths are lengths and names no lane can reach are skipped."""
+    string is ASCII, so that byte lengths are lengths and names no query can reach are skipped."""
     most = 1
     for b in range(first, stop):
-        most = max(most, (query_starts[b + 1] - query_starts[b] + LANES - 1) // LANES)
-    pm = np.zeros((most, 128, LANES), dtype=np.uint64)
-    lengths = np.zeros((most, LANES), dtype=np.int64)
-    exact = np.zeros(most, dtype=np.bool_)
-    lcs = np.zeros(LANES, dtype=np.int64)
+        most = max(most, query_starts[b + 1] - query_starts[b])
+    pm = np.zeros((most, 128), dtype=np.uint64)
+    keep = np.zeros(most, dtype=np.uint64)
+    word = np.zeros(most, dtype=np.int64)
+    shift = np.zeros(most, dtype=np.int64)
+    length = np.zeros(most, dtype=np.int64)
+    s = np.zeros(LANES, dtype=np.uint64)
+    chain_q = np.zeros(most + 2, dtype=np.int64)
+    chain_len = np.zeros((most + 1, 2), dtype=np.int64)
     base = out_starts[first]
     touched = np.uint8(0)
     for b in range(first, stop):
         limit = kept[block_kept[b]]
         width = member_hi[b] - member_lo[b]
-        groups = (query_starts[b + 1] - query_starts[b] + LANES - 1) // LANES
-        for g in range(groups):
-            q0 = query_starts[b] + g * LANES
-            queries = block_queries[q0 : min(q0 + LANES, query_starts[b + 1])]
-            exact[g] = _patterns(q_offsets, q_data, queries, pm[g], lengths[g])
-        # Members in tiles that stay in cache while every group of queries passes over them.
+        nq = query_starts[b + 1] - query_starts[b]
+        words = _pack(
+            q_offsets, q_data, block_queries[query_starts[b] : query_starts[b + 1]], pm, keep, word, shift, length
+        )
+        row0 = out_starts[b] - base
+        chains = _chains(word, length, nq, words, limit, ascii_names, n_data.size, chain_q, chain_len)
+        # Members in tiles that stay in cache while every chain of words passes over them.
         for t0 in range(0, width, MEMBER_TILE):
             t1 = min(width, t0 + MEMBER_TILE)
             # Touch the tile's names first: these loads do not wait on each other, so their cache
@@ -172,58 +251,204 @@ def block_mask(
                 n = members[member_lo[b] + j]
                 if n_offsets[n + 1] > n_offsets[n]:
                     touched ^= n_data[n_offsets[n]] ^ n_data[n_offsets[n + 1] - 1]
-            for g in range(groups):
-                lanes = min(LANES, query_starts[b + 1] - query_starts[b] - g * LANES)
-                row = out_starts[b] - base + g * LANES * width
-                if not exact[g]:
-                    for k in range(lanes):
-                        out[row + k * width + t0 : row + k * width + t1] = UNDECIDED
-                    continue
-                pm_g, lengths_g = pm[g], lengths[g]  # views made once, not per name
+            for c in range(chains):
+                w0 = c * LANES
                 for j in range(t0, t1):
                     n = members[member_lo[b] + j]
                     n_lo, n_hi = n_offsets[n], n_offsets[n + 1]
-                    if ascii_names:  # byte lengths are lengths: skip names too long or short for every lane
-                        reachable = False
-                        for k in range(lanes):
-                            lensum = lengths_g[k] + n_hi - n_lo
-                            if lensum >= len(limit) or abs(lengths_g[k] - (n_hi - n_lo)) <= limit[lensum]:
-                                reachable = True
-                        if not reachable:
+                    if n_hi - n_lo < chain_len[c, 0] or n_hi - n_lo > chain_len[c, 1]:
+                        continue
+                    ascii_name = _lcs_words(pm, keep, w0, words, n_data, n_lo, n_hi, s)
+                    for i in range(chain_q[c], chain_q[c + 1]):
+                        at = row0 + i * width + j
+                        if word[i] == INEXACT or not ascii_name:
+                            out[at] = UNDECIDED
                             continue
-                    scored = _lcs4(pm_g, n_data, n_lo, n_hi, lengths_g, lcs)
-                    for k in range(lanes):
-                        lensum = lengths_g[k] + n_hi - n_lo
-                        if not scored or lensum >= len(limit):
-                            out[row + k * width + j] = UNDECIDED
-                        elif lensum - 2 * lcs[k] <= limit[lensum]:
-                            out[row + k * width + j] = KEPT
+                        lcs = 0
+                        if word[i] >= 0:
+                            bits = ~np.uint64(0)
+                            if length[i] < WORD_BITS:
+                                bits = (np.uint64(1) << np.uint64(length[i])) - np.uint64(1)
+                            lcs = length[i] - _popcount((s[word[i] - w0] >> np.uint64(shift[i])) & bits)
+                        lensum = length[i] + n_hi - n_lo
+                        if lensum - 2 * lcs <= limit[lensum]:
+                            out[at] = 1 + lcs
     return int(touched)  # returned only so that the touching loads are not optimised away
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _is_space(c: int) -> bool:
+    """rapidfuzz's whitespace for one-byte characters."""
+    return c == 32 or 9 <= c <= 13 or 28 <= c <= 31
+
+
 @njit(cache=True, nogil=True)
-def pair_ratios(
+def _words(data: np.ndarray, lo: int, hi: int, starts: np.ndarray, stops: np.ndarray) -> int:
+    """Split data[lo:hi] into distinct words, as rapidfuzz's `sorted_split` and `dedupe` do for
+    a string whose words are already sorted; -1 when the string is not such a string (a byte
+    outside ASCII, whitespace other than spaces, or words out of order)."""
+    count = 0
+    i = lo
+    while i < hi:
+        c = data[i]
+        if c >= 128 or (c != 32 and _is_space(c)):
+            return -1
+        if c == 32:
+            i += 1
+            continue
+        j = i
+        while j < hi and data[j] != 32:
+            if data[j] >= 128 or _is_space(data[j]):
+                return -1
+            j += 1
+        if count > 0:
+            order = _compare(data, starts[count - 1], stops[count - 1], data, i, j)
+            if order > 0:
+                return -1
+            if order == 0:  # a repeated word counts once
+                i = j
+                continue
+        starts[count], stops[count] = i, j
+        count += 1
+        i = j
+    return count
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _compare(a: np.ndarray, a_lo: int, a_hi: int, b: np.ndarray, b_lo: int, b_hi: int) -> int:
+    """-1, 0 or 1 as a[a_lo:a_hi] sorts before, equal to or after b[b_lo:b_hi] (bytewise)."""
+    n = min(a_hi - a_lo, b_hi - b_lo)
+    for k in range(n):
+        if a[a_lo + k] != b[b_lo + k]:
+            return -1 if a[a_lo + k] < b[b_lo + k] else 1
+    if a_hi - a_lo == b_hi - b_lo:
+        return 0
+    return -1 if a_hi - a_lo < b_hi - b_lo else 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _joined_length(starts: np.ndarray, stops: np.ndarray, words: np.ndarray, count: int) -> int:
+    """The length of words[:count] joined by single spaces."""
+    total = max(count - 1, 0)
+    for w in range(count):
+        total += stops[words[w]] - starts[words[w]]
+    return total
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _joined_lcs(
+    a: np.ndarray, a_starts: np.ndarray, a_stops: np.ndarray, a_words: np.ndarray, a_count: int, a_len: int,
+    b: np.ndarray, b_starts: np.ndarray, b_stops: np.ndarray, b_words: np.ndarray, b_count: int,
+    pm: np.ndarray,
+) -> int:  # fmt: skip
+    """The LCS of a's words a_words[:a_count] joined by single spaces (a_len <= 64 bytes, the
+    pattern) and the same for b; `pm` (128 match masks) is all zero before and after."""
+    bit = 0
+    for w in range(a_count):
+        if w > 0:
+            pm[32] |= np.uint64(1) << np.uint64(bit)
+            bit += 1
+        for k in range(a_starts[a_words[w]], a_stops[a_words[w]]):
+            pm[a[k]] |= np.uint64(1) << np.uint64(bit)
+            bit += 1
+    s = ~np.uint64(0)
+    for w in range(b_count):
+        if w > 0:
+            u = s & pm[32]
+            s = (s + u) | (s - u)
+        for k in range(b_starts[b_words[w]], b_stops[b_words[w]]):
+            u = s & pm[b[k]]
+            s = (s + u) | (s - u)
+    for w in range(a_count):  # leave pm all zero for the next pattern
+        for k in range(a_starts[a_words[w]], a_stops[a_words[w]]):
+            pm[a[k]] = 0
+    pm[32] = 0
+    mask = ~np.uint64(0) if a_len == WORD_BITS else (np.uint64(1) << np.uint64(a_len)) - np.uint64(1)
+    return a_len - _popcount(s & mask)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _norm_distance(dist: int, lensum: int) -> float:
+    """rapidfuzz's `fuzz_detail::norm_distance` (without a cut-off)."""
+    return 100.0 - 100.0 * dist / lensum if lensum > 0 else 100.0
+
+
+@njit(cache=True, nogil=True)
+def token_set_ratios(
     q_offsets: np.ndarray,
     q_data: np.ndarray,
     n_offsets: np.ndarray,
     n_data: np.ndarray,
     queries: np.ndarray,
     names: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    """out[i] = `fuzz.ratio` of (queries[i], names[i]) without a cut-off, or -1.0 where rapidfuzz
-    must say. Pairs of one query should be adjacent: its pattern is built once per run of them."""
-    pm = np.zeros((128, LANES), dtype=np.uint64)
-    lengths = np.zeros(LANES, dtype=np.int64)
-    lcs = np.zeros(LANES, dtype=np.int64)
-    last = -1
-    exact = False
+) -> np.ndarray:
+    """`fuzz.token_set_ratio` of each (queries[i], names[i]), both strings with their words in
+    sorted order, as rapidfuzz computes it without a cut-off; NaN where rapidfuzz must say."""
+    out = np.empty(len(queries), dtype=np.float64)
+    longest = 1
+    for i in range(len(q_offsets) - 1):
+        longest = max(longest, q_offsets[i + 1] - q_offsets[i] + 1)
+    for i in range(len(names)):
+        longest = max(longest, n_offsets[names[i] + 1] - n_offsets[names[i]] + 1)
+    a_starts, a_stops = np.zeros(longest, np.int64), np.zeros(longest, np.int64)
+    b_starts, b_stops = np.zeros(longest, np.int64), np.zeros(longest, np.int64)
+    common, a_only, b_only = np.zeros(longest, np.int64), np.zeros(longest, np.int64), np.zeros(longest, np.int64)
+    pm = np.zeros(128, dtype=np.uint64)
     for i in range(len(queries)):
-        if queries[i] != last:
-            exact = _patterns(q_offsets, q_data, queries[i : i + 1], pm, lengths)
-            last = queries[i]
-        lo, hi = n_offsets[names[i]], n_offsets[names[i] + 1]
-        if exact and _lcs4(pm, n_data, lo, hi, lengths, lcs):
-            out[i] = ratio_with_cutoff(lcs[0], lengths[0] + hi - lo, 0.0)
+        q, n = queries[i], names[i]
+        a_count = _words(q_data, q_offsets[q], q_offsets[q + 1], a_starts, a_stops)
+        b_count = _words(n_data, n_offsets[n], n_offsets[n + 1], b_starts, b_stops)
+        if a_count < 0 or b_count < 0:
+            out[i] = np.nan
+            continue
+        if a_count == 0 or b_count == 0:
+            out[i] = 0.0
+            continue
+        # Both word lists are sorted and distinct: one merge splits them into shared and own words.
+        x = y = n_common = n_a = n_b = 0
+        while x < a_count or y < b_count:
+            if y == b_count:
+                order = -1
+            elif x == a_count:
+                order = 1
+            else:
+                order = _compare(q_data, a_starts[x], a_stops[x], n_data, b_starts[y], b_stops[y])
+            if order == 0:
+                common[n_common] = x
+                n_common += 1
+                x += 1
+                y += 1
+            elif order < 0:
+                a_only[n_a] = x
+                n_a += 1
+                x += 1
+            else:
+                b_only[n_b] = y
+                n_b += 1
+                y += 1
+        if n_common > 0 and (n_a == 0 or n_b == 0):
+            out[i] = 100.0
+            continue
+        ab_len = _joined_length(a_starts, a_stops, a_only, n_a)
+        ba_len = _joined_length(b_starts, b_stops, b_only, n_b)
+        sect_len = _joined_length(a_starts, a_stops, common, n_common)
+        if ab_len <= WORD_BITS:  # the LCS is symmetric: the shorter side is the bit pattern
+            lcs = _joined_lcs(
+                q_data, a_starts, a_stops, a_only, n_a, ab_len, n_data, b_starts, b_stops, b_only, n_b, pm
+            )
+        elif ba_len <= WORD_BITS:
+            lcs = _joined_lcs(
+                n_data, b_starts, b_stops, b_only, n_b, ba_len, q_data, a_starts, a_stops, a_only, n_a, pm
+            )
         else:
-            out[i] = -1.0
+            out[i] = np.nan
+            continue
+        has_sect = 1 if sect_len > 0 else 0
+        sect_ab_len = sect_len + has_sect + ab_len
+        sect_ba_len = sect_len + has_sect + ba_len
+        result = _norm_distance(ab_len + ba_len - 2 * lcs, sect_ab_len + sect_ba_len)
+        if sect_len > 0:
+            result = max(result, _norm_distance(has_sect + ab_len, sect_len + sect_ab_len))
+            result = max(result, _norm_distance(has_sect + ba_len, sect_len + sect_ba_len))
+        out[i] = result
+    return out

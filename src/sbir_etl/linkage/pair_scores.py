@@ -25,7 +25,6 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from sbir_etl.linkage import indel_kernel
-from sbir_etl.linkage.sorted_arrays import sorted_unique
 
 PAIRS_PER_TASK = 4_000_000  # pairs one scoring thread takes at a time (a 4 MB verdict mask)
 
@@ -96,6 +95,12 @@ class BlockPlan:
         return [(int(a), int(b)) for a, b in zip(edges, np.r_[edges[1:], blocks])]
 
 
+def _ratio(lcs: np.ndarray, lensum: np.ndarray) -> np.ndarray:
+    """`fuzz.ratio` from the LCS and the summed length, in rapidfuzz's order of float operations."""
+    norm_dist = (lensum - 2 * lcs) / np.maximum(lensum, 1)  # 0 / 1 = 0 for two empty strings, as rapidfuzz
+    return (1.0 - norm_dist) * 100.0
+
+
 class PairScorer:
     """Scores (query, name) pairs of one set of query names against the index's names; the
     queries and names are token-sorted Arrow string arrays, `name_text` their Python strings."""
@@ -113,9 +118,10 @@ class PairScorer:
     def __exit__(self, *exc: object) -> None:
         self.pool.shutdown()
 
-    def prefiltered(self, plan: BlockPlan, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def prefiltered(self, plan: BlockPlan, members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The distinct (query, name) pairs whose `fuzz.ratio` reaches the cut-off of a block
-        they meet in (`members` maps postings to names), sorted by query then name."""
+        they meet in (`members` maps postings to names), sorted by query then name, with that
+        ratio as `cpdist` returns it (float32)."""
         cutoffs, block_table = np.unique(plan.cutoffs, return_inverse=True)
         longest = indel_kernel.WORD_BITS + int(np.diff(self.buffers[2]).max(initial=0))
         tables = np.stack([indel_kernel.kept_distances(float(c), longest) for c in cutoffs] or [np.zeros(1, np.int64)])
@@ -137,75 +143,50 @@ class PairScorer:
 
         parts = list(self.pool.map(score, plan.tasks(PAIRS_PER_TASK)))
         if not parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
         q, n, verdict, cutoff = (np.concatenate(column) for column in zip(*parts))
         q, n = q.astype(np.int64), n.astype(np.int64)
-        undecided = verdict == indel_kernel.UNDECIDED
-        if undecided.any():
-            verdict[undecided] = self._kept_by_rapidfuzz(q[undecided], n[undecided], cutoff[undecided])
-        kept = verdict == indel_kernel.KEPT
-        pair = sorted_unique((q[kept] << 32) | n[kept])
-        return pair >> 32, pair & 0xFFFFFFFF
+        ratio = np.full(len(q), np.nan)
+        scored = verdict != indel_kernel.UNDECIDED
+        lensum = np.diff(self.buffers[0])[q[scored]] + np.diff(self.buffers[2])[n[scored]]
+        ratio[scored] = _ratio(verdict[scored].astype(np.int64) - 1, lensum)
+        if not scored.all():
+            undecided = np.flatnonzero(~scored)
+            ratio[undecided] = self._rapidfuzz_ratios(q[undecided], n[undecided], cutoff[undecided])
+        found = np.flatnonzero(~np.isnan(ratio))
+        key = (q[found] << 32) | n[found]
+        order = np.argsort(key, kind="stable")
+        first = np.r_[True, key[order][1:] != key[order][:-1]] if len(order) else np.zeros(0, bool)
+        found = found[order[first]]  # a pair met in two blocks has one ratio: keep one
+        return q[found], n[found], ratio[found].astype(np.float32)
 
-    def _kept_by_rapidfuzz(self, q: np.ndarray, n: np.ndarray, cutoff: np.ndarray) -> np.ndarray:
-        verdict = np.zeros(len(q), dtype=np.uint8)
+    def _rapidfuzz_ratios(self, q: np.ndarray, n: np.ndarray, cutoff: np.ndarray) -> np.ndarray:
+        """`fuzz.ratio` of pairs the kernel cannot score, NaN where `cdist` with `cutoff` dropped them."""
         self.name_text.make(n)
+        left, right = self.query_text[q], self.name_text.get(n)
+        out = process.cpdist(left, right, scorer=fuzz.ratio, dtype=np.float64)
         for value in np.unique(cutoff):
             at = np.flatnonzero(cutoff == value)
-            left, right = self.query_text[q[at]], self.name_text.get(n[at])
-            scores = process.cpdist(left, right, scorer=fuzz.ratio, score_cutoff=float(value), dtype=np.uint8)
-            verdict[at[scores > 0]] = indel_kernel.KEPT
-        return verdict
+            kept = process.cpdist(left[at], right[at], scorer=fuzz.ratio, score_cutoff=float(value), dtype=np.uint8)
+            out[at[kept == 0]] = np.nan
+        return out
 
-    def ratios(self, q: np.ndarray, n: np.ndarray) -> np.ndarray:
-        """`fuzz.ratio` of each pair, as `cpdist` returns it (float32); pairs of one query adjacent."""
-        out = np.empty(len(q), dtype=np.float64)
-        edges = np.r_[np.arange(0, len(q), PAIRS_PER_TASK), len(q)]
+    def set_ratios(self, q: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """`fuzz.token_set_ratio` of each pair, as `cpdist` returns it (float32)."""
+        by_name = np.argsort(n, kind="stable")  # names in memory order: fewer cache misses
+        scores = np.empty(len(q), dtype=np.float64)
+        edges = np.r_[np.arange(0, len(q), PAIRS_PER_TASK // 4), len(q)]
 
         def score(span: tuple[int, int]) -> None:
-            a, b = span
-            indel_kernel.pair_ratios(*self.buffers, q[a:b], n[a:b], out[a:b])
+            at = by_name[span[0] : span[1]]
+            scores[span[0] : span[1]] = indel_kernel.token_set_ratios(*self.buffers, q[at], n[at])
 
         list(self.pool.map(score, zip(edges[:-1], edges[1:])))
-        undecided = np.flatnonzero(out < 0)
+        out = np.empty(len(q), dtype=np.float64)
+        out[by_name] = scores
+        undecided = np.flatnonzero(np.isnan(out))
         if len(undecided):
             self.name_text.make(n[undecided])
             left, right = self.query_text[q[undecided]], self.name_text.get(n[undecided])
-            out[undecided] = process.cpdist(left, right, scorer=fuzz.ratio, dtype=np.float64)
+            out[undecided] = process.cpdist(left, right, scorer=fuzz.token_set_ratio, dtype=np.float64)
         return out.astype(np.float32)
-
-    def set_ratios_that_count(
-        self, q: np.ndarray, n: np.ndarray, sort_score: np.ndarray, top_k: int, cutoff: float
-    ) -> np.ndarray:
-        """`fuzz.token_set_ratio` (float32, as `cpdist` returns it) of the pairs that can still be
-        among their query's best `top_k` and reach `cutoff`; NaN for the rest.
-
-        The final score is round((sort + set) / 2, 2) and set <= 100, so a pair whose bound
-        round((sort + 100) / 2, 2) is below `cutoff`, or below the finals of `top_k` pairs of its
-        query already scored, cannot count. The pairs with each query's best `top_k` sort scores
-        are scored first; they leave about a third of the others out of reach."""
-        out = np.full(len(q), np.nan, dtype=np.float32)
-        if not len(q):
-            return out
-        order = np.lexsort((-sort_score, q))
-        starts = np.flatnonzero(np.r_[True, q[order][1:] != q[order][:-1]])
-        rank = np.arange(len(q)) - np.repeat(starts, np.diff(np.r_[starts, len(q)]))
-        first = order[rank < top_k]
-        self._set_ratios(q, n, first, out)
-        final = np.round((sort_score[first].astype(np.float64) + out[first]) / 2.0, 2)
-        queries = int(q.max()) + 1
-        kth_best = np.full(queries, np.inf)
-        np.minimum.at(kth_best, q[first], final)
-        has_k = np.bincount(q[first], minlength=queries) >= top_k
-        bar = np.where(has_k, np.maximum(kth_best, cutoff), cutoff)
-        bound = np.round((sort_score.astype(np.float64) + 100.0) / 2.0, 2)
-        rest = order[rank >= top_k]
-        self._set_ratios(q, n, rest[bound[rest] >= bar[q[rest]]], out)
-        return out
-
-    def _set_ratios(self, q: np.ndarray, n: np.ndarray, at: np.ndarray, out: np.ndarray) -> None:
-        if not len(at):
-            return
-        self.name_text.make(n[at])
-        left, right = self.query_text[q[at]], self.name_text.get(n[at])
-        out[at] = process.cpdist(left, right, scorer=fuzz.token_set_ratio, workers=self.workers)
