@@ -7,8 +7,9 @@ the middle or at one end of a distinctive word still shares a key). Keys carried
 An award name is compared only with the names behind its rarest keys, up to a candidate budget.
 
 Scoring, precision first: a cheap `token_sort_ratio` pass (computed as `ratio` over names whose
-tokens were sorted once) with `score_cutoff` over each key's block (rapidfuzz's `cdist`, GIL
-released, both cores), then `token_set_ratio` on the survivors; the final score is their mean.
+tokens were sorted once) with `score_cutoff` over each key's block, then `token_set_ratio` on the
+survivors; the final score is their mean. The scores are rapidfuzz's, computed by
+`pair_scores.PairScorer` from the Arrow bytes on every core.
 `token_set_ratio` alone scores "acme" against "acme advanced robotics" as 100, which joins the
 wrong company; the mean does not.
 

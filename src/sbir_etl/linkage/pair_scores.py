@@ -18,13 +18,12 @@ pair for pair and bit for bit (`tests/core/test_pair_scores.py`).
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
-
-from sbir_etl.linkage import indel_kernel
 
 PAIRS_PER_TASK = 4_000_000  # pairs one scoring thread takes at a time (a 4 MB verdict mask)
 
@@ -95,6 +94,14 @@ class BlockPlan:
         return [(int(a), int(b)) for a, b in zip(edges, np.r_[edges[1:], blocks])]
 
 
+def _kernels() -> ModuleType:
+    """`indel_kernel`, imported when a run first scores names: numba costs about 60 MiB and a
+    second of start-up, which `sbir-etl index` (whose peak is the build) never needs."""
+    from sbir_etl.linkage import indel_kernel
+
+    return indel_kernel
+
+
 def _ratio(lcs: np.ndarray, lensum: np.ndarray) -> np.ndarray:
     """`fuzz.ratio` from the LCS and the summed length, in rapidfuzz's order of float operations."""
     norm_dist = (lensum - 2 * lcs) / np.maximum(lensum, 1)  # 0 / 1 = 0 for two empty strings, as rapidfuzz
@@ -107,8 +114,9 @@ class PairScorer:
 
     def __init__(self, queries: pa.Array, names: pa.Array, name_text: TextCache, workers: int) -> None:
         self.name_text, self.workers = name_text, workers
+        self.kernel = _kernels()
         self.pool = ThreadPoolExecutor(max_workers=workers)
-        self.buffers = indel_kernel.string_buffers(queries) + indel_kernel.string_buffers(names)
+        self.buffers = self.kernel.string_buffers(queries) + self.kernel.string_buffers(names)
         self.ascii_names = bool(pc.all(pc.string_is_ascii(names)).as_py() is not False)
         self.query_text = queries.to_numpy(zero_copy_only=False)
 
@@ -123,14 +131,14 @@ class PairScorer:
         they meet in (`members` maps postings to names), sorted by query then name, with that
         ratio as `cpdist` returns it (float32)."""
         cutoffs, block_table = np.unique(plan.cutoffs, return_inverse=True)
-        longest = indel_kernel.WORD_BITS + int(np.diff(self.buffers[2]).max(initial=0))
-        tables = np.stack([indel_kernel.kept_distances(float(c), longest) for c in cutoffs] or [np.zeros(1, np.int64)])
+        longest = self.kernel.WORD_BITS + int(np.diff(self.buffers[2]).max(initial=0))
+        tables = np.stack([self.kernel.kept_distances(float(c), longest) for c in cutoffs] or [np.zeros(1, np.int64)])
 
         def score(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             first, stop = task
             local = plan.pair_starts[first : stop + 1] - plan.pair_starts[first]
             verdict = np.zeros(int(local[-1]), dtype=np.uint8)
-            indel_kernel.block_mask(
+            self.kernel.block_mask(
                 *self.buffers, plan.queries, plan.query_starts, members, plan.member_lo, plan.member_hi,
                 tables, block_table, self.ascii_names, first, stop, plan.pair_starts, verdict,
             )  # fmt: skip
@@ -147,7 +155,7 @@ class PairScorer:
         q, n, verdict, cutoff = (np.concatenate(column) for column in zip(*parts))
         q, n = q.astype(np.int64), n.astype(np.int64)
         ratio = np.full(len(q), np.nan)
-        scored = verdict != indel_kernel.UNDECIDED
+        scored = verdict != self.kernel.UNDECIDED
         lensum = np.diff(self.buffers[0])[q[scored]] + np.diff(self.buffers[2])[n[scored]]
         ratio[scored] = _ratio(verdict[scored].astype(np.int64) - 1, lensum)
         if not scored.all():
@@ -179,7 +187,7 @@ class PairScorer:
 
         def score(span: tuple[int, int]) -> None:
             at = by_name[span[0] : span[1]]
-            scores[span[0] : span[1]] = indel_kernel.token_set_ratios(*self.buffers, q[at], n[at])
+            scores[span[0] : span[1]] = self.kernel.token_set_ratios(*self.buffers, q[at], n[at])
 
         list(self.pool.map(score, zip(edges[:-1], edges[1:])))
         out = np.empty(len(q), dtype=np.float64)
