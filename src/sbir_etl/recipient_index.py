@@ -49,7 +49,7 @@ from sbir_etl.linkage.rules import RULES, enabled
 
 log = logging.getLogger("sbir_etl.recipient_index")
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: the recipient source records device, inode and ctime
 """The layout of the saved arrays; bumped whenever `RecipientIndex.arrays()` changes shape."""
 INDEX_CODE = (
     "candidates",
@@ -83,17 +83,30 @@ def build_recipient_index(recipients_path: str | Path, config: EnrichmentConfig,
 
 @dataclass(frozen=True)
 class RecipientSource:
-    """The recipient file an index was built from: where it was and what it held (by content)."""
+    """The recipient file an index was built from: where it was and what it held (by content),
+    and which file it was (device, inode, change time) when that content was hashed."""
 
     path: str
     size: int
     mtime_ns: int
     sha256: str
+    device: int
+    inode: int
+    ctime_ns: int
 
     @classmethod
     def of(cls, path: str | Path) -> "RecipientSource":
-        stat = os.stat(path)
-        return cls(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, content_digest(path))
+        stat = os.stat(path)  # before hashing: a write while hashing leaves a newer ctime
+        digest = content_digest(path)
+        return cls(
+            str(Path(path).resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+            digest,
+            stat.st_dev,
+            stat.st_ino,
+            stat.st_ctime_ns,
+        )
 
     def described(self) -> str:
         """Where and when the file was, as a message names it."""
@@ -101,10 +114,18 @@ class RecipientSource:
         return f"{self.path}, modified {modified}"
 
     def differs_from(self, path: str | Path) -> str | None:
-        """Why the file at `path` is not this source (None when its content is the same)."""
-        size = os.stat(path).st_size
-        if size != self.size:
-            return f"{size:,} bytes, the index was built from {self.size:,}"
+        """Why the file at `path` is not this source (None when its content is the same).
+
+        The content is hashed again unless `path` is the very file that was hashed, not written
+        since: the kernel sets a file's change time (ctime) on every write and no program can set
+        it back, so the same device, inode, size, mtime and ctime mean the same bytes. A copy, a
+        file replaced by another, or one rewritten with its old size and mtime is hashed."""
+        stat = os.stat(path)
+        if stat.st_size != self.size:
+            return f"{stat.st_size:,} bytes, the index was built from {self.size:,}"
+        identity = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
+        if identity == (self.device, self.inode, self.mtime_ns, self.ctime_ns):
+            return None
         if content_digest(path) != self.sha256:
             return "same size, different content"
         return None

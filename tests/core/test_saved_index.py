@@ -1,6 +1,7 @@
 """The saved recipient index: built once (`sbir-etl index`), memory-mapped by `enrich --index`,
 refused when it does not fit the run."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,22 @@ def test_loading_maps_the_file_instead_of_reading_it(data):
     assert not arrays["name_members"].flags.writeable  # a NumPy view of read-only pages
 
 
+def test_the_untouched_recipient_file_is_not_hashed_again_but_a_copy_is(data, tmp_path, monkeypatch):
+    recipients = tmp_path / "recipients.csv"
+    shutil.copy(data["recipients"], recipients)
+    index = tmp_path / "r.idx"
+    index_recipient_file(recipients, index, EnrichmentConfig(), tmp_path / "rejects.csv")
+    hashed = []
+    real_digest = recipient_index.content_digest
+    monkeypatch.setattr(recipient_index, "content_digest", lambda path: hashed.append(path) or real_digest(path))
+    load_index(index, EnrichmentConfig())
+    assert hashed == []  # the same inode, not written since it was hashed
+    copy = tmp_path / "copy.csv"
+    shutil.copy2(recipients, copy)  # same content, size and mtime; another inode
+    load_index(index, EnrichmentConfig(), copy)
+    assert hashed == [copy]
+
+
 def test_a_changed_recipient_file_is_refused_naming_it(data, tmp_path):
     recipients = tmp_path / "recipients.csv"
     shutil.copy(data["recipients"], recipients)
@@ -58,8 +75,10 @@ def test_a_changed_recipient_file_is_refused_naming_it(data, tmp_path):
     load_index(index, EnrichmentConfig())  # unchanged: fine
     text = recipients.read_bytes()
     last = text.rstrip(b"\n").rsplit(b"\n", 1)[1]
+    before = recipients.stat()
     recipients.write_bytes(text.replace(last, last.upper().replace(b"A", b"E")))  # same size, other content
-    assert recipients.stat().st_size == len(text)
+    os.utime(recipients, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the old mtime: only the content tells
+    assert recipients.stat().st_size == len(text) and recipients.stat().st_mtime_ns == before.st_mtime_ns
     with pytest.raises(IndexMismatchError, match=f"{index}: built from another recipient file than {recipients}") as e:
         load_index(index, EnrichmentConfig())
     assert "same size, different content" in str(e.value) and "modified 20" in str(e.value)
