@@ -10,7 +10,7 @@ from rapidfuzz.distance import LCSseq
 
 from sbir_etl.linkage import indel_kernel
 from sbir_etl.linkage.candidates import BlockingIndex, NameCandidates, merge_candidates, token_sorted
-from sbir_etl.linkage.pair_scores import BlockPlan, PairScorer, TextCache
+from sbir_etl.linkage.pair_scores import BlockPlan, PairScorer, StringBytes, TextCache
 
 # Few letters make long common subsequences, so scores land on and around every cut-off; "é" and
 # "中" are outside ASCII (bytes are not code points there), and long strings pass the 64-byte word.
@@ -46,6 +46,11 @@ def test_the_kept_distance_table_is_cdists_verdict_at_any_cutoff(cutoff):
     assert _kept_distance_mismatches(cutoff, 130) == []
 
 
+def _buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    as_bytes = StringBytes.of(values)
+    return as_bytes.offsets, as_bytes.data
+
+
 def _one_block(queries: list[str], names: list[str], cutoff: float) -> BlockPlan:
     return BlockPlan.of(np.arange(len(queries)), np.zeros(len(queries), np.int64), np.full(len(queries), cutoff),
                         np.array([0, len(names)]))  # fmt: skip
@@ -57,8 +62,8 @@ def test_the_block_kernel_keeps_what_cdist_keeps_with_the_lcs(queries, names, cu
     """Each verdict is rapidfuzz's (1 + the LCS when kept), or UNDECIDED exactly where bytes
     cannot stand for characters (a query or name outside ASCII) or a query passes 64 bytes."""
     plan = _one_block(queries, names, cutoff)
-    buffers = indel_kernel.string_buffers(pa.array(queries, pa.string()))
-    buffers += indel_kernel.string_buffers(pa.array(names, pa.string()))
+    q_bytes, n_bytes = StringBytes.of(pa.array(queries, pa.string())), StringBytes.of(pa.array(names, pa.string()))
+    buffers = (q_bytes.offsets, q_bytes.data, n_bytes.offsets, n_bytes.data)
     longest = indel_kernel.WORD_BITS + max(len(n.encode()) for n in names)
     verdict = np.zeros(len(queries) * len(names), np.uint8)
     indel_kernel.block_mask(
@@ -82,7 +87,7 @@ def test_prefiltered_pairs_and_ratios_are_cdists_to_the_bit(queries, names, cuto
     """Kernel and rapidfuzz paths together: the pairs `cdist` keeps, with `cpdist`'s float32 ratio."""
     queries, names = sorted(set(queries)), sorted(set(names))
     q_arr, n_arr = pa.array(queries, pa.string()), pa.array(names, pa.string())
-    with PairScorer(q_arr, n_arr, TextCache(n_arr), workers=2) as scorer:
+    with PairScorer(q_arr, StringBytes.of(n_arr), TextCache(n_arr), workers=2) as scorer:
         q, n, ratio = scorer.prefiltered(_one_block(queries, names, cutoff), np.arange(len(names), dtype=np.int32))
     kept = np.argwhere(process.cdist(queries, names, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8) > 0)
     assert list(zip(q.tolist(), n.tolist())) == [tuple(p) for p in kept.tolist()]
@@ -105,13 +110,11 @@ def test_token_set_ratios_are_cpdists_to_the_bit(pairs):
     q_ids = np.array([queries.index(q) for q, _ in pairs], np.int64)
     n_ids = np.array([names.index(n) for _, n in pairs], np.int64)
     q_arr, n_arr = pa.array(queries, pa.string()), pa.array(names, pa.string())
-    with PairScorer(q_arr, n_arr, TextCache(n_arr), workers=2) as scorer:
+    with PairScorer(q_arr, StringBytes.of(n_arr), TextCache(n_arr), workers=2) as scorer:
         got = scorer.set_ratios(q_ids, n_ids)
     want = process.cpdist([q for q, _ in pairs], [n for _, n in pairs], scorer=fuzz.token_set_ratio)
     assert got.dtype == np.float32 and got.tolist() == want.tolist()
-    raw = indel_kernel.token_set_ratios(
-        *indel_kernel.string_buffers(q_arr), *indel_kernel.string_buffers(n_arr), q_ids, n_ids
-    )
+    raw = indel_kernel.token_set_ratios(*_buffers(q_arr), *_buffers(n_arr), q_ids, n_ids)
     for (q, n), value in zip(pairs, raw):  # the kernel itself scored every pair it could
         plain = (
             q.isascii()

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from sbir_etl.linkage.names import CANONICAL_WORDS, DESCRIPTOR_WORDS
-from sbir_etl.linkage.pair_scores import BlockPlan, PairScorer, TextCache
+from sbir_etl.linkage.pair_scores import BlockPlan, PairScorer, StringBytes, TextCache
 from sbir_etl.linkage.sorted_arrays import sorted_unique
 from sbir_etl.linkage.text_arrays import StringLookup
 
@@ -141,6 +141,7 @@ class BlockingIndex:
         self._suffix_base = len(self.tokens) + len(self.prefixes)
         self.n_keys = len(self.key_df)
         self.sorted_text = TextCache(self.sorted_names)
+        self._sorted_bytes: StringBytes | None = None  # made by the first `candidates` call
 
     def arrays(self) -> dict[str, pa.Array | np.ndarray]:
         """Everything the index is made of, by name (to save it; `restore` reads it back)."""
@@ -226,7 +227,9 @@ class BlockingIndex:
         cutoffs = np.where(rare, min(prefilter_cutoff, rare_prefilter_cutoff), prefilter_cutoff)
         plan = BlockPlan.of(keys.query, keys.key, cutoffs, self.offsets)
         threads = workers if workers > 0 else os.cpu_count() or 1
-        with PairScorer(token_sorted(queries), self.sorted_names, self.sorted_text, threads) as scorer:
+        if self._sorted_bytes is None:
+            self._sorted_bytes = StringBytes.of(self.sorted_names)
+        with PairScorer(token_sorted(queries), self._sorted_bytes, self.sorted_text, threads) as scorer:
             q, n, sort_score = scorer.prefiltered(plan, self.members)
             set_score = scorer.set_ratios(q, n)
         score = np.round((sort_score.astype(np.float64) + set_score) / 2.0, 2)

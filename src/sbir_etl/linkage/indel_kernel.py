@@ -22,7 +22,6 @@ kernels compile on first use and are cached on disk.
 """
 
 import numpy as np
-import pyarrow as pa
 from numba import njit
 
 UNDECIDED = 255  # a verdict: rapidfuzz must score the pair (kept pairs carry 1 + their LCS, at most 65)
@@ -31,17 +30,6 @@ WORD_BITS = 64
 LANES = 4  # 64-bit words run side by side over a name's bytes: four independent chains
 IMPRECISION = 0.00001  # rapidfuzz's NormSim_to_NormDist
 MEMBER_TILE = 512  # recipient names (about 11 KB of bytes) scored by every query group while in cache
-
-
-def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(int64 offsets, uint8 bytes) of an Arrow string array, zero-copy for the bytes: string i
-    is `data[offsets[i]:offsets[i + 1]]` (a null is empty)."""
-    if values.type != pa.string():
-        raise TypeError(f"expected an Arrow string array, got {values.type}")
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
-    data_buffer = values.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, np.uint8)
-    return offsets.astype(np.int64), data
 
 
 @njit(cache=True, nogil=True)

@@ -60,6 +60,33 @@ class TextCache:
 
 
 @dataclass(frozen=True)
+class StringBytes:
+    """An Arrow string array as the kernels read it: string i is `data[offsets[i]:offsets[i + 1]]`
+    (the bytes zero-copy, a null empty), whether every string is ASCII (so that byte lengths are
+    lengths), and the longest string's length in bytes."""
+
+    offsets: np.ndarray
+    data: np.ndarray
+    ascii: bool
+    longest: int
+
+    @classmethod
+    def of(cls, values: pa.Array) -> "StringBytes":
+        if values.type != pa.string():
+            raise TypeError(f"expected an Arrow string array, got {values.type}")
+        offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+        offsets = offsets.astype(np.int64)
+        data_buffer = values.buffers()[2]
+        data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, np.uint8)
+        ascii_only = pc.all(pc.string_is_ascii(values)).as_py() is not False  # None: no strings
+        return cls(offsets, data, bool(ascii_only), int(np.diff(offsets).max(initial=0)))
+
+    def lengths(self, ids: np.ndarray) -> np.ndarray:
+        """The byte lengths of strings `ids`."""
+        return self.offsets[ids + 1] - self.offsets[ids]
+
+
+@dataclass(frozen=True)
 class BlockPlan:
     """Which query names meet which recipient names. Block b pairs the queries
     `queries[query_starts[b]:query_starts[b + 1]]` with the postings `member_lo[b]:member_hi[b]`
@@ -109,15 +136,16 @@ def _ratio(lcs: np.ndarray, lensum: np.ndarray) -> np.ndarray:
 
 
 class PairScorer:
-    """Scores (query, name) pairs of one set of query names against the index's names; the
-    queries and names are token-sorted Arrow string arrays, `name_text` their Python strings."""
+    """Scores (query, name) pairs of one set of query names against the index's names: both
+    token-sorted, the queries an Arrow string array, the names their `StringBytes` (made once
+    per index) and `name_text` their Python strings."""
 
-    def __init__(self, queries: pa.Array, names: pa.Array, name_text: TextCache, workers: int) -> None:
-        self.name_text, self.workers = name_text, workers
+    def __init__(self, queries: pa.Array, names: StringBytes, name_text: TextCache, workers: int) -> None:
+        self.names, self.name_text, self.workers = names, name_text, workers
+        self.queries = StringBytes.of(queries)
         self.kernel = _kernels()
         self.pool = ThreadPoolExecutor(max_workers=workers)
-        self.buffers = self.kernel.string_buffers(queries) + self.kernel.string_buffers(names)
-        self.ascii_names = bool(pc.all(pc.string_is_ascii(names)).as_py() is not False)
+        self.buffers = (self.queries.offsets, self.queries.data, names.offsets, names.data)
         self.query_text = queries.to_numpy(zero_copy_only=False)
 
     def __enter__(self) -> "PairScorer":
@@ -131,7 +159,7 @@ class PairScorer:
         they meet in (`members` maps postings to names), sorted by query then name, with that
         ratio as `cpdist` returns it (float32)."""
         cutoffs, block_table = np.unique(plan.cutoffs, return_inverse=True)
-        longest = self.kernel.WORD_BITS + int(np.diff(self.buffers[2]).max(initial=0))
+        longest = self.kernel.WORD_BITS + self.names.longest
         tables = np.stack([self.kernel.kept_distances(float(c), longest) for c in cutoffs] or [np.zeros(1, np.int64)])
 
         def score(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -140,7 +168,7 @@ class PairScorer:
             verdict = np.zeros(int(local[-1]), dtype=np.uint8)
             self.kernel.block_mask(
                 *self.buffers, plan.queries, plan.query_starts, members, plan.member_lo, plan.member_hi,
-                tables, block_table, self.ascii_names, first, stop, plan.pair_starts, verdict,
+                tables, block_table, self.names.ascii, first, stop, plan.pair_starts, verdict,
             )  # fmt: skip
             at = np.flatnonzero(verdict)
             block = np.searchsorted(local, at, "right") - 1
@@ -156,7 +184,7 @@ class PairScorer:
         q, n = q.astype(np.int64), n.astype(np.int64)
         ratio = np.full(len(q), np.nan)
         scored = verdict != self.kernel.UNDECIDED
-        lensum = np.diff(self.buffers[0])[q[scored]] + np.diff(self.buffers[2])[n[scored]]
+        lensum = self.queries.lengths(q[scored]) + self.names.lengths(n[scored])
         ratio[scored] = _ratio(verdict[scored].astype(np.int64) - 1, lensum)
         if not scored.all():
             undecided = np.flatnonzero(~scored)
