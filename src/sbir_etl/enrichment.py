@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -45,7 +45,16 @@ from sbir_etl.io.tables import (
     read_header,
     table_format,
 )
-from sbir_etl.linkage.cascade import NO_IDENTIFIED_NAMES, ChunkStats, FuzzyCache, IdentifiedNames, match_chunk
+from sbir_etl.linkage.cascade import (
+    NO_IDENTIFIED_NAMES,
+    CascadeState,
+    ChunkStats,
+    FuzzyCache,
+    IdentifiedNames,
+    begin_chunk,
+    end_chunk,
+    match_chunk,
+)
 from sbir_etl.linkage.recipients import RecipientIndex
 from sbir_etl.monitoring.performance import current_rss_bytes, measure
 from sbir_etl.recipient_index import build_recipient_index, load_index, save_index
@@ -142,9 +151,11 @@ def enrich_table(
     config: EnrichmentConfig,
     cache: FuzzyCache,
     identified: IdentifiedNames = NO_IDENTIFIED_NAMES,
+    begun: CascadeState | None = None,
 ) -> tuple[pa.Table, ChunkStats]:
-    """One chunk: the award columns unchanged, followed by the added match columns."""
-    added, stats = match_chunk(awards, columns, index, config, cache, identified)
+    """One chunk: the award columns unchanged, followed by the added match columns. `begun`: the
+    chunk already through `begin_chunk`, which is then only ended here."""
+    added, stats = end_chunk(begun) if begun else match_chunk(awards, columns, index, config, cache, identified)
     for name in added.column_names:
         awards = awards.append_column(name, added.column(name))
     return awards, stats
@@ -292,6 +303,23 @@ def identified_names(awards: AwardFile, index: RecipientIndex, config: Enrichmen
     return IdentifiedNames.collect(chunks, awards.columns, index)
 
 
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+def one_ahead(items: Iterable[T], begin: Callable[[T], S]) -> Iterator[tuple[T, S]]:
+    """(item, begin(item)) for each item, each yielded only after the next item is begun: what
+    `begin` starts in the background for the next item overlaps the caller's work on this one."""
+    ahead: tuple[T, S] | None = None
+    for item in items:
+        begun = (item, begin(item))
+        if ahead is not None:
+            yield ahead
+        ahead = begun
+    if ahead is not None:
+        yield ahead
+
+
 def _not_checkpointed(chunks: Iterable[pa.Table], done: list[PartRecord]) -> Iterator[tuple[int, pa.Table]]:
     """(first award, slice) of the awards no checkpointed part covers, in input order.
 
@@ -335,17 +363,25 @@ class _ChunkLoop:
     writer: TableWriter
     progress: Callable[[int], None] | None
     started: float
-    cache: FuzzyCache = field(default_factory=FuzzyCache)
+    cache: FuzzyCache = field(default_factory=lambda: FuzzyCache(background=True))
 
     def run(self, chunks: Iterable[tuple[int, pa.Table]]) -> None:
+        """Each part is begun before the one ahead of it is ended: the next part's names are
+        scored in the background while this part is decided and written (`FuzzyCache`)."""
         sizer = ChunkSizer(self.config.chunk_size, self.config.memory_ceiling_mib)
-        for start, chunk in chunks:
-            for offset, part in sizer.parts(chunk):
-                self._enrich(start + offset, part)
+        parts = ((start + offset, part) for start, chunk in chunks for offset, part in sizer.parts(chunk))
+        try:
+            for (start, part), begun in one_ahead(parts, lambda item: self._begin(item[1])):
+                self._enrich(start, part, begun)
                 sizer.after_part(self.tally.stats)
+        finally:
+            self.cache.close()
 
-    def _enrich(self, start: int, part: pa.Table) -> None:
-        enriched, stats = enrich_table(part, self.columns, self.index, self.config, self.cache, self.identified)
+    def _begin(self, part: pa.Table) -> CascadeState:
+        return begin_chunk(part, self.columns, self.index, self.config, self.cache, self.identified)
+
+    def _enrich(self, start: int, part: pa.Table, begun: CascadeState) -> None:
+        enriched, stats = enrich_table(part, self.columns, self.index, self.config, self.cache, self.identified, begun)
         keys = KeyPrint.of(part, self.columns.key)
         methods = Counter(enriched.column("match_method").to_pylist())
         if self.store:

@@ -23,7 +23,9 @@ is the head of. A wrong join costs more than a candidate a human reviews; docs/m
 the measurements.
 """
 
+import contextvars
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
@@ -57,7 +59,18 @@ from sbir_etl.linkage.support import (
     corroboration_levels,
 )
 
-__all__ = ["STAGES", "ChunkStats", "FuzzyCache", "IdentifiedNames", "NO_IDENTIFIED_NAMES", "match_chunk"]
+__all__ = [
+    "STAGES",
+    "CascadeState",
+    "ChunkStats",
+    "FuzzyCache",
+    "IdentifiedNames",
+    "NO_IDENTIFIED_NAMES",
+    "begin_chunk",
+    "end_chunk",
+    "match_chunk",
+    "score_names",
+]
 
 METHOD_NAMES = np.array(MATCH_METHODS, dtype=object)  # indexed by MatchMethod
 
@@ -85,33 +98,67 @@ Candidates = tuple[np.ndarray, np.ndarray]  # (distinct-name ids, scores), best 
 
 
 class FuzzyCache:
-    """Candidate names per normalised award name, kept across chunks so each distinct name is scored once."""
+    """Candidate names per normalised award name, kept across chunks so each distinct name is scored once.
 
-    def __init__(self) -> None:
+    With `background`, names handed to `prefetch` are scored in one background thread, a batch
+    at a time in the order given, while the caller goes on (the scoring itself releases the GIL);
+    `get` waits for the batches it needs. A name's candidates do not depend on the other names
+    scored with it, so what `get` returns is the same either way. `close` stops the thread.
+    """
+
+    def __init__(self, background: bool = False) -> None:
         self._by_name: dict[str, Candidates] = {}
+        self._pending: dict[str, Future[dict[str, Candidates]]] = {}
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="fuzzy-cache") if background else None
+
+    def prefetch(self, names: list[str], index: RecipientIndex, config: EnrichmentConfig) -> None:
+        """Start scoring the names not yet known (only with `background`; otherwise `get` scores them)."""
+        missing = self._missing(names)
+        if self._background is not None and missing:
+            # The thread runs in a copy of this context, so rules switched off here stay off there.
+            future = self._background.submit(contextvars.copy_context().run, score_names, missing, index, config)
+            self._pending |= dict.fromkeys(missing, future)
 
     def get(self, names: list[str], index: RecipientIndex, config: EnrichmentConfig) -> dict[str, Candidates]:
-        missing = sorted({n for n in names if n not in self._by_name})
+        for future in {self._pending[n] for n in names if n in self._pending}:
+            self._keep(future.result())
+        missing = self._missing(names)
         if missing:
-            self._score(missing, index, config)
+            self._keep(score_names(missing, index, config))
         return {n: self._by_name[n] for n in names}
 
-    def _score(self, missing: list[str], index: RecipientIndex, config: EnrichmentConfig) -> None:
-        queries = pa.array(missing, type=pa.string())
-        similar = index.blocking.candidates(
-            queries,
-            budget=config.blocking_max_candidates,
-            prefilter_cutoff=config.prefilter_cutoff,
-            top_k=TOP_K,
-            workers=config.workers,
-            rare_df=RARE_WORD_DF if rules.enabled("distinctive names") else 0,
-        )
-        found = merge_candidates([similar, index.descriptor_variants.candidates(queries)], TOP_K)
-        empty = (np.array([], dtype=np.int64), np.array([], dtype=np.float64))
-        starts = np.searchsorted(found.query, np.arange(len(missing) + 1))
-        for i, name in enumerate(missing):
-            lo, hi = starts[i], starts[i + 1]
-            self._by_name[name] = (found.name[lo:hi], found.score[lo:hi]) if hi > lo else empty
+    def close(self) -> None:
+        """Stop the background thread (after the batch it is scoring; queued batches are dropped)."""
+        if self._background is not None:
+            self._background.shutdown(wait=True, cancel_futures=True)
+
+    def _missing(self, names: list[str]) -> list[str]:
+        return sorted({n for n in names if n not in self._by_name and n not in self._pending})
+
+    def _keep(self, found: dict[str, Candidates]) -> None:
+        self._by_name |= found
+        for name in found:
+            self._pending.pop(name, None)
+
+
+def score_names(names: list[str], index: RecipientIndex, config: EnrichmentConfig) -> dict[str, Candidates]:
+    """The candidate names of each of `names` (distinct normalised award names), best first."""
+    queries = pa.array(names, type=pa.string())
+    similar = index.blocking.candidates(
+        queries,
+        budget=config.blocking_max_candidates,
+        prefilter_cutoff=config.prefilter_cutoff,
+        top_k=TOP_K,
+        workers=config.workers,
+        rare_df=RARE_WORD_DF if rules.enabled("distinctive names") else 0,
+    )
+    found = merge_candidates([similar, index.descriptor_variants.candidates(queries)], TOP_K)
+    empty = (np.array([], dtype=np.int64), np.array([], dtype=np.float64))
+    starts = np.searchsorted(found.query, np.arange(len(names) + 1))
+    return {
+        name: (found.name[lo:hi], found.score[lo:hi]) if hi > lo else empty
+        for name, lo, hi in zip(names, starts[:-1], starts[1:])
+    }
 
 
 @dataclass
@@ -171,6 +218,12 @@ class CascadeState:
     def open_rows(self) -> np.ndarray:
         """Awards no stage has settled yet."""
         return np.flatnonzero(self.method == UNMATCHED)
+
+    def open_names(self) -> tuple[np.ndarray, list[str]]:
+        """The open awards that have a (normalised) name, and their names."""
+        open_rows = self.open_rows()
+        rows = open_rows[pc.is_valid(self.ev.name.take(pa.array(open_rows))).to_numpy(zero_copy_only=False)]
+        return rows, self.ev.name.take(pa.array(rows)).to_pylist()
 
     def count(self, event: str, where: np.ndarray) -> None:
         self.stats.events[event] += int(where.sum())
@@ -493,9 +546,7 @@ def _held_back_reason(
 def _similar_names(state: CascadeState) -> tuple[np.ndarray, list[str], list[Candidates]]:
     """The open awards with a name, their names and candidates (cut names rescored); awards
     without a candidate are marked `no-similar-name` and left out."""
-    open_rows = state.open_rows()
-    rows = open_rows[pc.is_valid(state.ev.name.take(pa.array(open_rows))).to_numpy(zero_copy_only=False)]
-    names = state.ev.name.take(pa.array(rows)).to_pylist()
+    rows, names = state.open_names()
     by_name = state.cache.get(names, state.index, state.config) if names else {}
     has_candidate = np.array([len(by_name[name][0]) > 0 for name in names], dtype=bool)
     state.reason[rows[~has_candidate]] = "no-similar-name"
@@ -552,8 +603,41 @@ def by_fuzzy_name(state: CascadeState) -> None:
         state.record(_decide_fuzzy(state, rows, names, found))
 
 
-# The cascade, in the order it is tried: each stage settles some of the awards still open.
+# The cascade, in the order it is tried: each stage settles some of the awards still open. Only
+# the last scores names against the index; the ones before it decide which names it must score.
 STAGES: tuple[Stage, ...] = (by_uei, by_duns, by_exact_name, by_second_name, by_fuzzy_name)
+
+
+def begin_chunk(
+    awards: pa.Table,
+    columns: ResolvedAwardColumns,
+    index: RecipientIndex,
+    config: EnrichmentConfig,
+    cache: FuzzyCache,
+    identified: IdentifiedNames = NO_IDENTIFIED_NAMES,
+) -> CascadeState:
+    """A chunk through every stage but the last; the names still open go to `cache.prefetch`,
+    so a background cache scores them while the caller finishes an earlier chunk (`end_chunk`).
+
+    `identified` (see `IdentifiedNames`) lets an exact name join across differing states when
+    the award's city agrees and the file's own identified awards tie the name to that recipient.
+    """
+    stats = ChunkStats()
+    state = CascadeState.start(
+        AwardEvidence.from_table(awards, columns, stats), index, config, cache, identified, stats
+    )
+    for stage in STAGES[:-1]:
+        stage(state)
+    _, names = state.open_names()
+    cache.prefetch(names, index, config)
+    return state
+
+
+def end_chunk(state: CascadeState) -> tuple[pa.Table, ChunkStats]:
+    """The last stage on a begun chunk: the columns the cascade adds for each award (in the
+    chunk's order), and what it decided."""
+    STAGES[-1](state)
+    return _output_columns(state), state.stats
 
 
 def match_chunk(
@@ -564,18 +648,9 @@ def match_chunk(
     cache: FuzzyCache,
     identified: IdentifiedNames = NO_IDENTIFIED_NAMES,
 ) -> tuple[pa.Table, ChunkStats]:
-    """The columns the cascade adds for each award of `awards` (same order), and what it decided.
-
-    `identified` (see `IdentifiedNames`) lets an exact name join across differing states when
-    the award's city agrees and the file's own identified awards tie the name to that recipient.
-    """
-    stats = ChunkStats()
-    state = CascadeState.start(
-        AwardEvidence.from_table(awards, columns, stats), index, config, cache, identified, stats
-    )
-    for stage in STAGES:
-        stage(state)
-    return _output_columns(state), stats
+    """The columns the cascade adds for each award of `awards` (same order), and what it decided
+    (`begin_chunk` then `end_chunk`)."""
+    return end_chunk(begin_chunk(awards, columns, index, config, cache, identified))
 
 
 def _output_columns(state: CascadeState) -> pa.Table:
