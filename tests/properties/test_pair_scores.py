@@ -61,6 +61,18 @@ def _one_block(queries: list[str], names: list[str], cutoff: float) -> BlockPlan
 def test_the_block_kernel_keeps_what_cdist_keeps_with_the_lcs(queries, names, cutoff):
     """Each verdict is rapidfuzz's (1 + the LCS when kept), or UNDECIDED exactly where bytes
     cannot stand for characters (a query or name outside ASCII) or a query passes 64 bytes."""
+    _assert_block_verdicts(queries, names, cutoff)
+
+
+@given(st.lists(ascii_text, min_size=30, max_size=90), st.lists(any_text, min_size=1, max_size=8), cutoffs)
+@settings(max_examples=60, deadline=None)
+def test_a_block_of_many_queries_spans_several_vectors_of_words(queries, names, cutoff):
+    """Up to 90 queries pack into more words than one vector holds (`LANES`): every chain of
+    words, the last one partly filled, must give the same verdicts."""
+    _assert_block_verdicts(queries, names, cutoff)
+
+
+def _assert_block_verdicts(queries: list[str], names: list[str], cutoff: float) -> None:
     plan = _one_block(queries, names, cutoff)
     q_bytes, n_bytes = StringBytes.of(pa.array(queries, pa.string())), StringBytes.of(pa.array(names, pa.string()))
     buffers = (q_bytes.offsets, q_bytes.data, n_bytes.offsets, n_bytes.data)

@@ -7,8 +7,8 @@ Python string per posting (11 M of them). These kernels read the UTF-8 bytes of 
 (memory-mapped) Arrow arrays directly, in threads that never hold the GIL.
 
 `fuzz.ratio(a, b)` is the Indel similarity `100 * (1 - (len(a) + len(b) - 2 * LCS) / (len(a) +
-len(b)))`. The LCS comes from Hyyrö's bit-parallel algorithm, one 64-bit word per query, four
-queries side by side over each recipient name's bytes. `ratio_with_cutoff` follows rapidfuzz's
+len(b)))`. The LCS comes from Hyyrö's bit-parallel algorithm: several queries share a 64-bit word, and
+eight words go over each recipient name's bytes at once, as one vector. `ratio_with_cutoff` follows rapidfuzz's
 `_normalized_similarity` step by step (its 1e-5 imprecision, the ceil of the distance cut-off,
 the comparisons in the normalised domain); a pair counts as kept the way `cdist(...,
 dtype=np.uint8)` keeps it: rounded half away from zero, not 0. Since that depends only on the
@@ -21,13 +21,17 @@ numba rather than a C extension: no compiler is needed where the wheel is instal
 kernels compile on first use and are cached on disk.
 """
 
+from typing import Any
+
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 UNDECIDED = 255  # a verdict: rapidfuzz must score the pair (kept pairs carry 1 + their LCS, at most 65)
 EMPTY, INEXACT = -1, -2  # a query's word: none needed (""), or none possible (rapidfuzz must score it)
 WORD_BITS = 64
-LANES = 4  # 64-bit words run side by side over a name's bytes: four independent chains
+LANES = 8  # 64-bit words run over a name's bytes at once, as one vector
 IMPRECISION = 0.00001  # rapidfuzz's NormSim_to_NormDist
 MEMBER_TILE = 512  # recipient names (about 11 KB of bytes) scored by every query group while in cache
 
@@ -79,8 +83,8 @@ def _pack(
     shift: np.ndarray,
     length: np.ndarray,
 ) -> int:
-    """Pack the queries into 64-bit words, several per word, each above a guard bit: pm[w, c]
-    gets the match masks of byte c, keep[w] the bits that are not guards. word[i] is query i's
+    """Pack the queries into 64-bit words, several per word, each above a guard bit: pm[c, w]
+    gets word w's match mask of byte c, keep[w] the bits that are not guards. word[i] is query i's
     word, or EMPTY / INEXACT (over 64 bytes or outside ASCII). Returns the number of words."""
     words = 0
     used = WORD_BITS
@@ -97,37 +101,85 @@ def _pack(
             continue
         start = used + 1 if used > 0 else 0  # a guard bit between two queries stops the carries
         if start + hi - lo > WORD_BITS:
-            pm[words, :] = 0
+            pm[:, words] = 0
             keep[words] = ~np.uint64(0)
             words += 1
             start = 0
         elif used > 0:
             keep[words - 1] &= ~(np.uint64(1) << np.uint64(used))
         for j in range(lo, hi):
-            pm[words - 1, q_data[j]] |= np.uint64(1) << np.uint64(start + j - lo)
+            pm[q_data[j], words - 1] |= np.uint64(1) << np.uint64(start + j - lo)
         word[i], shift[i], used = words - 1, start, start + hi - lo
     return words
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _lcs_words(
-    pm: np.ndarray, keep: np.ndarray, w0: int, words: int, data: np.ndarray, lo: int, hi: int, s: np.ndarray
-) -> bool:
-    """Run data[lo:hi] through words w0..w0+3 (Hyyrö's bit-parallel LCS, four independent chains
-    the CPU runs side by side); s[k] is word w0+k's final state. False at a byte outside ASCII."""
-    last = max(w0, words - 1)
-    p0, p1, p2, p3 = w0, min(w0 + 1, last), min(w0 + 2, last), min(w0 + 3, last)
-    k0, k1, k2, k3 = keep[p0], keep[p1], keep[p2], keep[p3]
-    s0, s1, s2, s3 = k0, k1, k2, k3
-    for i in range(lo, hi):
-        c = data[i]
-        if c >= 128:
-            return False
-        u0, u1, u2, u3 = s0 & pm[p0, c], s1 & pm[p1, c], s2 & pm[p2, c], s3 & pm[p3, c]
-        s0, s1 = ((s0 + u0) | (s0 - u0)) & k0, ((s1 + u1) | (s1 - u1)) & k1
-        s2, s3 = ((s2 + u2) | (s2 - u2)) & k2, ((s3 + u3) | (s3 - u3)) & k3
-    s[0], s[1], s[2], s[3] = s0, s1, s2, s3
-    return True
+def _lcs_vector_ir(typingctx: Any, pm: Any, w0: Any, keep: Any, data: Any, lo: Any, hi: Any, s: Any) -> Any:
+    """Run data[lo:hi] through words w0..w0+LANES-1 at once (Hyyrö's bit-parallel LCS, one
+    vector of LANES 64-bit words); s[k] is word w0+k's final state. False, s untouched, at a
+    byte outside ASCII. pm is byte-major: pm[c, w0:w0 + LANES], the words' masks of byte c, lie
+    side by side, so each byte costs one vector load. Written as LLVM IR because numba leaves
+    LLVM's SLP vectoriser off, and this loop is most of a full run's time. Unchecked reads:
+    keep and pm must have LANES words from w0 on (block_mask allocates LANES spare ones)."""
+    words_c = [isinstance(a, types.Array) and a.dtype == types.uint64 and a.layout == "C" for a in (pm, keep, s)]
+    bytes_1d = isinstance(data, types.Array) and data.dtype == types.uint8 and data.ndim == 1
+    int64s = all(x == types.int64 for x in (w0, lo, hi))
+    if not (all(words_c) and pm.ndim == 2 and bytes_1d and int64s):
+        return None  # only the layouts block_mask allocates are read as vectors
+    sig = types.boolean(pm, w0, keep, data, lo, hi, s)
+
+    def codegen(context: Any, builder: ir.IRBuilder, signature: Any, args: Any) -> ir.Value:
+        pm_a = context.make_array(signature.args[0])(context, builder, args[0])
+        keep_a = context.make_array(signature.args[2])(context, builder, args[2])
+        data_a = context.make_array(signature.args[3])(context, builder, args[3])
+        s_a = context.make_array(signature.args[6])(context, builder, args[6])
+        w0_v, lo_v, hi_v = args[1], args[4], args[5]
+        i64 = ir.IntType(64)
+        vec = ir.VectorType(i64, LANES)
+        vec_ptr = vec.as_pointer()
+        row = builder.extract_value(pm_a.strides, 0)  # bytes per row of pm
+        pm_bytes = builder.bitcast(pm_a.data, ir.IntType(8).as_pointer())
+        keep_ptr = builder.bitcast(builder.gep(keep_a.data, [w0_v]), vec_ptr)
+        kv = builder.load(keep_ptr, align=8)
+        entry = builder.block
+        head = builder.append_basic_block("lcs.head")
+        body = builder.append_basic_block("lcs.body")
+        step = builder.append_basic_block("lcs.step")
+        done = builder.append_basic_block("lcs.done")
+        fail = builder.append_basic_block("lcs.fail")
+        out = builder.append_basic_block("lcs.out")
+        builder.branch(head)
+        builder.position_at_end(head)
+        i = builder.phi(i64)
+        sv = builder.phi(vec)
+        i.add_incoming(lo_v, entry)
+        sv.add_incoming(kv, entry)
+        builder.cbranch(builder.icmp_signed("<", i, hi_v), body, done)
+        builder.position_at_end(body)
+        c = builder.zext(builder.load(builder.gep(data_a.data, [i])), i64)
+        builder.cbranch(builder.icmp_unsigned(">=", c, ir.Constant(i64, 128)), fail, step)
+        builder.position_at_end(step)
+        at = builder.add(builder.mul(c, row), builder.mul(w0_v, ir.Constant(i64, 8)))
+        pmv = builder.load(builder.bitcast(builder.gep(pm_bytes, [at]), vec_ptr), align=8)
+        u = builder.and_(sv, pmv)
+        nxt = builder.and_(builder.or_(builder.add(sv, u), builder.sub(sv, u)), kv)
+        i.add_incoming(builder.add(i, ir.Constant(i64, 1)), step)
+        sv.add_incoming(nxt, step)
+        builder.branch(head)
+        builder.position_at_end(done)
+        builder.store(sv, builder.bitcast(s_a.data, vec_ptr), align=8)
+        builder.branch(out)
+        builder.position_at_end(fail)
+        builder.branch(out)
+        builder.position_at_end(out)
+        result = builder.phi(ir.IntType(1))
+        result.add_incoming(ir.Constant(ir.IntType(1), 1), done)
+        result.add_incoming(ir.Constant(ir.IntType(1), 0), fail)
+        return result
+
+    return sig, codegen
+
+
+_lcs_vector: Any = intrinsic(_lcs_vector_ir)  # (pm, w0, keep, data, lo, hi, s) -> bool, inside njit code
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -211,8 +263,8 @@ def block_mask(
     most = 1
     for b in range(first, stop):
         most = max(most, query_starts[b + 1] - query_starts[b])
-    pm = np.zeros((most, 128), dtype=np.uint64)
-    keep = np.zeros(most, dtype=np.uint64)
+    pm = np.zeros((128, most + LANES), dtype=np.uint64)  # byte-major; the last chain reads LANES words
+    keep = np.zeros(most + LANES, dtype=np.uint64)
     word = np.zeros(most, dtype=np.int64)
     shift = np.zeros(most, dtype=np.int64)
     length = np.zeros(most, dtype=np.int64)
@@ -246,7 +298,7 @@ def block_mask(
                     n_lo, n_hi = n_offsets[n], n_offsets[n + 1]
                     if n_hi - n_lo < chain_len[c, 0] or n_hi - n_lo > chain_len[c, 1]:
                         continue
-                    ascii_name = _lcs_words(pm, keep, w0, words, n_data, n_lo, n_hi, s)
+                    ascii_name = _lcs_vector(pm, w0, keep, n_data, n_lo, n_hi, s)
                     for i in range(chain_q[c], chain_q[c + 1]):
                         at = row0 + i * width + j
                         if word[i] == INEXACT or not ascii_name:
