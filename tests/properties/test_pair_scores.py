@@ -126,7 +126,8 @@ def test_token_set_ratios_are_cpdists_to_the_bit(pairs):
         got = scorer.set_ratios(q_ids, n_ids)
     want = process.cpdist([q for q, _ in pairs], [n for _, n in pairs], scorer=fuzz.token_set_ratio)
     assert got.dtype == np.float32 and got.tolist() == want.tolist()
-    raw = indel_kernel.token_set_ratios(*_buffers(q_arr), *_buffers(n_arr), q_ids, n_ids)
+    longest = max(StringBytes.of(q_arr).longest, StringBytes.of(n_arr).longest)
+    raw = indel_kernel.token_set_ratios(*_buffers(q_arr), *_buffers(n_arr), q_ids, n_ids, longest)
     for (q, n), value in zip(pairs, raw):  # the kernel itself scored every pair it could
         plain = (
             q.isascii()

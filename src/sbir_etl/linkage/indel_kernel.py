@@ -421,15 +421,13 @@ def token_set_ratios(
     n_data: np.ndarray,
     queries: np.ndarray,
     names: np.ndarray,
+    longest: int,
 ) -> np.ndarray:
     """`fuzz.token_set_ratio` of each (queries[i], names[i]), both strings with their words in
-    sorted order, as rapidfuzz computes it without a cut-off; NaN where rapidfuzz must say."""
+    sorted order, as rapidfuzz computes it without a cut-off; NaN where rapidfuzz must say.
+    `longest`: no string is longer (in bytes), so none has more words than longest + 1."""
     out = np.empty(len(queries), dtype=np.float64)
-    longest = 1
-    for i in range(len(q_offsets) - 1):
-        longest = max(longest, q_offsets[i + 1] - q_offsets[i] + 1)
-    for i in range(len(names)):
-        longest = max(longest, n_offsets[names[i] + 1] - n_offsets[names[i]] + 1)
+    longest += 1
     a_starts, a_stops = np.zeros(longest, np.int64), np.zeros(longest, np.int64)
     b_starts, b_stops = np.zeros(longest, np.int64), np.zeros(longest, np.int64)
     common, a_only, b_only = np.zeros(longest, np.int64), np.zeros(longest, np.int64), np.zeros(longest, np.int64)

@@ -212,10 +212,11 @@ class PairScorer:
         by_name = np.argsort(n, kind="stable")  # names in memory order: fewer cache misses
         scores = np.empty(len(q), dtype=np.float64)
         edges = np.r_[np.arange(0, len(q), PAIRS_PER_TASK // 4), len(q)]
+        longest = max(self.queries.longest, self.names.longest)
 
         def score(span: tuple[int, int]) -> None:
             at = by_name[span[0] : span[1]]
-            scores[span[0] : span[1]] = self.kernel.token_set_ratios(*self.buffers, q[at], n[at])
+            scores[span[0] : span[1]] = self.kernel.token_set_ratios(*self.buffers, q[at], n[at], longest)
 
         list(self.pool.map(score, zip(edges[:-1], edges[1:])))
         out = np.empty(len(q), dtype=np.float64)
