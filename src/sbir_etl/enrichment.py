@@ -351,7 +351,7 @@ def output_schema(header: list[str]) -> pa.Schema:
 
 
 @dataclass
-class _ChunkLoop:
+class ChunkLoop:
     """Matches award chunks and hands each enriched part to the checkpoints or straight to the output."""
 
     columns: ResolvedAwardColumns
@@ -520,7 +520,7 @@ def _enrich(run: _Run, resume: bool) -> EnrichmentSummary:
         with atomic_path(run.out_path) as tmp:
             writer = TableWriter(tmp, run.out_format)
             chunks = _not_checkpointed(iter_text_chunks(run.awards.path, run.config.chunk_size, run.rejects), done)
-            _ChunkLoop(columns, index, run.config, identified, tally, store, writer, run.progress, started).run(chunks)
+            ChunkLoop(columns, index, run.config, identified, tally, store, writer, run.progress, started).run(chunks)
             for table in store.drain() if store else ():
                 writer.write(table)
             writer.close(output_schema(run.awards.header))

@@ -26,18 +26,17 @@ from sbir_etl.columns import MATCH_METHODS
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.enrichment import (
     AwardFile,
-    ChunkSizer,
+    ChunkLoop,
     EnrichmentSummary,
     KeyPrint,
     Tally,
-    enrich_table,
     identified_names,
     output_schema,
 )
 from sbir_etl.errors import InvariantError
 from sbir_etl.io.outputs import atomic_path
 from sbir_etl.io.tables import TableWriter, iter_parquet_rows, table_format
-from sbir_etl.linkage.cascade import FuzzyCache, IdentifiedNames
+from sbir_etl.linkage.cascade import IdentifiedNames
 from sbir_etl.linkage.recipients import RecipientIndex
 from sbir_etl.monitoring.performance import measure
 from sbir_etl.recipient_index import load_index
@@ -135,17 +134,12 @@ def enrich_shard(
 ) -> ShardResult:
     """Enrich the award rows of `shard` into the Parquet `out_path` (written whole or not at all)."""
     awards = AwardFile.open(awards_path, config)
-    tally, cache, sizer = Tally(), FuzzyCache(), ChunkSizer(config.chunk_size, config.memory_ceiling_mib)
+    tally = Tally()
     with measure() as usage, atomic_path(out_path) as tmp:
         writer = TableWriter(tmp, "parquet")
-        for chunk in iter_parquet_rows(awards_path, shard.start, shard.stop, config.chunk_size):
-            for _, part in sizer.parts(chunk):
-                enriched, stats = enrich_table(part, awards.columns, index, config, cache, identified)
-                writer.write(enriched)
-                tally.add(
-                    KeyPrint.of(part, awards.columns.key), Counter(enriched.column("match_method").to_pylist()), stats
-                )
-                sizer.after_part(tally.stats)
+        chunks = iter_parquet_rows(awards_path, shard.start, shard.stop, config.chunk_size)
+        loop = ChunkLoop(awards.columns, index, config, identified, tally, None, writer, None, time.perf_counter())
+        loop.run((0, chunk) for chunk in chunks)  # an award's position matters only to checkpoints
         writer.close(output_schema(awards.header))
     return ShardResult(
         shard=shard,
