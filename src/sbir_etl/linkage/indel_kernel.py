@@ -7,15 +7,15 @@ Python string per posting (11 M of them). These kernels read the UTF-8 bytes of 
 (memory-mapped) Arrow arrays directly, in threads that never hold the GIL.
 
 `fuzz.ratio(a, b)` is the Indel similarity `100 * (1 - (len(a) + len(b) - 2 * LCS) / (len(a) +
-len(b)))`. The LCS comes from Hyyrö's bit-parallel algorithm: several queries share a 64-bit word, and
-eight words go over each recipient name's bytes at once, as one vector. `ratio_with_cutoff` follows rapidfuzz's
-`_normalized_similarity` step by step (its 1e-5 imprecision, the ceil of the distance cut-off,
-the comparisons in the normalised domain); a pair counts as kept the way `cdist(...,
-dtype=np.uint8)` keeps it: rounded half away from zero, not 0. Since that depends only on the
-two lengths and the distance, each cut-off becomes one table: the largest distance kept per
-length sum. Strings these kernels cannot score exactly (a query over 64 bytes, a byte outside
-ASCII, where bytes are not code points) come back `UNDECIDED`, for rapidfuzz to score.
-`tests/core/test_indel_kernel.py` checks them against rapidfuzz.
+len(b)))`. The LCS comes from Hyyrö's bit-parallel algorithm: several queries share a 64-bit
+word, and eight words go over each recipient name's bytes at once, as one vector (`_lcs_vector`).
+`ratio_with_cutoff` follows rapidfuzz's `_normalized_similarity` step by step (its 1e-5
+imprecision, the ceil of the distance cut-off, the comparisons in the normalised domain); a pair
+counts as kept the way `cdist(..., dtype=np.uint8)` keeps it: rounded half away from zero, not 0.
+Since that depends only on the two lengths and the distance, each cut-off becomes one table: the
+largest distance kept per length sum. Strings these kernels cannot score exactly (a query over
+64 bytes, a byte outside ASCII, where bytes are not code points) come back `UNDECIDED`, for
+rapidfuzz to score. `tests/properties/test_pair_scores.py` checks them against rapidfuzz.
 
 numba rather than a C extension: no compiler is needed where the wheel is installed; the
 kernels compile on first use and are cached on disk.

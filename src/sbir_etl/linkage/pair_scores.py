@@ -13,7 +13,7 @@ of the key's postings (recipient names); a block's pairs are numbered query by q
    still be among their query's best.
 
 `BlockingIndex.candidates` averages the two. The output is the one `cdist` / `cpdist` gave,
-pair for pair and bit for bit (`tests/core/test_pair_scores.py`).
+pair for pair and bit for bit (`tests/properties/test_pair_scores.py`).
 """
 
 from concurrent.futures import ThreadPoolExecutor
