@@ -16,6 +16,7 @@ of the key's postings (recipient names); a block's pairs are numbered query by q
 pair for pair and bit for bit (`tests/properties/test_pair_scores.py`).
 """
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import ModuleType
@@ -129,6 +130,14 @@ def _kernels() -> ModuleType:
     return indel_kernel
 
 
+@functools.lru_cache(maxsize=32)
+def _kept_table(cutoff: float, longest: int) -> np.ndarray:
+    """`indel_kernel.kept_distances`, made once per cut-off and length bound, not on every call."""
+    table: np.ndarray = _kernels().kept_distances(cutoff, longest)
+    table.setflags(write=False)
+    return table
+
+
 def _ratio(lcs: np.ndarray, lensum: np.ndarray) -> np.ndarray:
     """`fuzz.ratio` from the LCS and the summed length, in rapidfuzz's order of float operations."""
     norm_dist = (lensum - 2 * lcs) / np.maximum(lensum, 1)  # 0 / 1 = 0 for two empty strings, as rapidfuzz
@@ -160,7 +169,7 @@ class PairScorer:
         ratio as `cpdist` returns it (float32)."""
         cutoffs, block_table = np.unique(plan.cutoffs, return_inverse=True)
         longest = self.kernel.WORD_BITS + self.names.longest
-        tables = np.stack([self.kernel.kept_distances(float(c), longest) for c in cutoffs] or [np.zeros(1, np.int64)])
+        tables = np.stack([_kept_table(float(c), longest) for c in cutoffs] or [np.zeros(1, np.int64)])
 
         def score(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             first, stop = task
@@ -174,20 +183,16 @@ class PairScorer:
             block = np.searchsorted(local, at, "right") - 1
             row, col = np.divmod(at - local[block], (plan.member_hi - plan.member_lo)[first + block])
             block += first
-            query = plan.queries[plan.query_starts[block] + row]
-            return query, members[plan.member_lo[block] + col], verdict[at], plan.cutoffs[block]
+            query = plan.queries[plan.query_starts[block] + row].astype(np.int64)
+            name = members[plan.member_lo[block] + col].astype(np.int64)
+            return query, name, self._kernel_ratios(query, name, verdict[at]), plan.cutoffs[block]
 
         parts = list(self.pool.map(score, plan.tasks(PAIRS_PER_TASK)))
         if not parts:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-        q, n, verdict, cutoff = (np.concatenate(column) for column in zip(*parts))
-        q, n = q.astype(np.int64), n.astype(np.int64)
-        ratio = np.full(len(q), np.nan)
-        scored = verdict != self.kernel.UNDECIDED
-        lensum = self.queries.lengths(q[scored]) + self.names.lengths(n[scored])
-        ratio[scored] = _ratio(verdict[scored].astype(np.int64) - 1, lensum)
-        if not scored.all():
-            undecided = np.flatnonzero(~scored)
+        q, n, ratio, cutoff = (np.concatenate(column) for column in zip(*parts))
+        undecided = np.flatnonzero(np.isnan(ratio))
+        if len(undecided):
             ratio[undecided] = self._rapidfuzz_ratios(q[undecided], n[undecided], cutoff[undecided])
         found = np.flatnonzero(~np.isnan(ratio))
         key = (q[found] << 32) | n[found]
@@ -195,6 +200,14 @@ class PairScorer:
         first = np.r_[True, key[order][1:] != key[order][:-1]] if len(order) else np.zeros(0, bool)
         found = found[order[first]]  # a pair met in two blocks has one ratio: keep one
         return q[found], n[found], ratio[found].astype(np.float32)
+
+    def _kernel_ratios(self, q: np.ndarray, n: np.ndarray, verdict: np.ndarray) -> np.ndarray:
+        """`fuzz.ratio` of each kept pair from its verdict (1 + the LCS); NaN where it is `UNDECIDED`."""
+        ratio = np.full(len(q), np.nan)
+        scored = np.flatnonzero(verdict != self.kernel.UNDECIDED)
+        lensum = self.queries.lengths(q[scored]) + self.names.lengths(n[scored])
+        ratio[scored] = _ratio(verdict[scored].astype(np.int64) - 1, lensum)
+        return ratio
 
     def _rapidfuzz_ratios(self, q: np.ndarray, n: np.ndarray, cutoff: np.ndarray) -> np.ndarray:
         """`fuzz.ratio` of pairs the kernel cannot score, NaN where `cdist` with `cutoff` dropped them."""
