@@ -113,8 +113,10 @@ class FuzzyCache:
 
     def prefetch(self, names: list[str], index: RecipientIndex, config: EnrichmentConfig) -> None:
         """Start scoring the names not yet known (only with `background`; otherwise `get` scores them)."""
+        if self._background is None:
+            return
         missing = self._missing(names)
-        if self._background is not None and missing:
+        if missing:
             # The thread runs in a copy of this context, so rules switched off here stay off there.
             future = self._background.submit(contextvars.copy_context().run, score_names, missing, index, config)
             self._pending |= dict.fromkeys(missing, future)
