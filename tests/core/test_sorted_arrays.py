@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sbir_etl.linkage.sorted_arrays import expand_ranges, sorted_unique
+from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, sorted_unique
 
 INTS = st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=200)
 
@@ -22,3 +22,28 @@ def test_expand_ranges_lists_every_position_of_every_range_in_order(ranges: list
     counts = np.array([c for _, c in ranges], dtype=np.int64)
     expected = [p for s, c in ranges for p in range(s, s + c)]
     assert expand_ranges(starts, counts).tolist() == expected
+
+
+def test_positions_are_int32_while_their_bound_fits_and_int64_past_it() -> None:
+    positions = np.array([0, 5, 2**31 - 2], dtype=np.int64)
+    narrow = narrowest_positions(positions, 2**31 - 1)
+    assert narrow.dtype == np.int32
+    assert np.array_equal(narrow, positions)
+    assert narrowest_positions(positions, 2**31).dtype == np.int32
+    wide = narrowest_positions(np.array([0, 2**31], dtype=np.int64), 2**31 + 1)
+    assert wide.dtype == np.int64
+    assert wide[-1] == 2**31
+
+
+def test_a_saved_index_stores_its_row_and_position_arrays_as_int32(tmp_path) -> None:
+    from sbir_etl.config import EnrichmentConfig
+    from sbir_etl.evaluation.synthetic import generate
+    from sbir_etl.linkage import RecipientIndex
+
+    config = EnrichmentConfig()
+    index = RecipientIndex.build(generate(n_awards=10, n_recipients=500, seed=3).recipients, config.recipient_columns)
+    narrowed = [
+        name for name in index.arrays() if name.endswith(("rows", "positions", "name_offsets", "variants.offsets"))
+    ]
+    assert len(narrowed) >= 6, narrowed
+    assert {name: str(index.arrays()[name].dtype) for name in narrowed} == {name: "int32" for name in narrowed}

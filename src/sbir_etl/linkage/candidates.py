@@ -28,7 +28,7 @@ from rapidfuzz import fuzz, process
 
 from sbir_etl.linkage.names import CANONICAL_WORDS, DESCRIPTOR_WORDS
 from sbir_etl.linkage.pair_scores import BlockPlan, PairScorer, StringBytes, TextCache
-from sbir_etl.linkage.sorted_arrays import sorted_unique
+from sbir_etl.linkage.sorted_arrays import narrowest_positions, sorted_unique
 from sbir_etl.linkage.text_arrays import StringLookup
 
 AFFIX_LEN = 4
@@ -290,8 +290,9 @@ class DescriptorVariants:
         has_core = np.flatnonzero(ids >= 0)
         order = np.argsort(ids[has_core], kind="stable")
         self.members = has_core[order].astype(np.int32)
-        self.offsets = np.zeros(len(self.cores) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(ids[has_core], minlength=len(self.cores)), out=self.offsets[1:])
+        offsets = np.zeros(len(self.cores) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ids[has_core], minlength=len(self.cores)), out=offsets[1:])
+        self.offsets = narrowest_positions(offsets, len(self.members) + 1)
         self.core_lookup = StringLookup.build(self.cores)
 
     def arrays(self) -> dict[str, pa.Array | np.ndarray]:

@@ -17,7 +17,7 @@ from sbir_etl.linkage.candidates import BlockingIndex, DescriptorVariants
 from sbir_etl.linkage.identifiers import CleanedIdentifiers, clean_duns, clean_uei
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
-from sbir_etl.linkage.sorted_arrays import expand_ranges, sorted_unique
+from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, sorted_unique
 from sbir_etl.linkage.text_arrays import StringLookup
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
@@ -92,7 +92,8 @@ class ExactLookup:
         first = np.ones(len(code), dtype=bool)
         first[1:] = code[1:] != code[:-1]
         per_value = np.diff(np.append(np.flatnonzero(first), len(code)))
-        return cls(codes=code[first], rows=row_of_rank[by_code[first]].astype(np.int64), shared=per_value > 1)
+        rows = narrowest_positions(row_of_rank[by_code[first]], len(row_of_rank))
+        return cls(codes=code[first], rows=rows, shared=per_value > 1)
 
     def lookup(self, identifiers: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(recipient row or -1, shared flag) per identifier."""
@@ -101,7 +102,7 @@ class ExactLookup:
             return np.full(len(codes), -1, dtype=np.int64), np.zeros(len(codes), dtype=bool)
         pos = np.minimum(np.searchsorted(self.codes, codes), len(self.codes) - 1)
         found = (codes != 0) & (self.codes[pos] == codes)
-        return np.where(found, self.rows[pos], -1), found & self.shared[pos]
+        return np.where(found, self.rows[pos].astype(np.int64), -1), found & self.shared[pos]
 
 
 def _drop_repeated_hashes(raw: pa.Table, hash_column: str) -> tuple[pa.Table, int]:
@@ -224,7 +225,7 @@ class _NameGroups:
         del pair
         offsets = np.zeros(len(encoded.dictionary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(name_ids, minlength=len(encoded.dictionary)), out=offsets[1:])
-        return cls(encoded.dictionary, offsets, members, cut)
+        return cls(encoded.dictionary, narrowest_positions(offsets, len(members) + 1), members, cut)
 
 
 def _build_stats(

@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sbir_etl.linkage.sorted_arrays import narrowest_positions
+
 TextLike = pd.Series | pa.Array | pa.ChunkedArray
 
 
@@ -90,7 +92,7 @@ class StringLookup:
 
     values: pa.Array
     hashes: np.ndarray  # uint64, sorted
-    positions: np.ndarray  # int64: position in `values` of each sorted hash
+    positions: np.ndarray  # int32 (int64 past 2**31 values): position in `values` of each sorted hash
 
     @classmethod
     def build(cls, values: pa.Array) -> "StringLookup":
@@ -98,7 +100,7 @@ class StringLookup:
         hashes = string_hashes(values)
         valid = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))
         order = valid[np.argsort(hashes[valid], kind="stable")]  # equal hashes keep their order
-        return cls(values=values, hashes=hashes[order], positions=order.astype(np.int64))
+        return cls(values=values, hashes=hashes[order], positions=narrowest_positions(order, len(values)))
 
     def find(self, queries: TextLike) -> np.ndarray:
         """The position of each query in the set (int64), -1 where it is absent or null."""
@@ -114,7 +116,7 @@ class StringLookup:
         rows = np.flatnonzero(maybe)
         if not len(rows):
             return out
-        first = self.positions[at[rows]]
+        first = self.positions[at[rows]].astype(np.int64)
         same = pc.equal(self.values.take(pa.array(first)), texts.take(pa.array(rows)))
         confirmed = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
         out[rows[confirmed]] = first[confirmed]
