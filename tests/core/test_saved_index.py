@@ -51,6 +51,25 @@ def test_loading_maps_the_file_instead_of_reading_it(data):
     assert not arrays["name_members"].flags.writeable  # a NumPy view of read-only pages
 
 
+def test_few_valued_columns_are_saved_compactly_and_read_back_as_the_cleaned_text(data):
+    from sbir_etl.io.tables import read_whole_table
+    from sbir_etl.linkage.locations import clean_text_key, clean_zip5
+
+    index = load_index(data["index"], EnrichmentConfig()).index
+    raw = read_whole_table(data["recipients"])
+    rows = pa.array(range(0, 15_000, 7))
+    for column, clean in (("state", clean_text_key), ("city", clean_text_key), ("zip5", clean_zip5)):
+        cleaned = clean(raw.column(column).combine_chunks())
+        assert index.text(column, rows).equals(cleaned.take(rows)), column
+        assert index.table.column(column).nbytes <= cleaned.nbytes, column
+    for column in ("state", "city"):  # 50-odd states, a few hundred cities: a byte or two per row
+        assert pa.types.is_dictionary(index.table.column(column).type), column
+        assert index.table.column(column).nbytes < raw.column(column).nbytes / 2, column
+    # 15,000 random ZIP codes and unique hashes stay plain strings: a dictionary would only add its indices.
+    assert index.table.column("zip5").type == index.table.column("recipient_hash").type == pa.string()
+    assert index.text("recipient_hash", rows).equals(raw.column("recipient_hash").combine_chunks().take(rows))
+
+
 def test_the_untouched_recipient_file_is_not_hashed_again_but_a_copy_is(data, tmp_path, monkeypatch):
     recipients = tmp_path / "recipients.csv"
     shutil.copy(data["recipients"], recipients)

@@ -665,7 +665,7 @@ def _output_columns(state: CascadeState) -> pa.Table:
     def recipient_field(name: str, where: pa.Array) -> pa.Array:
         if len(index.table) == 0:
             return pa.nulls(len(method), pa.string())
-        return pc.if_else(where, index.table.column(name).take(take), no_value)
+        return pc.if_else(where, index.text(name, take), no_value)
 
     return pa.table(
         {

@@ -18,7 +18,7 @@ from sbir_etl.linkage.identifiers import CleanedIdentifiers, clean_duns, clean_u
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
 from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, sorted_unique
-from sbir_etl.linkage.text_arrays import StringLookup
+from sbir_etl.linkage.text_arrays import StringLookup, as_string_array, compact_text
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
 RECIPIENT_FIELDS = (
@@ -164,11 +164,12 @@ def _clean_columns(source: _SourceColumns) -> tuple[_CleanedColumns, pa.Array]:
             "legal_business_name": legal_names,
             "uei": uei.values,
             "duns": duns.values,
-            "state": clean_text_key(source.take("state")),
-            "city": clean_text_key(source.take("city")),
-            "zip5": clean_zip5(source.take("zip5")),
-            "parent_uei": clean_uei(source.take("parent_uei")).values,
-            "parent_duns": clean_duns(source.take("parent_duns")).values,
+            # Few distinct values each: stored compactly, read through `RecipientIndex.text`.
+            "state": compact_text(clean_text_key(source.take("state"))),
+            "city": compact_text(clean_text_key(source.take("city"))),
+            "zip5": compact_text(clean_zip5(source.take("zip5"))),
+            "parent_uei": compact_text(clean_uei(source.take("parent_uei")).values),
+            "parent_duns": compact_text(clean_duns(source.take("parent_duns")).values),
         }
     )
     return _CleanedColumns(table, legal_names, legal.null_count, uei, duns, by_hash), legal
@@ -315,6 +316,10 @@ class RecipientIndex:
         out |= {f"blocking.{k}": v for k, v in self.blocking.arrays().items()}
         out |= {f"variants.{k}": v for k, v in self.descriptor_variants.arrays().items()}
         return out
+
+    def text(self, column: str, rows: pa.Array) -> pa.Array:
+        """Column `column` of the recipient table at `rows`, as plain strings whatever its storage."""
+        return as_string_array(self.table.column(column).take(rows))
 
     def scalars(self) -> dict[str, int | dict[str, int]]:
         """The few plain values that go with `arrays()`."""

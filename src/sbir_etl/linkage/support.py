@@ -174,16 +174,16 @@ def corroboration_levels(
     fields is wrong, and five agreeing digits are the more specific evidence.
     """
     at, rt = pa.array(rows), pa.array(recipients)
-    t = index.table
-    a_state, r_state = ev.state.take(at), t.column("state").take(rt)
+    a_state, r_state = ev.state.take(at), index.text("state", rt)
     same_state = _equal(a_state, r_state)
     conflict = pc.and_(pc.is_valid(a_state), pc.is_valid(r_state)).to_numpy(zero_copy_only=False) & ~same_state
-    parent = _equal(ev.uei.take(at), t.column("parent_uei").take(rt)) | _equal(
-        ev.duns.take(at), t.column("parent_duns").take(rt)
+    parent = _equal(ev.uei.take(at), index.text("parent_uei", rt)) | _equal(
+        ev.duns.take(at), index.text("parent_duns", rt)
     )
-    same_zip = _equal(ev.zip5.take(at), t.column("zip5").take(rt))
-    city = _equal(ev.city.take(at), t.column("city").take(rt))
-    metro = conflict & _same_metro(ev.city.take(at), a_state, t.column("city").take(rt), r_state)
+    same_zip = _equal(ev.zip5.take(at), index.text("zip5", rt))
+    r_city = index.text("city", rt)
+    city = _equal(ev.city.take(at), r_city)
+    metro = conflict & _same_metro(ev.city.take(at), a_state, r_city, r_state)
     return np.select(
         [parent, same_zip, metro, conflict & city, conflict, city & same_state, same_state],
         [PARENT, ZIP, METRO, CITY_ELSEWHERE, CONFLICT, CITY, STATE],
