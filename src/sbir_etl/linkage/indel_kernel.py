@@ -298,7 +298,7 @@ def block_mask(
                     n_lo, n_hi = n_offsets[n], n_offsets[n + 1]
                     if n_hi - n_lo < chain_len[c, 0] or n_hi - n_lo > chain_len[c, 1]:
                         continue
-                    ascii_name = _lcs_vector(pm, w0, keep, n_data, n_lo, n_hi, s)
+                    ascii_name = _lcs_vector(pm, w0, keep, n_data, np.int64(n_lo), np.int64(n_hi), s)
                     for i in range(chain_q[c], chain_q[c + 1]):
                         at = row0 + i * width + j
                         if word[i] == INEXACT or not ascii_name:
