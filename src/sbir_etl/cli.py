@@ -645,5 +645,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_for(error)
 
 
+def console() -> int:
+    """The `sbir-etl` command: `main` in a process whose Arrow memory comes from jemalloc."""
+    _prefer_jemalloc()
+    return main()
+
+
+def _prefer_jemalloc() -> None:
+    """Arrow's default allocator, mimalloc, keeps the pages a run frees; jemalloc hands them back.
+    At full scale that is 20 % less peak memory for `sbir-etl index`, 7 % for `enrich --index` and
+    9 % for a cold `enrich`, with the same output (docs/performance/enrichment-benchmarks.md). Only
+    the command does this, not the library: a process that imports `sbir_etl` keeps its own pool.
+    A pool the user named in ARROW_DEFAULT_MEMORY_POOL stays, as does the default of a pyarrow
+    built without jemalloc."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    import pyarrow as pa
+
+    if "jemalloc" in pa.supported_memory_backends():
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "jemalloc"  # and in the worker processes a run starts
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

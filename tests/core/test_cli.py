@@ -1,6 +1,7 @@
 """The `sbir-etl` command-line contract that users and CI scripts rely on."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -94,3 +95,24 @@ def test_verbose_logs_the_effective_configuration_and_where_each_value_came_from
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("effective config")]
     assert "'fuzzy_margin': (6.0, 'env:SBIR_ETL_FUZZY_MARGIN')" in line
     assert "'chunk_size': (20, 'override')" in line
+
+
+POOL_OF_THE_COMMAND = """
+import os, sys
+from sbir_etl.cli import _prefer_jemalloc
+_prefer_jemalloc()
+import pyarrow as pa
+print(pa.default_memory_pool().backend_name, os.environ.get("ARROW_DEFAULT_MEMORY_POOL"))
+"""
+
+
+def test_the_command_allocates_through_jemalloc_unless_the_user_named_a_pool() -> None:
+    def pool(**env: str) -> str:
+        clean = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+        done = subprocess.run(
+            [sys.executable, "-c", POOL_OF_THE_COMMAND], env=clean | env, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    assert pool() == "jemalloc jemalloc"  # this process, and the workers it starts
+    assert pool(ARROW_DEFAULT_MEMORY_POOL="system") == "system system"
