@@ -63,8 +63,8 @@ class TextCache:
 @dataclass(frozen=True)
 class StringBytes:
     """An Arrow string array as the kernels read it: string i is `data[offsets[i]:offsets[i + 1]]`
-    (Arrow's int32 offsets and bytes, zero-copy, a null empty), whether every string is ASCII (so that byte lengths are
-    lengths), and the longest string's length in bytes."""
+    (Arrow's int32 offsets and bytes, zero-copy, a null empty), whether every string is ASCII (so
+    that byte lengths are lengths), and the longest string's length in bytes."""
 
     offsets: np.ndarray
     data: np.ndarray
