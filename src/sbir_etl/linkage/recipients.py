@@ -229,6 +229,15 @@ class _NameGroups:
         return cls(encoded.dictionary, narrowest_positions(offsets, len(members) + 1), members, cut)
 
 
+def _lookups(cleaned: _CleanedColumns, names: pa.Array) -> tuple["ExactLookup", "ExactLookup", StringLookup]:
+    """The UEI and DUNS lookups and the name lookup: what the build makes beside the blocking index."""
+    return (
+        ExactLookup.build(cleaned.uei.values, cleaned.by_hash),
+        ExactLookup.build(cleaned.duns.values, cleaned.by_hash),
+        StringLookup.build(names),
+    )
+
+
 def _build_stats(
     source: _SourceColumns, cleaned: _CleanedColumns, uei: "ExactLookup", duns: "ExactLookup"
 ) -> dict[str, int]:
@@ -278,22 +287,22 @@ class RecipientIndex:
         del legal
         grouped = _NameGroups.of(names, owners, cleaned, legal_valid)
         del names, owners
-        uei, duns = (
-            ExactLookup.build(cleaned.uei.values, cleaned.by_hash),
-            ExactLookup.build(cleaned.duns.values, cleaned.by_hash),
-        )
-        blocking = BlockingIndex(grouped.names, max_key_share)
-        pa.default_memory_pool().release_unused()  # the blocking build's scratch, before the next one's
+        with ThreadPoolExecutor(1) as background:  # NumPy sorts release the GIL: beside the blocking build
+            lookups = background.submit(_lookups, cleaned, grouped.names)
+            blocking = BlockingIndex(grouped.names, max_key_share)
+            pa.default_memory_pool().release_unused()  # the blocking build's scratch, before the next one's
+            variants = DescriptorVariants(grouped.names, blocking)
+            uei, duns, name_lookup = lookups.result()
         return cls(
             table=cleaned.table,
             uei=uei,
             duns=duns,
             names=grouped.names,
-            name_lookup=StringLookup.build(grouped.names),
+            name_lookup=name_lookup,
             name_offsets=grouped.offsets,
             name_members=grouped.members,
             blocking=blocking,
-            descriptor_variants=DescriptorVariants(grouped.names, blocking),
+            descriptor_variants=variants,
             cut_names=grouped.cut,
             stats=_build_stats(source, cleaned, uei, duns),
         )
