@@ -19,11 +19,12 @@ TextLike = pd.Series | pa.Array | pa.ChunkedArray
 
 
 def as_string_array(values: TextLike) -> pa.Array:
-    """A pandas Series or (chunked) Arrow array as one contiguous Arrow string array."""
+    """A pandas Series or (chunked) Arrow array as one contiguous Arrow string array (a single
+    chunk as it is: `combine_chunks` would copy it)."""
     if isinstance(values, pd.Series):
         arr = pa.array(values.astype("string[pyarrow]"), type=pa.string())
     elif isinstance(values, pa.ChunkedArray):
-        arr = values.combine_chunks()
+        arr = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
     else:
         arr = values
     return arr if arr.type == pa.string() else arr.cast(pa.string())
