@@ -277,6 +277,40 @@ def test_duplicate_recipients_per_uei_resolve_to_smallest_hash_with_medium_confi
         assert (row.usaspending_recipient_hash, row.match_confidence) == ("h-1", "medium")
 
 
+@pytest.mark.parametrize("block", [1, 2, 3, 1 << 18])  # hashes compared at a time
+def test_a_repeated_recipient_hash_keeps_its_first_row_and_the_index_equals_the_deduplicated_one(block, monkeypatch):
+    import numpy as np
+    import pyarrow as pa
+
+    from sbir_etl.linkage import recipients as recipient_module
+    from sbir_etl.linkage.recipients import RecipientIndex
+
+    monkeypatch.setattr(recipient_module, "HASH_BLOCK", block)
+
+    def index(rows: list[tuple]) -> RecipientIndex:
+        names = ("recipient_hash", "legal_business_name", "uei", "duns")
+        return RecipientIndex.build(
+            pa.table({n: pa.array([r[i] for r in rows], pa.string()) for i, n in enumerate(names)})
+        )
+
+    rows = [
+        ("h2", "Beta Inc", "AB12CD34EF56", ""),
+        ("h1", "Acme Co", "", "123456789"),
+        ("h2", "Beta Two", "KD6VWJ8MHRX5", ""),  # the same recipient listed again: dropped
+        (None, "Gamma", None, None),
+        ("h0", "Delta", "", ""),
+        (None, "Epsilon", None, None),  # a second row without a hash: dropped like a repeat
+        ("h1", "Acme Again", "", "987654321"),
+    ]
+    built, deduplicated = index(rows), index([rows[i] for i in (0, 1, 3, 4)])
+    assert built.stats["repeated_recipient_rows_dropped"] == 3 and built.stats["recipients"] == 4
+    assert built.table.column("legal_business_name").to_pylist() == ["Beta Inc", "Acme Co", "Gamma", "Delta"]
+    for name, array in built.arrays().items():
+        other = deduplicated.arrays()[name]
+        assert array.equals(other) if isinstance(array, pa.Array) else np.array_equal(array, other), name
+    assert index(rows[:2]).stats["repeated_recipient_rows_dropped"] == 0
+
+
 def test_alternate_names_are_matched():
     r = {
         "recipient_hash": "h-alt",

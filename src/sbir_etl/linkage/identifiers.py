@@ -24,6 +24,10 @@ class CleanedIdentifiers:
     values: pa.Array  # string, null where missing or invalid
     reasons: pa.Array  # string, null where valid or missing
 
+    def filter(self, mask: pa.Array) -> "CleanedIdentifiers":
+        """The identifiers (and reasons) of the rows `mask` keeps."""
+        return CleanedIdentifiers(self.values.filter(mask), self.reasons.filter(mask))
+
     def reason_counts(self, prefix: str) -> dict[str, int]:
         counts = pc.value_counts(self.reasons.drop_null())
         return {f"{prefix}:{row['values']}": int(row["counts"]) for row in counts.to_pylist()}

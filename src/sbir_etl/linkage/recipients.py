@@ -105,17 +105,45 @@ class ExactLookup:
         return np.where(found, self.rows[pos].astype(np.int64), -1), found & self.shared[pos]
 
 
-def _drop_repeated_hashes(raw: pa.Table, hash_column: str) -> tuple[pa.Table, int]:
-    """A recipient_hash names one recipient: later rows repeating a hash are the same recipient
-    listed again, and would otherwise make its own name look ambiguous. Keeps the first row."""
-    hashes = raw.column(hash_column)
-    if pc.count_distinct(hashes).as_py() + (1 if hashes.null_count else 0) >= len(raw):
-        return raw, 0
-    ids = pc.dictionary_encode(hashes.combine_chunks()).indices.to_numpy(zero_copy_only=False)
-    _, first = np.unique(ids, return_index=True)
-    keep = np.zeros(len(raw), dtype=bool)
-    keep[first] = True
-    return raw.filter(pa.array(keep)), int(len(raw) - keep.sum())
+HASH_BLOCK = 1 << 18  # hashes compared at a time
+
+
+@dataclass(frozen=True)
+class _HashOrder:
+    """The recipient rows in recipient_hash order, and which rows repeat an earlier row's hash.
+
+    A recipient_hash names one recipient: later rows repeating a hash are the same recipient
+    listed again, and would otherwise make its own name look ambiguous, so they are dropped
+    (the first row stays). Found from the sort the index needs anyway: a repeat sits right after
+    its first row in the (stable) sorted order.
+    """
+
+    by_hash: np.ndarray  # the kept rows, numbered as after dropping, in recipient_hash order
+    keep: np.ndarray | None  # bool per row of the file; None when no hash repeats
+
+    @classmethod
+    def of(cls, hashes: pa.Array) -> "_HashOrder":
+        order = pc.sort_indices(hashes).to_numpy()
+        repeats = np.zeros(max(len(order) - 1, 0), dtype=bool)
+        for start in range(0, len(repeats), HASH_BLOCK):  # in blocks: the sorted copy of every hash is 100 MiB
+            stop = min(start + HASH_BLOCK, len(repeats))
+            block = hashes.take(order[start : stop + 1])
+            before, after = block.slice(0, stop - start), block.slice(1)
+            both_null = pc.and_(pc.is_null(before), pc.is_null(after))
+            repeats[start:stop] = pc.or_(pc.fill_null(pc.equal(before, after), False), both_null).to_numpy(
+                zero_copy_only=False
+            )
+        if not repeats.any():
+            return cls(order.astype(np.int32), None)
+        first = np.concatenate(([True], ~repeats))
+        keep = np.zeros(len(hashes), dtype=bool)
+        keep[order[first]] = True
+        renumbered = np.cumsum(keep, dtype=np.int64) - 1
+        return cls(renumbered[order[first]].astype(np.int32), keep)
+
+    @property
+    def repeated_rows(self) -> int:
+        return 0 if self.keep is None else int(len(self.keep) - self.keep.sum())
 
 
 @dataclass
@@ -124,18 +152,24 @@ class _SourceColumns:
 
     columns: dict[str, pa.ChunkedArray]
     rows: int
-    repeated_rows: int
+    keep: pa.Array | None = None  # once `drop_repeats` ran: the rows every column keeps
 
     @classmethod
     def of(cls, raw: pa.Table, columns: RecipientColumns) -> "_SourceColumns":
         resolved = columns.resolve(raw.column_names, "recipients")
-        raw, repeated_rows = _drop_repeated_hashes(raw, resolved["recipient_hash"])
-        return cls({role: raw.column(name) for role, name in resolved.items() if name}, len(raw), repeated_rows)
+        return cls({role: raw.column(name) for role, name in resolved.items() if name}, len(raw))
+
+    def drop_repeats(self, order: _HashOrder) -> None:
+        """Columns taken from now on leave out the rows that repeat a recipient_hash."""
+        if order.keep is not None:
+            self.keep, self.rows = pa.array(order.keep), len(order.by_hash)
 
     def take(self, role: str) -> pa.Array:
         """The column of `role` (all null when the file has none), no longer held here."""
         column = self.columns.pop(role, None)
-        return column.combine_chunks() if column is not None else pa.nulls(self.rows, pa.string())
+        if column is None:
+            return pa.nulls(self.rows, pa.string())
+        return column.combine_chunks() if self.keep is None else column.filter(self.keep).combine_chunks()
 
 
 @dataclass
@@ -147,17 +181,22 @@ class _CleanedColumns:
     without_name: int  # recipients whose legal name normalises to nothing
     uei: CleanedIdentifiers
     duns: CleanedIdentifiers
-    by_hash: np.ndarray  # recipient rows sorted by recipient_hash: ties go to the first of them
+    by_hash: np.ndarray  # recipient rows sorted by recipient_hash
+    repeated_rows: int  # rows dropped for repeating an earlier row's recipient_hash
 
 
 def _clean_columns(source: _SourceColumns) -> tuple[_CleanedColumns, pa.Array]:
     """The cleaned columns, and the normalised legal names (returned apart: they are freed first)."""
     hashes, legal_names = source.take("recipient_hash"), source.take("legal_business_name")
     with ThreadPoolExecutor(1) as background:  # Arrow's sort releases the GIL: overlap it with cleaning
-        sorting = background.submit(pc.sort_indices, hashes)
+        ordering = background.submit(_HashOrder.of, hashes)
         uei, duns = clean_uei(source.take("uei")), clean_duns(source.take("duns"))
         legal = normalize_names(legal_names)
-        by_hash = sorting.result().to_numpy().astype(np.int32)
+        order = ordering.result()
+    source.drop_repeats(order)
+    if source.keep is not None:
+        hashes, legal_names, legal = (column.filter(source.keep) for column in (hashes, legal_names, legal))
+        uei, duns = uei.filter(source.keep), duns.filter(source.keep)
     table = pa.table(
         {
             "recipient_hash": hashes,
@@ -172,7 +211,8 @@ def _clean_columns(source: _SourceColumns) -> tuple[_CleanedColumns, pa.Array]:
             "parent_duns": compact_text(clean_duns(source.take("parent_duns")).values),
         }
     )
-    return _CleanedColumns(table, legal_names, legal.null_count, uei, duns, by_hash), legal
+    cleaned = _CleanedColumns(table, legal_names, legal.null_count, uei, duns, order.by_hash, order.repeated_rows)
+    return cleaned, legal
 
 
 def _known_names(legal_names: pa.Array, legal: pa.Array, alternates: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -246,7 +286,7 @@ def _build_stats(
     return {
         "recipients": source.rows,
         "recipients_without_name": int(cleaned.without_name),
-        "repeated_recipient_rows_dropped": source.repeated_rows,
+        "repeated_recipient_rows_dropped": cleaned.repeated_rows,
         "duplicate_uei_values": int(uei.shared.sum()),
         "duplicate_duns_values": int(duns.shared.sum()),
     } | {f"recipients_{k}": v for k, v in reasons.items()}
