@@ -8,10 +8,12 @@ The same enrichment also runs in award shards on separate workers, with the same
 (`sbir_etl.shards`, built from the pieces here).
 """
 
+import contextvars
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +58,7 @@ from sbir_etl.linkage.cascade import (
     match_chunk,
 )
 from sbir_etl.linkage.recipients import RecipientIndex
+from sbir_etl.linkage.support import AwardKeys
 from sbir_etl.monitoring.performance import current_rss_bytes, measure
 from sbir_etl.recipient_index import build_recipient_index, load_index, save_index
 
@@ -303,6 +306,25 @@ def identified_names(awards: AwardFile, index: RecipientIndex, config: Enrichmen
     return IdentifiedNames.collect(chunks, awards.columns, index)
 
 
+def _index_and_identified_names(run: "_Run", summary: EnrichmentSummary) -> tuple[RecipientIndex, IdentifiedNames]:
+    """The recipient index and the award file's identified names (`identified_names`).
+
+    Building an index takes most of a cold run's first half, and the award half of the
+    identified-names pass (reading, cleaning identifiers, normalising names) needs no index: it
+    runs beside the build, in a thread (Arrow kernels release the GIL). A loaded index is there at
+    once, so then the pass runs as it always did, normalising only the identified rows' names.
+    """
+    if run.recipients.index_path is not None:
+        index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
+        return index, identified_names(run.awards, index, run.config)
+    awards = iter_text_chunks(run.awards.path, run.config.chunk_size, RejectSink())  # the main pass counts rejects
+    with ThreadPoolExecutor(1) as background:
+        # In a copy of this context, so the name rules switched off here stay off there.
+        keys = background.submit(contextvars.copy_context().run, AwardKeys.collect, awards, run.awards.columns)
+        index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
+        return index, IdentifiedNames.of_keys(keys.result(), index)
+
+
 T = TypeVar("T")
 S = TypeVar("S")
 
@@ -509,8 +531,7 @@ def _enrich(run: _Run, resume: bool) -> EnrichmentSummary:
     summary, columns = run.summary, run.awards.columns
     with measure() as usage:
         started = time.perf_counter()
-        index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
-        identified = identified_names(run.awards, index, run.config)
+        index, identified = _index_and_identified_names(run, summary)
         store = _checkpoint_store(run) if resume else None
         done = store.resume() if store else []
         tally = Tally.replay(done)

@@ -3,14 +3,20 @@
 import csv
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from sbir_etl.columns import OUTPUT_COLUMNS
 from sbir_etl.config import EnrichmentConfig
-from sbir_etl.enrichment import enrich_files, enrich_frame
+from sbir_etl.enrichment import AwardFile, enrich_files, enrich_frame
 from sbir_etl.errors import InputFormatError, InputSchemaError, InvariantError
 from sbir_etl.evaluation.synthetic import generate, write
+from sbir_etl.io.tables import RejectSink, iter_text_chunks, read_text_table
+from sbir_etl.linkage.names import normalize_names
+from sbir_etl.linkage.recipients import RecipientIndex
+from sbir_etl.linkage.rules import rules_disabled
+from sbir_etl.linkage.support import AwardKeys, IdentifiedNames
 from tests.core.conftest import AWARD_COLUMNS, awards, recipients
 
 
@@ -281,3 +287,40 @@ def test_a_rejected_row_never_vouches_for_a_name(tmp_path, abstract):
     else:
         assert (summary.rows_rejected, list(out.index)) == (1, ["A2"])
         assert out.loc["A2", "match_method"] == "name-fuzzy-candidate"
+
+
+def test_identified_names_read_beside_the_index_build_equal_the_ones_read_after_it(synthetic):
+    config = EnrichmentConfig(chunk_size=700)
+    awards = AwardFile.open(synthetic["awards"], config)
+    index = RecipientIndex.build(read_text_table(synthetic["recipients"], RejectSink()))
+
+    def chunks():
+        return iter_text_chunks(awards.path, config.chunk_size, RejectSink())
+
+    after = IdentifiedNames.collect(chunks(), awards.columns, index)
+    beside = IdentifiedNames.of_keys(AwardKeys.collect(chunks(), awards.columns), index)
+    assert len(after.names) > 100
+    pairs = sorted(zip(after.names.to_pylist(), after.recipients.tolist(), strict=True))
+    assert sorted(zip(beside.names.to_pylist(), beside.recipients.tolist(), strict=True)) == pairs
+
+
+def test_the_award_names_read_beside_the_build_follow_the_rules_switched_off_for_the_run(tmp_path, monkeypatch):
+    company = ["Acme Widgets Inc (FKA Beta Corp)", "Acme Widgets Incorproated", "Gamma Sensors and"]
+    award_file = tmp_path / "awards.csv"
+    awards(*({"Company": name} for name in company)).to_csv(award_file, index=False)
+    recipient_file = tmp_path / "recipients.csv"
+    recipients({"recipient_hash": "h1", "legal_business_name": "ACME WIDGETS INC"}).to_csv(recipient_file, index=False)
+    seen = []
+    of_keys = IdentifiedNames.of_keys.__func__
+
+    def recording(cls, keys, index):
+        seen.append(keys.names.to_pylist())
+        return of_keys(cls, keys, index)
+
+    monkeypatch.setattr(IdentifiedNames, "of_keys", classmethod(recording))
+    switched_off = ("remarks and second names", "plurals", "misspelt designators", "dangling and")
+    with rules_disabled(*switched_off):
+        enrich_files(award_file, recipient_file, tmp_path / "out.parquet")
+        expected = normalize_names(pa.array(company)).to_pylist()
+    assert seen == [expected]
+    assert expected != normalize_names(pa.array(company)).to_pylist()

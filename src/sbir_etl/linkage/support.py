@@ -104,6 +104,32 @@ class AwardEvidence:
 
 
 @dataclass(frozen=True)
+class AwardKeys:
+    """The cleaned UEI and DUNS and the normalised company name of every award in a file: what
+    `IdentifiedNames` needs of the awards. Nothing here depends on the recipient index, so a run
+    that builds its index reads these beside the build (`IdentifiedNames.of_keys`)."""
+
+    uei: pa.Array
+    duns: pa.Array
+    names: pa.Array
+
+    @classmethod
+    def collect(cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, workers: int = 1) -> "AwardKeys":
+        """`workers`: threads for the name normalisation (see `normalize_names`)."""
+        parts = [
+            (
+                clean_uei(_text_column(chunk, columns.uei)).values,
+                clean_duns(_text_column(chunk, columns.duns)).values,
+                normalize_names(_text_column(chunk, columns.company), workers),
+            )
+            for chunk in chunks
+        ]
+        if not parts:
+            return cls(*(pa.array([], pa.string()) for _ in range(3)))
+        return cls(*(pa.concat_arrays(list(column)) for column in zip(*parts, strict=True)))
+
+
+@dataclass(frozen=True)
 class IdentifiedNames:
     """Normalised company names that the award file itself ties to one recipient by UEI or DUNS.
 
@@ -121,21 +147,27 @@ class IdentifiedNames:
     def collect(
         cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, index: RecipientIndex
     ) -> "IdentifiedNames":
+        """From the award chunks: only the names of identified rows are normalised (about half
+        of a typical file)."""
         pairs = []
         for chunk in chunks:
-            uei_row, uei_shared = index.uei.lookup(clean_uei(_text_column(chunk, columns.uei)).values)
-            duns_row, duns_shared = index.duns.lookup(clean_duns(_text_column(chunk, columns.duns)).values)
-            row = np.where(uei_row >= 0, uei_row, duns_row)
-            disagree = (uei_row >= 0) & (duns_row >= 0) & (uei_row != duns_row)
-            keep = np.flatnonzero((row >= 0) & ~uei_shared & ~duns_shared & ~disagree)
-            # Only the names of identified rows are normalised: about half of a typical file.
-            names = normalize_names(_text_column(chunk, columns.company).take(pa.array(keep, type=pa.int64())))
-            valid = pc.is_valid(names).to_numpy(zero_copy_only=False)
-            pairs.append(
-                pd.DataFrame(
-                    {"name": names.filter(pa.array(valid)).to_pandas(), "recipient": row[keep][valid]}
-                ).drop_duplicates()
+            uei, duns = (
+                clean_uei(_text_column(chunk, columns.uei)).values,
+                clean_duns(_text_column(chunk, columns.duns)).values,
             )
+            keep, row = _identified_rows(index, uei, duns)
+            names = normalize_names(_text_column(chunk, columns.company).take(pa.array(keep, type=pa.int64())))
+            pairs.append(_pairs(names, row[keep]))
+        return cls._of(pairs)
+
+    @classmethod
+    def of_keys(cls, keys: AwardKeys, index: RecipientIndex) -> "IdentifiedNames":
+        """The same as `collect`, from keys read before the index existed."""
+        keep, row = _identified_rows(index, keys.uei, keys.duns)
+        return cls._of([_pairs(keys.names.take(pa.array(keep, type=pa.int64())), row[keep])])
+
+    @classmethod
+    def _of(cls, pairs: list[pd.DataFrame]) -> "IdentifiedNames":
         if not pairs:
             return cls(pa.array([], pa.string()), np.array([], dtype=np.int64))
         frame = pd.concat(pairs, ignore_index=True).drop_duplicates()
@@ -152,6 +184,23 @@ class IdentifiedNames:
     @cached_property
     def _lookup(self) -> StringLookup:
         return StringLookup.build(self.names)
+
+
+def _identified_rows(index: RecipientIndex, uei: pa.Array, duns: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(the award rows an unambiguous identifier joins, the recipient row of every award or -1)."""
+    uei_row, uei_shared = index.uei.lookup(uei)
+    duns_row, duns_shared = index.duns.lookup(duns)
+    row = np.where(uei_row >= 0, uei_row, duns_row)
+    disagree = (uei_row >= 0) & (duns_row >= 0) & (uei_row != duns_row)
+    return np.flatnonzero((row >= 0) & ~uei_shared & ~duns_shared & ~disagree), row
+
+
+def _pairs(names: pa.Array, recipients: np.ndarray) -> pd.DataFrame:
+    """The distinct (normalised name, recipient row) pairs, names that normalise to nothing left out."""
+    valid = pc.is_valid(names).to_numpy(zero_copy_only=False)
+    return pd.DataFrame(
+        {"name": names.filter(pa.array(valid)).to_pandas(), "recipient": recipients[valid]}
+    ).drop_duplicates()
 
 
 NO_IDENTIFIED_NAMES = IdentifiedNames(pa.array([], pa.string()), np.array([], dtype=np.int64))
