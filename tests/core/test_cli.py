@@ -2,10 +2,12 @@
 
 import json
 import os
+import platform
 import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from sbir_etl.cli import main
 from sbir_etl.evaluation.synthetic import generate, write
@@ -116,3 +118,36 @@ def test_the_command_allocates_through_jemalloc_unless_the_user_named_a_pool() -
 
     assert pool() == "jemalloc jemalloc"  # this process, and the workers it starts
     assert pool(ARROW_DEFAULT_MEMORY_POOL="system") == "system system"
+
+
+ARENAS_OF_THE_COMMAND = """
+import ctypes, os, threading
+from sbir_etl.cli import _share_one_malloc_arena
+_share_one_malloc_arena()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+together = threading.Barrier(4)
+def allocate():
+    together.wait()  # all four threads alive at once, each allocating
+    libc.free(ctypes.c_void_p(libc.malloc(1000)))
+    together.wait()
+threads = [threading.Thread(target=allocate) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(os.environ.get("MALLOC_ARENA_MAX"), flush=True)
+libc.malloc_stats()  # one "Arena N:" block per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the arena limit is a glibc setting")
+def test_the_command_shares_one_malloc_arena_between_threads_unless_the_user_set_a_limit() -> None:
+    def arenas(**env: str) -> tuple[str, int]:
+        clean = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+        done = subprocess.run(
+            [sys.executable, "-c", ARENAS_OF_THE_COMMAND], env=clean | env, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip(), done.stderr.count("Arena ")
+
+    assert arenas() == ("1", 1)  # this process, and the workers it starts
+    limit, count = arenas(MALLOC_ARENA_MAX="8")
+    assert limit == "8" and count > 1
