@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from sbir_etl.columns import FLOAT_OUTPUT_COLUMNS, JOINED_METHODS, MATCH_METHODS, OUTPUT_COLUMNS, ResolvedAwardColumns
 from sbir_etl.config import EnrichmentConfig
-from sbir_etl.errors import ConfigError, InputSchemaError, InvariantError
+from sbir_etl.errors import ConfigError, InputFormatError, InputSchemaError, InvariantError
 from sbir_etl.evaluation.quality import match_rate
 from sbir_etl.incremental import (
     Reuse,
@@ -145,6 +145,19 @@ class AwardFile:
         path = Path(path)
         header = read_header(path)
         return cls(path, header, resolve_awards(header, path, config))
+
+    def version(self) -> tuple[int, ...]:
+        """What changes when the file is written to or replaced: inode, size, mtime and ctime."""
+        stat = self.path.stat()
+        return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+    def check_unchanged(self, version: tuple[int, ...]) -> None:
+        """A run reads the file more than once: refuse to finish one that read two versions."""
+        if self.version() != version:
+            raise InputFormatError(
+                f"{self.path}: the file changed while this run was reading it; "
+                "run again once whatever writes it has finished"
+            )
 
 
 def enrich_table(
@@ -306,23 +319,28 @@ def identified_names(awards: AwardFile, index: RecipientIndex, config: Enrichmen
     return IdentifiedNames.collect(chunks, awards.columns, index)
 
 
-def _index_and_identified_names(run: "_Run", summary: EnrichmentSummary) -> tuple[RecipientIndex, IdentifiedNames]:
-    """The recipient index and the award file's identified names (`identified_names`).
+def _index_and_identified_names(
+    run: "_Run", summary: EnrichmentSummary
+) -> tuple[RecipientIndex, IdentifiedNames, AwardKeys | None]:
+    """The recipient index, the award file's identified names (`identified_names`), and the
+    awards' keys when they were read for those.
 
     Building an index takes most of a cold run's first half, and the award half of the
     identified-names pass (reading, cleaning identifiers, normalising names) needs no index: it
-    runs beside the build, in a thread (Arrow kernels release the GIL). A loaded index is there at
-    once, so then the pass runs as it always did, normalising only the identified rows' names.
+    runs beside the build, in a thread (Arrow kernels release the GIL), and the chunks reuse what
+    it read. A loaded index is there at once, so then the pass runs as it always did, normalising
+    only the identified rows' names.
     """
     if run.recipients.index_path is not None:
         index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
-        return index, identified_names(run.awards, index, run.config)
+        return index, identified_names(run.awards, index, run.config), None
     awards = iter_text_chunks(run.awards.path, run.config.chunk_size, RejectSink())  # the main pass counts rejects
     with ThreadPoolExecutor(1) as background:
         # In a copy of this context, so the name rules switched off here stay off there.
-        keys = background.submit(contextvars.copy_context().run, AwardKeys.collect, awards, run.awards.columns)
+        reading = background.submit(contextvars.copy_context().run, AwardKeys.collect, awards, run.awards.columns)
         index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
-        return index, IdentifiedNames.of_keys(keys.result(), index)
+        keys = reading.result()
+    return index, IdentifiedNames.of_keys(keys, index), keys
 
 
 T = TypeVar("T")
@@ -385,6 +403,7 @@ class ChunkLoop:
     writer: TableWriter
     progress: Callable[[int], None] | None
     started: float
+    keys: AwardKeys | None = None  # every award's keys, when the run read them before the loop
     cache: FuzzyCache = field(default_factory=lambda: FuzzyCache(background=True))
 
     def run(self, chunks: Iterable[tuple[int, pa.Table]]) -> None:
@@ -393,14 +412,15 @@ class ChunkLoop:
         sizer = ChunkSizer(self.config.chunk_size, self.config.memory_ceiling_mib)
         parts = ((start + offset, part) for start, chunk in chunks for offset, part in sizer.parts(chunk))
         try:
-            for (start, part), begun in one_ahead(parts, lambda item: self._begin(item[1])):
+            for (start, part), begun in one_ahead(parts, lambda item: self._begin(*item)):
                 self._enrich(start, part, begun)
                 sizer.after_part(self.tally.stats)
         finally:
             self.cache.close()
 
-    def _begin(self, part: pa.Table) -> CascadeState:
-        return begin_chunk(part, self.columns, self.index, self.config, self.cache, self.identified)
+    def _begin(self, start: int, part: pa.Table) -> CascadeState:
+        keys = self.keys.slice(start, part.num_rows) if self.keys else None
+        return begin_chunk(part, self.columns, self.index, self.config, self.cache, self.identified, keys)
 
     def _enrich(self, start: int, part: pa.Table, begun: CascadeState) -> None:
         enriched, stats = enrich_table(part, self.columns, self.index, self.config, self.cache, self.identified, begun)
@@ -531,7 +551,8 @@ def _enrich(run: _Run, resume: bool) -> EnrichmentSummary:
     summary, columns = run.summary, run.awards.columns
     with measure() as usage:
         started = time.perf_counter()
-        index, identified = _index_and_identified_names(run, summary)
+        read_from = run.awards.version()
+        index, identified, keys = _index_and_identified_names(run, summary)
         store = _checkpoint_store(run) if resume else None
         done = store.resume() if store else []
         tally = Tally.replay(done)
@@ -541,7 +562,9 @@ def _enrich(run: _Run, resume: bool) -> EnrichmentSummary:
         with atomic_path(run.out_path) as tmp:
             writer = TableWriter(tmp, run.out_format)
             chunks = _not_checkpointed(iter_text_chunks(run.awards.path, run.config.chunk_size, run.rejects), done)
-            ChunkLoop(columns, index, run.config, identified, tally, store, writer, run.progress, started).run(chunks)
+            loop = ChunkLoop(columns, index, run.config, identified, tally, store, writer, run.progress, started, keys)
+            loop.run(chunks)
+            run.awards.check_unchanged(read_from)  # both passes read one version of the file
             for table in store.drain() if store else ():
                 writer.write(table)
             writer.close(output_schema(run.awards.header))

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from sbir_etl import enrichment
 from sbir_etl.columns import OUTPUT_COLUMNS
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.enrichment import AwardFile, enrich_files, enrich_frame
@@ -324,3 +325,19 @@ def test_the_award_names_read_beside_the_build_follow_the_rules_switched_off_for
         expected = normalize_names(pa.array(company)).to_pylist()
     assert seen == [expected]
     assert expected != normalize_names(pa.array(company)).to_pylist()
+
+
+def test_an_award_file_changed_while_a_run_reads_it_is_refused_and_nothing_is_written(synthetic, tmp_path, monkeypatch):
+    awards_copy = tmp_path / "awards.csv"
+    awards_copy.write_bytes(synthetic["awards"].read_bytes())
+    build = enrichment.build_recipient_index
+
+    def build_while_the_awards_are_rewritten(*args, **kwargs):
+        awards_copy.write_bytes(awards_copy.read_bytes())  # same bytes, but written again
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(enrichment, "build_recipient_index", build_while_the_awards_are_rewritten)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(InputFormatError, match="awards.csv: the file changed while this run was reading it"):
+        enrich_files(awards_copy, synthetic["recipients"], out)
+    assert not out.exists() and list(tmp_path.iterdir()) == [awards_copy]

@@ -52,6 +52,7 @@ from sbir_etl.linkage.support import (
     SUPPORT_CODES,
     UNCORROBORATED,
     AwardEvidence,
+    AwardKeys,
     Choice,
     ChunkStats,
     IdentifiedNames,
@@ -617,16 +618,18 @@ def begin_chunk(
     config: EnrichmentConfig,
     cache: FuzzyCache,
     identified: IdentifiedNames = NO_IDENTIFIED_NAMES,
+    keys: AwardKeys | None = None,
 ) -> CascadeState:
     """A chunk through every stage but the last; the names still open go to `cache.prefetch`,
     so a background cache scores them while the caller finishes an earlier chunk (`end_chunk`).
 
     `identified` (see `IdentifiedNames`) lets an exact name join across differing states when
     the award's city agrees and the file's own identified awards tie the name to that recipient.
+    `keys`: the chunk's `AwardKeys`, when the caller read them already.
     """
     stats = ChunkStats()
     state = CascadeState.start(
-        AwardEvidence.from_table(awards, columns, stats), index, config, cache, identified, stats
+        AwardEvidence.from_table(awards, columns, stats, keys), index, config, cache, identified, stats
     )
     for stage in STAGES[:-1]:
         stage(state)

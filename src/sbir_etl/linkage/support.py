@@ -13,8 +13,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sbir_etl.columns import ResolvedAwardColumns
+from sbir_etl.errors import InvariantError
 from sbir_etl.linkage import rules
-from sbir_etl.linkage.identifiers import clean_duns, clean_uei
+from sbir_etl.linkage.identifiers import CleanedIdentifiers, clean_duns, clean_uei
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5, metro_areas
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
 from sbir_etl.linkage.recipients import RecipientIndex
@@ -83,18 +84,24 @@ class AwardEvidence:
     zip5: pa.Array
 
     @classmethod
-    def from_table(cls, awards: pa.Table, columns: ResolvedAwardColumns, stats: ChunkStats) -> "AwardEvidence":
+    def from_table(
+        cls, awards: pa.Table, columns: ResolvedAwardColumns, stats: ChunkStats, keys: "AwardKeys | None" = None
+    ) -> "AwardEvidence":
+        """`keys`: these awards' `AwardKeys`, when a run read them already."""
+
         def col(name: str | None) -> pa.Array:
             return _text_column(awards, name)
 
-        uei, duns = clean_uei(col(columns.uei)), clean_duns(col(columns.duns))
-        stats.invalid_identifiers.update(uei.reason_counts("uei"))
-        stats.invalid_identifiers.update(duns.reason_counts("duns"))
+        keys = keys or AwardKeys.of_chunk(awards, columns)
+        if len(keys.names) != awards.num_rows:
+            raise InvariantError(f"{len(keys.names)} award keys handed a chunk of {awards.num_rows} awards")
+        stats.invalid_identifiers.update(keys.uei.reason_counts("uei"))
+        stats.invalid_identifiers.update(keys.duns.reason_counts("duns"))
         company = col(columns.company)
         return cls(
-            uei=uei.values,
-            duns=duns.values,
-            name=normalize_names(company),
+            uei=keys.uei.values,
+            duns=keys.duns.values,
+            name=keys.names,
             second_name=second_names(company),
             cut=cut_at_registry_width(company).to_numpy(zero_copy_only=False),
             state=clean_text_key(col(columns.state)),
@@ -106,27 +113,48 @@ class AwardEvidence:
 @dataclass(frozen=True)
 class AwardKeys:
     """The cleaned UEI and DUNS and the normalised company name of every award in a file: what
-    `IdentifiedNames` needs of the awards. Nothing here depends on the recipient index, so a run
-    that builds its index reads these beside the build (`IdentifiedNames.of_keys`)."""
+    `IdentifiedNames` needs of the awards, and the costliest part of each chunk's `AwardEvidence`.
+    Nothing here depends on the recipient index, so a run that builds its index reads these
+    beside the build (`IdentifiedNames.of_keys`) and hands each chunk its slice."""
 
-    uei: pa.Array
-    duns: pa.Array
+    uei: CleanedIdentifiers
+    duns: CleanedIdentifiers
     names: pa.Array
 
     @classmethod
     def collect(cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, workers: int = 1) -> "AwardKeys":
         """`workers`: threads for the name normalisation (see `normalize_names`)."""
-        parts = [
-            (
-                clean_uei(_text_column(chunk, columns.uei)).values,
-                clean_duns(_text_column(chunk, columns.duns)).values,
-                normalize_names(_text_column(chunk, columns.company), workers),
-            )
-            for chunk in chunks
-        ]
+        parts = [cls.of_chunk(chunk, columns, workers) for chunk in chunks]
         if not parts:
-            return cls(*(pa.array([], pa.string()) for _ in range(3)))
-        return cls(*(pa.concat_arrays(list(column)) for column in zip(*parts, strict=True)))
+            nothing = pa.array([], pa.string())
+            return cls(clean_uei(nothing), clean_duns(nothing), nothing)
+
+        def joined(values: list[pa.Array]) -> pa.Array:
+            return pa.concat_arrays(values)
+
+        return cls(
+            CleanedIdentifiers(joined([k.uei.values for k in parts]), joined([k.uei.reasons for k in parts])),
+            CleanedIdentifiers(joined([k.duns.values for k in parts]), joined([k.duns.reasons for k in parts])),
+            joined([k.names for k in parts]),
+        )
+
+    @classmethod
+    def of_chunk(cls, chunk: pa.Table, columns: ResolvedAwardColumns, workers: int | None = None) -> "AwardKeys":
+        return cls(
+            clean_uei(_text_column(chunk, columns.uei)),
+            clean_duns(_text_column(chunk, columns.duns)),
+            normalize_names(_text_column(chunk, columns.company), workers),
+        )
+
+    def slice(self, start: int, rows: int) -> "AwardKeys":
+        """The keys of awards `start` to `start + rows` (in file order, unreadable rows left out)."""
+        if start + rows > len(self.names):
+            raise InvariantError(f"award keys for rows {start}-{start + rows} asked of {len(self.names)} awards")
+
+        def part(ids: CleanedIdentifiers) -> CleanedIdentifiers:
+            return CleanedIdentifiers(ids.values.slice(start, rows), ids.reasons.slice(start, rows))
+
+        return AwardKeys(part(self.uei), part(self.duns), self.names.slice(start, rows))
 
 
 @dataclass(frozen=True)
@@ -163,7 +191,7 @@ class IdentifiedNames:
     @classmethod
     def of_keys(cls, keys: AwardKeys, index: RecipientIndex) -> "IdentifiedNames":
         """The same as `collect`, from keys read before the index existed."""
-        keep, row = _identified_rows(index, keys.uei, keys.duns)
+        keep, row = _identified_rows(index, keys.uei.values, keys.duns.values)
         return cls._of([_pairs(keys.names.take(pa.array(keep, type=pa.int64())), row[keep])])
 
     @classmethod
