@@ -321,20 +321,19 @@ def identified_names(awards: AwardFile, index: RecipientIndex, config: Enrichmen
 
 def _index_and_identified_names(
     run: "_Run", summary: EnrichmentSummary
-) -> tuple[RecipientIndex, IdentifiedNames, AwardKeys | None]:
-    """The recipient index, the award file's identified names (`identified_names`), and the
-    awards' keys when they were read for those.
+) -> tuple[RecipientIndex, IdentifiedNames, AwardKeys]:
+    """The recipient index, the award file's identified names (`identified_names`), and every
+    award's keys (`AwardKeys`), which the chunks reuse instead of cleaning and normalising again.
 
-    Building an index takes most of a cold run's first half, and the award half of the
-    identified-names pass (reading, cleaning identifiers, normalising names) needs no index: it
-    runs beside the build, in a thread (Arrow kernels release the GIL), and the chunks reuse what
-    it read. A loaded index is there at once, so then the pass runs as it always did, normalising
-    only the identified rows' names.
+    The keys need no index. A cold run reads them in a thread beside the index build, which takes
+    most of its first half (Arrow kernels release the GIL); a loaded index is there at once, so
+    then they are read first, on every core.
     """
+    awards = iter_text_chunks(run.awards.path, run.config.chunk_size, RejectSink())  # the main pass counts rejects
     if run.recipients.index_path is not None:
         index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
-        return index, identified_names(run.awards, index, run.config), None
-    awards = iter_text_chunks(run.awards.path, run.config.chunk_size, RejectSink())  # the main pass counts rejects
+        keys = AwardKeys.collect(awards, run.awards.columns, workers=None)
+        return index, IdentifiedNames.of_keys(keys, index), keys
     with ThreadPoolExecutor(1) as background:
         # In a copy of this context, so the name rules switched off here stay off there.
         reading = background.submit(contextvars.copy_context().run, AwardKeys.collect, awards, run.awards.columns)

@@ -122,8 +122,8 @@ class AwardKeys:
     names: pa.Array
 
     @classmethod
-    def collect(cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, workers: int = 1) -> "AwardKeys":
-        """`workers`: threads for the name normalisation (see `normalize_names`)."""
+    def collect(cls, chunks: Iterable[pa.Table], columns: ResolvedAwardColumns, workers: int | None = 1) -> "AwardKeys":
+        """`workers`: threads for the name normalisation (`normalize_names`; None: every core)."""
         parts = [cls.of_chunk(chunk, columns, workers) for chunk in chunks]
         if not parts:
             nothing = pa.array([], pa.string())
