@@ -92,7 +92,7 @@ class AwardEvidence:
         def col(name: str | None) -> pa.Array:
             return _text_column(awards, name)
 
-        keys = keys or AwardKeys.of_chunk(awards, columns)
+        keys = keys if keys is not None else AwardKeys.of_chunk(awards, columns)
         if len(keys.names) != awards.num_rows:
             raise InvariantError(f"{len(keys.names)} award keys handed a chunk of {awards.num_rows} awards")
         stats.invalid_identifiers.update(keys.uei.reason_counts("uei"))
@@ -129,13 +129,13 @@ class AwardKeys:
             nothing = pa.array([], pa.string())
             return cls(clean_uei(nothing), clean_duns(nothing), nothing)
 
-        def joined(values: list[pa.Array]) -> pa.Array:
-            return pa.concat_arrays(values)
+        def joined(ids: list[CleanedIdentifiers]) -> CleanedIdentifiers:
+            return CleanedIdentifiers(
+                pa.concat_arrays([i.values for i in ids]), pa.concat_arrays([i.reasons for i in ids])
+            )
 
         return cls(
-            CleanedIdentifiers(joined([k.uei.values for k in parts]), joined([k.uei.reasons for k in parts])),
-            CleanedIdentifiers(joined([k.duns.values for k in parts]), joined([k.duns.reasons for k in parts])),
-            joined([k.names for k in parts]),
+            joined([k.uei for k in parts]), joined([k.duns for k in parts]), pa.concat_arrays([k.names for k in parts])
         )
 
     @classmethod
