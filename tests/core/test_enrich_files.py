@@ -17,7 +17,7 @@ from sbir_etl.io.tables import RejectSink, iter_text_chunks, read_text_table
 from sbir_etl.linkage.names import normalize_names
 from sbir_etl.linkage.recipients import RecipientIndex
 from sbir_etl.linkage.rules import rules_disabled
-from sbir_etl.linkage.support import AwardKeys, IdentifiedNames
+from sbir_etl.linkage.support import AwardEvidence, AwardKeys, ChunkStats, IdentifiedNames
 from tests.core.conftest import AWARD_COLUMNS, awards, recipients
 
 
@@ -341,3 +341,12 @@ def test_an_award_file_changed_while_a_run_reads_it_is_refused_and_nothing_is_wr
     with pytest.raises(InputFormatError, match="awards.csv: the file changed while this run was reading it"):
         enrich_files(awards_copy, synthetic["recipients"], out)
     assert not out.exists() and list(tmp_path.iterdir()) == [awards_copy]
+
+
+def test_invalid_identifiers_counted_from_the_award_keys_equal_a_count_chunk_by_chunk(synthetic, tmp_path):
+    config = EnrichmentConfig(chunk_size=700)
+    summary = enrich_files(synthetic["awards"], synthetic["recipients"], tmp_path / "out.parquet", config)
+    columns, per_chunk = AwardFile.open(synthetic["awards"], config).columns, ChunkStats()
+    for chunk in iter_text_chunks(synthetic["awards"], 500, RejectSink()):
+        AwardEvidence.from_table(chunk, columns, per_chunk)  # no keys: cleaned here
+    assert summary.invalid_identifiers and summary.invalid_identifiers == dict(per_chunk.invalid_identifiers)

@@ -39,7 +39,7 @@ def test_enrichment_with_the_saved_index_equals_enrichment_with_the_recipient_fi
     assert loaded.index_path == both.index_path == str(data["index"]) and built.index_path is None
     assert loaded.recipients == built.recipients == 15_000
     assert loaded.recipient_stats == built.recipient_stats
-    # A cold run reuses the award keys it read beside the build; a loaded one reads them per chunk.
+    # A cold run reads the award keys beside the build, a loaded one before its chunks.
     assert built.invalid_identifiers and built.events
     assert (loaded.invalid_identifiers, loaded.events) == (built.invalid_identifiers, built.events)
 
