@@ -333,7 +333,10 @@ def test_an_award_file_changed_while_a_run_reads_it_is_refused_and_nothing_is_wr
     build = enrichment.build_recipient_index
 
     def build_while_the_awards_are_rewritten(*args, **kwargs):
-        awards_copy.write_bytes(awards_copy.read_bytes())  # same bytes, but written again
+        # Replaced by a new file of the same bytes, as a writer would: a reader never sees it half-written.
+        new = tmp_path / "awards.csv.new"
+        new.write_bytes(awards_copy.read_bytes())
+        new.replace(awards_copy)
         return build(*args, **kwargs)
 
     monkeypatch.setattr(enrichment, "build_recipient_index", build_while_the_awards_are_rewritten)
