@@ -37,7 +37,7 @@ from sbir_etl.incremental import (
     state_path,
     write_state,
 )
-from sbir_etl.io.array_files import content_digest
+from sbir_etl.io.array_files import content_digest, file_identity
 from sbir_etl.io.checkpoints import CheckpointStore, PartRecord, remove_checkpoints, run_fingerprint
 from sbir_etl.io.outputs import atomic_path, claim_outputs, default_rejects_path
 from sbir_etl.io.tables import (
@@ -146,14 +146,10 @@ class AwardFile:
         header = read_header(path)
         return cls(path, header, resolve_awards(header, path, config))
 
-    def version(self) -> tuple[int, ...]:
-        """What changes when the file is written to or replaced: inode, size, mtime and ctime."""
-        stat = self.path.stat()
-        return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
-
-    def check_unchanged(self, version: tuple[int, ...]) -> None:
-        """A run reads the file more than once: refuse to finish one that read two versions."""
-        if self.version() != version:
+    def check_unchanged(self, identity: tuple[int, ...]) -> None:
+        """A run reads the file more than once: refuse to finish one that read two versions
+        (`identity`: its `file_identity` before the first read)."""
+        if file_identity(self.path) != identity:
             raise InputFormatError(
                 f"{self.path}: the file changed while this run was reading it; "
                 "run again once whatever writes it has finished"
@@ -333,12 +329,12 @@ def _index_and_identified_names(
     if run.recipients.index_path is not None:
         index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
         keys = AwardKeys.collect(awards, run.awards.columns, workers=None)
-        return index, IdentifiedNames.of_keys(keys, index), keys
-    with ThreadPoolExecutor(1) as background:
-        # In a copy of this context, so the name rules switched off here stay off there.
-        reading = background.submit(contextvars.copy_context().run, AwardKeys.collect, awards, run.awards.columns)
-        index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
-        keys = reading.result()
+    else:
+        with ThreadPoolExecutor(1) as background:
+            # In a copy of this context, so the name rules switched off here stay off there.
+            reading = background.submit(contextvars.copy_context().run, AwardKeys.collect, awards, run.awards.columns)
+            index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
+            keys = reading.result()
     return index, IdentifiedNames.of_keys(keys, index), keys
 
 
@@ -550,7 +546,7 @@ def _enrich(run: _Run, resume: bool) -> EnrichmentSummary:
     summary, columns = run.summary, run.awards.columns
     with measure() as usage:
         started = time.perf_counter()
-        read_from = run.awards.version()
+        read_from = file_identity(run.awards.path)
         index, identified, keys = _index_and_identified_names(run, summary)
         store = _checkpoint_store(run) if resume else None
         done = store.resume() if store else []

@@ -41,7 +41,7 @@ import pyarrow as pa
 import sbir_etl.linkage
 from sbir_etl.config import EnrichmentConfig
 from sbir_etl.errors import BadInputError, IndexMismatchError
-from sbir_etl.io.array_files import content_digest, map_arrays, read_metadata, write_arrays
+from sbir_etl.io.array_files import content_digest, file_identity, map_arrays, read_metadata, write_arrays
 from sbir_etl.io.inputs import read_header
 from sbir_etl.io.tables import RejectSink, read_text_table
 from sbir_etl.linkage.recipients import RecipientIndex
@@ -117,14 +117,12 @@ class RecipientSource:
         """Why the file at `path` is not this source (None when its content is the same).
 
         The content is hashed again unless `path` is the very file that was hashed, not written
-        since: the kernel sets a file's change time (ctime) on every write and no program can set
-        it back, so the same device, inode, size, mtime and ctime mean the same bytes. A copy, a
-        file replaced by another, or one rewritten with its old size and mtime is hashed."""
-        stat = os.stat(path)
-        if stat.st_size != self.size:
-            return f"{stat.st_size:,} bytes, the index was built from {self.size:,}"
-        identity = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
-        if identity == (self.device, self.inode, self.mtime_ns, self.ctime_ns):
+        since (`file_identity`). A copy, a file replaced by another, or one rewritten with its old
+        size and mtime is hashed."""
+        identity = file_identity(path)
+        if identity[2] != self.size:
+            return f"{identity[2]:,} bytes, the index was built from {self.size:,}"
+        if identity == (self.device, self.inode, self.size, self.mtime_ns, self.ctime_ns):
             return None
         if content_digest(path) != self.sha256:
             return "same size, different content"

@@ -14,10 +14,12 @@ own booleans into bits, which NumPy cannot view). The JSON travels in the schema
 - `write_arrays(path, arrays, metadata)`: the file, written atomically.
 - `map_arrays(path)`: (arrays, metadata), memory-mapped.
 - `content_digest(path)`: SHA-256 of a file's bytes, to tell whether an input changed.
+- `file_identity(path)`: which file, written when: the same tuple means the same bytes, unread.
 """
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -41,6 +43,14 @@ def content_digest(path: str | Path) -> str:
         while block := file.read(_BLOCK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_identity(path: str | Path) -> tuple[int, int, int, int, int]:
+    """(device, inode, size, mtime, ctime) of the file at `path`: an equal tuple later means the
+    same bytes, since the kernel sets a file's change time (ctime) on every write and no program
+    can set it back. A copy, or a file replaced by another, has another tuple."""
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def _as_arrow(value: NamedArray) -> tuple[pa.Array, str | None]:
