@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, sorted_unique
+from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, sort_order, sorted_unique
 
 INTS = st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=200)
 
@@ -14,6 +14,14 @@ def test_sorted_unique_is_numpys_unique(values: list[int]) -> None:
     array = np.array(values, dtype=np.int64)
     assert np.array_equal(sorted_unique(array), np.unique(array))
     assert sorted_unique(array).dtype == np.int64
+
+
+@given(st.one_of(st.lists(st.integers(0, 30), max_size=200), INTS))
+def test_sort_order_is_a_stable_argsort(values: list[int]) -> None:
+    """Small values (repeated, so that stability shows) take the packed path; large or negative
+    ones the plain `argsort`."""
+    array = np.array(values, dtype=np.int64)
+    assert sort_order(array).tolist() == np.argsort(array, kind="stable").tolist()
 
 
 @given(st.lists(st.tuples(st.integers(0, 1_000), st.integers(0, 20)), max_size=50))

@@ -110,8 +110,21 @@ candidate = st.tuples(
 )
 
 
+in_hundredths = st.tuples(st.integers(0, 5), st.integers(0, 8), st.integers(0, 10000).map(lambda h: h / 100))
+
+
 @given(st.lists(st.lists(candidate, max_size=20), min_size=1, max_size=3), st.integers(1, 4))
 def test_merge_candidates_keeps_the_best_names_of_each_query(parts, top_k):
+    _assert_merged_as_reference(parts, top_k)
+
+
+@given(st.lists(st.lists(in_hundredths, max_size=20), min_size=1, max_size=3), st.integers(1, 4))
+def test_merge_candidates_of_scores_in_hundredths_sorts_them_packed(parts, top_k):
+    """Scores as the blocking index makes them (hundredths) take the packed-integer path."""
+    _assert_merged_as_reference(parts, top_k)
+
+
+def _assert_merged_as_reference(parts, top_k):
     as_candidates = [
         NameCandidates(
             np.array([q for q, _, _ in p], dtype=np.int64),

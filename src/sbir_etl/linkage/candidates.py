@@ -378,27 +378,51 @@ def core_names(names: pa.Array) -> pa.Array:
     return pc.if_else(pa.array(counts > 0), cores, pa.scalar(None, pa.string()))
 
 
-def _best_first(query: np.ndarray, name: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """The order that sorts candidates by query, score descending, then name.
+SCORE_BITS, NAME_BITS = 14, 32  # a score in hundredths (0..10000), a name id
+QUERY_BITS = 63 - NAME_BITS - SCORE_BITS
+SCORE_MASK, NAME_MASK = (1 << SCORE_BITS) - 1, (1 << NAME_BITS) - 1
 
-    Scores are hundredths (`np.round(..., 2)`), so (query, score, name) usually packs into one
-    integer, and one integer sort is several times faster than a three-key `lexsort`."""
-    if not len(query):
-        return np.zeros(0, dtype=np.int64)
+
+def _packed_by_pair(query: np.ndarray, name: np.ndarray, score: np.ndarray) -> np.ndarray | None:
+    """Each candidate as one integer that sorts by query, name, then score descending; None when
+    they do not fit (scores not in hundredths, ids too large).
+
+    Scores are hundredths (`np.round(..., 2)`), so a candidate usually packs into 63 bits, and
+    sorting integers is many times faster than sorting indices by several keys."""
     hundredths = np.round(score * 100.0)
-    packable = (
+    fits = (
         query.min() >= 0
-        and query.max() < 1 << 17
+        and query.max() < 1 << QUERY_BITS
         and name.min() >= 0
-        and name.max() < 1 << 32
+        and name.max() < 1 << NAME_BITS
         and hundredths.min() >= 0
-        and hundredths.max() < 1 << 14
+        and hundredths.max() <= SCORE_MASK
         and bool(np.array_equal(hundredths / 100.0, score))
     )
-    if not packable:
-        return np.lexsort((name, -score, query))
-    packed = (query << 46) | (((1 << 14) - 1 - hundredths.astype(np.int64)) << 32) | name
-    return np.argsort(packed)  # packed values are distinct unless the whole row repeats
+    if not fits:
+        return None
+    worse = SCORE_MASK - hundredths.astype(np.int64)
+    return (query << (NAME_BITS + SCORE_BITS)) | (name << SCORE_BITS) | worse
+
+
+def _best_per_pair(query: np.ndarray, name: np.ndarray, score: np.ndarray) -> NameCandidates:
+    """Each (query, name) once, with its highest score, sorted by query, score descending, then name."""
+    by_pair = _packed_by_pair(query, name, score) if len(query) else None
+    if by_pair is None:
+        order = np.lexsort((name, -score, query))
+        query, name, score = query[order], name[order], score[order]
+        # The first of each (query, name) in this order carries its highest score.
+        _, first = np.unique((query << 32) | name, return_index=True)
+        best = np.zeros(len(query), dtype=bool)
+        best[first] = True
+        return NameCandidates(query[best], name[best], score[best])
+    by_pair = np.sort(by_pair)
+    pair, worse = by_pair >> SCORE_BITS, by_pair & SCORE_MASK
+    first = np.r_[True, pair[1:] != pair[:-1]]  # a pair's highest score sorts first
+    pair, worse = pair[first], worse[first]
+    by_score = np.sort((pair >> NAME_BITS << (NAME_BITS + SCORE_BITS)) | (worse << NAME_BITS) | (pair & NAME_MASK))
+    hundredths = SCORE_MASK - ((by_score >> NAME_BITS) & SCORE_MASK)
+    return NameCandidates(by_score >> (NAME_BITS + SCORE_BITS), by_score & NAME_MASK, hundredths / 100.0)
 
 
 def merge_candidates(parts: list[NameCandidates], top_k: int) -> NameCandidates:
@@ -408,13 +432,8 @@ def merge_candidates(parts: list[NameCandidates], top_k: int) -> NameCandidates:
     query = np.concatenate([p.query for p in parts]).astype(np.int64)
     name = np.concatenate([p.name for p in parts]).astype(np.int64)
     score = np.concatenate([p.score for p in parts]).astype(np.float64)
-    order = _best_first(query, name, score)
-    query, name, score = query[order], name[order], score[order]
-    # The first of each (query, name) in this order carries its highest score.
-    _, first = np.unique((query << 32) | name, return_index=True)
-    best = np.zeros(len(query), dtype=bool)
-    best[first] = True
-    query, name, score = query[best], name[best], score[best]
+    best = _best_per_pair(query, name, score)
+    query, name, score = best.query, best.name, best.score
     starts = np.flatnonzero(np.r_[True, query[1:] != query[:-1]]) if len(query) else np.zeros(0, np.int64)
     rank = np.arange(len(query)) - np.repeat(starts, np.diff(np.r_[starts, len(query)]))
     keep = rank < top_k
