@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import LCSseq
 
-from sbir_etl.linkage import indel_kernel
+from sbir_etl.linkage import indel_kernel, pair_scores
 from sbir_etl.linkage.candidates import BlockingIndex, NameCandidates, merge_candidates, token_sorted
 from sbir_etl.linkage.pair_scores import BlockPlan, PairScorer, StringBytes, TextCache
 
@@ -77,12 +77,17 @@ def _assert_block_verdicts(queries: list[str], names: list[str], cutoff: float) 
     q_bytes, n_bytes = StringBytes.of(pa.array(queries, pa.string())), StringBytes.of(pa.array(names, pa.string()))
     buffers = (q_bytes.offsets, q_bytes.data, n_bytes.offsets, n_bytes.data)
     longest = indel_kernel.WORD_BITS + max(len(n.encode()) for n in names)
-    verdict = np.zeros(len(queries) * len(names), np.uint8)
-    indel_kernel.block_mask(
+    pairs = len(queries) * len(names)
+    out = np.empty(pairs, np.int64), np.empty(pairs, np.int64), np.empty(pairs, np.uint8), np.empty(pairs, np.int64)
+    count, _ = indel_kernel.kept_pairs(
         *buffers, plan.queries, plan.query_starts, np.arange(len(names), dtype=np.int32), plan.member_lo,
         plan.member_hi, np.stack([indel_kernel.kept_distances(cutoff, longest)]), np.zeros(1, np.int64),
-        all(n.isascii() for n in names), 0, 1, plan.pair_starts, verdict,
+        all(n.isascii() for n in names), 0, 1, *out,
     )  # fmt: skip
+    query, name, listed, block = (column[:count] for column in out)
+    assert (block == 0).all() and len(set(zip(query.tolist(), name.tolist()))) == count  # each pair once
+    verdict = np.zeros(pairs, np.uint8)
+    verdict[query * len(names) + name] = listed
     kept = process.cdist(queries, names, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8) > 0
     for i, q in enumerate(queries):
         for j, n in enumerate(names):
@@ -105,6 +110,19 @@ def test_prefiltered_pairs_and_ratios_are_cdists_to_the_bit(queries, names, cuto
     assert list(zip(q.tolist(), n.tolist())) == [tuple(p) for p in kept.tolist()]
     want = process.cpdist([queries[i] for i in q], [names[i] for i in n], scorer=fuzz.ratio) if len(q) else []
     assert ratio.dtype == np.float32 and ratio.tolist() == list(want)
+
+
+def test_a_task_that_keeps_more_pairs_than_it_made_room_for_scores_them_again(monkeypatch):
+    """Room is made for one kept pair in 16 (about 1 in 70 are kept at full scale); a block
+    where every pair is kept overflows it, and the task runs again with room for all."""
+    monkeypatch.setattr(pair_scores, "KEPT_ROOM", 0)
+    queries = sorted({f"acme {w}" for w in ("a", "b", "c", "d", "e")})
+    names = sorted({f"acme {w}{v}" for w in "abcdef" for v in "xyz"})
+    q_arr, n_arr = pa.array(queries, pa.string()), pa.array(names, pa.string())
+    with PairScorer(q_arr, StringBytes.of(n_arr), TextCache(n_arr), workers=1) as scorer:
+        q, n, ratio = scorer.prefiltered(_one_block(queries, names, 0.0), np.arange(len(names), dtype=np.int32))
+    assert len(q) == len(queries) * len(names)
+    assert ratio.tolist() == process.cpdist([queries[i] for i in q], [names[i] for i in n], scorer=fuzz.ratio).tolist()
 
 
 # Names as the index holds them: words sorted, sometimes repeated; plus what the kernel must hand

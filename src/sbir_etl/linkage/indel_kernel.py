@@ -119,12 +119,12 @@ def _lcs_vector_ir(typingctx: Any, pm: Any, w0: Any, keep: Any, data: Any, lo: A
     byte outside ASCII. pm is byte-major: pm[c, w0:w0 + LANES], the words' masks of byte c, lie
     side by side, so each byte costs one vector load. Written as LLVM IR because numba leaves
     LLVM's SLP vectoriser off, and this loop is most of a full run's time. Unchecked reads:
-    keep and pm must have LANES words from w0 on (block_mask allocates LANES spare ones)."""
+    keep and pm must have LANES words from w0 on (kept_pairs allocates LANES spare ones)."""
     words_c = [isinstance(a, types.Array) and a.dtype == types.uint64 and a.layout == "C" for a in (pm, keep, s)]
     bytes_1d = isinstance(data, types.Array) and data.dtype == types.uint8 and data.ndim == 1
     int64s = all(x == types.int64 for x in (w0, lo, hi))
     if not (all(words_c) and pm.ndim == 2 and bytes_1d and int64s):
-        return None  # only the layouts block_mask allocates are read as vectors
+        return None  # only the layouts kept_pairs allocates are read as vectors
     sig = types.boolean(pm, w0, keep, data, lo, hi, s)
 
     def codegen(context: Any, builder: ir.IRBuilder, signature: Any, args: Any) -> ir.Value:
@@ -233,7 +233,7 @@ def _chains(
 
 
 @njit(cache=True, nogil=True)
-def block_mask(
+def kept_pairs(
     q_offsets: np.ndarray,
     q_data: np.ndarray,
     n_offsets: np.ndarray,
@@ -248,13 +248,17 @@ def block_mask(
     ascii_names: bool,
     first: int,
     stop: int,
-    out_starts: np.ndarray,
-    out: np.ndarray,
-) -> int:
-    """For blocks first..stop-1, every query of the block against every member, query by query
-    (row-major), into `out[out_starts[b] - out_starts[first]:]`: 1 + the LCS when `fuzz.ratio`
-    with the block's cut-off keeps the pair, 0 when it does not, `UNDECIDED` where rapidfuzz must
-    say (a query over 64 bytes, or a query or name outside ASCII).
+    out_query: np.ndarray,
+    out_name: np.ndarray,
+    out_verdict: np.ndarray,
+    out_block: np.ndarray,
+) -> tuple[int, int]:
+    """For blocks first..stop-1, every query of the block against every member; the pairs
+    `fuzz.ratio` with the block's cut-off keeps go to the `out_` arrays (query id, name id,
+    verdict, block), in no set order, and their number is returned: -1 when they do not fit
+    (about 1 % of the pairs are kept at full scale). A verdict is 1 + the LCS, or `UNDECIDED`
+    where rapidfuzz must say (a query over 64 bytes, or a query or name outside ASCII; such pairs
+    are all listed).
 
     Block b's queries are `block_queries[query_starts[b]:query_starts[b + 1]]` (ids into the q_
     strings), its members `members[member_lo[b]:member_hi[b]]` (ids into the n_ strings); its
@@ -271,16 +275,14 @@ def block_mask(
     s = np.zeros(LANES, dtype=np.uint64)
     chain_q = np.zeros(most + 2, dtype=np.int64)
     chain_len = np.zeros((most + 1, 2), dtype=np.int64)
-    base = out_starts[first]
+    count = 0
     touched = np.uint8(0)
     for b in range(first, stop):
         limit = kept[block_kept[b]]
         width = member_hi[b] - member_lo[b]
         nq = query_starts[b + 1] - query_starts[b]
-        words = _pack(
-            q_offsets, q_data, block_queries[query_starts[b] : query_starts[b + 1]], pm, keep, word, shift, length
-        )
-        row0 = out_starts[b] - base
+        queries = block_queries[query_starts[b] : query_starts[b + 1]]
+        words = _pack(q_offsets, q_data, queries, pm, keep, word, shift, length)
         chains = _chains(word, length, nq, words, limit, ascii_names, n_data.size, chain_q, chain_len)
         # Members in tiles that stay in cache while every chain of words passes over them.
         for t0 in range(0, width, MEMBER_TILE):
@@ -300,20 +302,24 @@ def block_mask(
                         continue
                     ascii_name = _lcs_vector(pm, w0, keep, n_data, np.int64(n_lo), np.int64(n_hi), s)
                     for i in range(chain_q[c], chain_q[c + 1]):
-                        at = row0 + i * width + j
-                        if word[i] == INEXACT or not ascii_name:
-                            out[at] = UNDECIDED
-                            continue
-                        lcs = 0
-                        if word[i] >= 0:
-                            bits = ~np.uint64(0)
-                            if length[i] < WORD_BITS:
-                                bits = (np.uint64(1) << np.uint64(length[i])) - np.uint64(1)
-                            lcs = length[i] - _popcount((s[word[i] - w0] >> np.uint64(shift[i])) & bits)
-                        lensum = length[i] + n_hi - n_lo
-                        if lensum - 2 * lcs <= limit[lensum]:
-                            out[at] = 1 + lcs
-    return int(touched)  # returned only so that the touching loads are not optimised away
+                        verdict = UNDECIDED
+                        if word[i] != INEXACT and ascii_name:
+                            lcs = 0
+                            if word[i] >= 0:
+                                bits = ~np.uint64(0)
+                                if length[i] < WORD_BITS:
+                                    bits = (np.uint64(1) << np.uint64(length[i])) - np.uint64(1)
+                                lcs = length[i] - _popcount((s[word[i] - w0] >> np.uint64(shift[i])) & bits)
+                            lensum = length[i] + n_hi - n_lo
+                            if lensum - 2 * lcs > limit[lensum]:
+                                continue
+                            verdict = 1 + lcs
+                        if count == len(out_query):
+                            return -1, int(touched)
+                        out_query[count], out_name[count] = queries[i], n
+                        out_verdict[count], out_block[count] = verdict, b
+                        count += 1
+    return count, int(touched)  # touched only so that the touching loads are not optimised away
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -7,10 +7,9 @@ of the key's postings (recipient names); a block's pairs are numbered query by q
 1. `prefiltered`: `fuzz.ratio` of every pair of every block against the block's cut-off, by
    `indel_kernel` straight from the Arrow bytes, in threads that never hold the GIL (rapidfuzz's
    `cdist` held it while converting each block's strings, and needed a Python string per
-   posting); the few pairs the kernel cannot score exactly go to rapidfuzz;
-2. `ratios`: the exact `fuzz.ratio` of the distinct survivors;
-3. `set_ratios_that_count`: rapidfuzz's `fuzz.token_set_ratio`, only for the survivors that can
-   still be among their query's best.
+   posting); the kernel lists only the pairs it keeps (about 1 in 70), and the few it cannot
+   score exactly go to rapidfuzz; a pair met in several blocks is kept once;
+2. `set_ratios`: rapidfuzz's `fuzz.token_set_ratio` of the survivors, by a second kernel.
 
 `BlockingIndex.candidates` averages the two. The output is the one `cdist` / `cpdist` gave,
 pair for pair and bit for bit (`tests/properties/test_pair_scores.py`).
@@ -26,7 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-PAIRS_PER_TASK = 4_000_000  # pairs one scoring thread takes at a time (a 4 MB verdict mask)
+from sbir_etl.linkage.sorted_arrays import sort_order
+
+PAIRS_PER_TASK = 4_000_000  # pairs one scoring thread takes at a time
+KEPT_ROOM = 4096  # kept pairs a task makes room for, beyond one in 16 of its pairs (1 in 70 at full scale)
 
 
 class TextCache:
@@ -171,21 +173,23 @@ class PairScorer:
         longest = self.kernel.WORD_BITS + self.names.longest
         tables = np.stack([_kept_table(float(c), longest) for c in cutoffs] or [np.zeros(1, np.int64)])
 
+        def kept(first: int, stop: int, room: int) -> tuple[int, tuple[np.ndarray, ...]]:
+            out = np.empty(room, np.int32), np.empty(room, np.int32), np.empty(room, np.uint8), np.empty(room, np.int32)
+            count, _ = self.kernel.kept_pairs(
+                *self.buffers, plan.queries, plan.query_starts, members, plan.member_lo, plan.member_hi,
+                tables, block_table, self.names.ascii, first, stop, *out,
+            )  # fmt: skip
+            return count, out
+
         def score(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             first, stop = task
-            local = plan.pair_starts[first : stop + 1] - plan.pair_starts[first]
-            verdict = np.zeros(int(local[-1]), dtype=np.uint8)
-            self.kernel.block_mask(
-                *self.buffers, plan.queries, plan.query_starts, members, plan.member_lo, plan.member_hi,
-                tables, block_table, self.names.ascii, first, stop, plan.pair_starts, verdict,
-            )  # fmt: skip
-            at = np.flatnonzero(verdict)
-            block = np.searchsorted(local, at, "right") - 1
-            row, col = np.divmod(at - local[block], (plan.member_hi - plan.member_lo)[first + block])
-            block += first
-            query = plan.queries[plan.query_starts[block] + row].astype(np.int64)
-            name = members[plan.member_lo[block] + col].astype(np.int64)
-            return query, name, self._kernel_ratios(query, name, verdict[at]), plan.cutoffs[block]
+            pairs = int(plan.pair_starts[stop] - plan.pair_starts[first])
+            count, out = kept(first, stop, min(pairs, KEPT_ROOM + pairs // 16))
+            if count < 0:  # more kept than room for: once more, with room for every pair
+                count, out = kept(first, stop, pairs)
+            query, name, verdict, block = (column[:count] for column in out)
+            query, name = query.astype(np.int64), name.astype(np.int64)
+            return query, name, self._kernel_ratios(query, name, verdict), plan.cutoffs[block]
 
         parts = list(self.pool.map(score, plan.tasks(PAIRS_PER_TASK)))
         if not parts:
@@ -195,10 +199,11 @@ class PairScorer:
         if len(undecided):
             ratio[undecided] = self._rapidfuzz_ratios(q[undecided], n[undecided], cutoff[undecided])
         found = np.flatnonzero(~np.isnan(ratio))
-        key = (q[found] << 32) | n[found]
-        order = np.argsort(key, kind="stable")
-        first = np.r_[True, key[order][1:] != key[order][:-1]] if len(order) else np.zeros(0, bool)
-        found = found[order[first]]  # a pair met in two blocks has one ratio: keep one
+        key = (q[found] << int(self.names.offsets.size).bit_length()) | n[found]
+        order = sort_order(key)
+        key = key[order]
+        first = np.r_[True, key[1:] != key[:-1]] if len(order) else np.zeros(0, bool)
+        found = found[order[first]]  # keep one of each pair
         return q[found], n[found], ratio[found].astype(np.float32)
 
     def _kernel_ratios(self, q: np.ndarray, n: np.ndarray, verdict: np.ndarray) -> np.ndarray:
@@ -222,9 +227,11 @@ class PairScorer:
 
     def set_ratios(self, q: np.ndarray, n: np.ndarray) -> np.ndarray:
         """`fuzz.token_set_ratio` of each pair, as `cpdist` returns it (float32)."""
-        by_name = np.argsort(n, kind="stable")  # names in memory order: fewer cache misses
+        by_name = sort_order(n)  # names in memory order: fewer cache misses
         scores = np.empty(len(q), dtype=np.float64)
-        edges = np.r_[np.arange(0, len(q), PAIRS_PER_TASK // 4), len(q)]
+        # At least one span per thread: a run's survivors are often fewer than one task's worth.
+        spans = max(self.workers, -(-len(q) // (PAIRS_PER_TASK // 4)))
+        edges = np.linspace(0, len(q), spans + 1).astype(np.int64)
         longest = max(self.queries.longest, self.names.longest)
 
         def score(span: tuple[int, int]) -> None:
