@@ -47,6 +47,7 @@ from sbir_etl.io.tables import (
     read_header,
     table_format,
 )
+from sbir_etl.linkage.candidates import load_kernels
 from sbir_etl.linkage.cascade import (
     NO_IDENTIFIED_NAMES,
     CascadeState,
@@ -323,18 +324,21 @@ def _index_and_identified_names(
 
     The keys need no index. A cold run reads them in a thread beside the index build, which takes
     most of its first half (Arrow kernels release the GIL); a loaded index is there at once, so
-    then they are read first, on every core.
+    then they are read first, on every core. Either way, the scoring kernels load meanwhile.
     """
     awards = iter_text_chunks(run.awards.path, run.config.chunk_size, RejectSink())  # the main pass counts rejects
-    if run.recipients.index_path is not None:
-        index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
-        keys = AwardKeys.collect(awards, run.awards.columns, workers=None)
-    else:
-        with ThreadPoolExecutor(1) as background:
+    with ThreadPoolExecutor(1) as background:
+        if run.recipients.index_path is not None:
+            loading = background.submit(load_kernels)
+            index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
+            keys = AwardKeys.collect(awards, run.awards.columns, workers=None)
+        else:
             # In a copy of this context, so the name rules switched off here stay off there.
             reading = background.submit(contextvars.copy_context().run, AwardKeys.collect, awards, run.awards.columns)
+            loading = background.submit(load_kernels)
             index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
             keys = reading.result()
+        loading.result()
     return index, IdentifiedNames.of_keys(keys, index), keys
 
 

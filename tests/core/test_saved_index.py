@@ -187,3 +187,31 @@ def test_the_code_digest_covers_every_linkage_module_the_build_imports() -> None
                 if name not in seen:
                     todo.append(name)
     assert seen <= set(recipient_index.INDEX_CODE), sorted(seen - set(recipient_index.INDEX_CODE))
+
+
+LOAD_THEN_RUN = """
+import sys
+from sbir_etl import cli
+from sbir_etl.linkage import indel_kernel
+from sbir_etl.linkage.candidates import load_kernels
+
+kernels = (indel_kernel.kept_pairs, indel_kernel.token_set_ratios)
+load_kernels()
+loaded = [list(k.signatures) for k in kernels]
+assert cli.main(sys.argv[1:]) == 0
+print(loaded == [list(k.signatures) for k in kernels], [len(s) for s in loaded])
+"""
+
+
+def test_load_kernels_loads_what_a_built_or_a_saved_index_run_then_uses(data, tmp_path):
+    """A run loads the scoring kernels in a thread while it builds or loads its index. numba
+    compiles one kernel per kind of argument (a saved index is read-only memory), so the run's
+    first batch must find exactly the kernels `load_kernels` loaded, and no others."""
+    awards = ["enrich", "--awards", str(data["awards"])]
+    for source in (["--recipients", str(data["recipients"])], ["--index", str(data["index"])]):
+        out = ["--out", str(tmp_path / f"out-{source[0][2:]}.parquet")]
+        run = subprocess.run(
+            [sys.executable, "-c", LOAD_THEN_RUN, *awards, *source, *out], capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip().splitlines()[-1] == "True [1, 1]", (source, run.stdout)

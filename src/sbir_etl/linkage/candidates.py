@@ -237,6 +237,16 @@ class BlockingIndex:
         return merge_candidates([NameCandidates(q[keep], n[keep], score[keep])], top_k)
 
 
+def load_kernels() -> None:
+    """Load the compiled scoring kernels now, by scoring one name: on first use, numba's import
+    and its cached code cost about 0.3 s, which a run rather spends in a thread while its index
+    is built or loaded than before its first batch of names."""
+    names = pa.array(["acme robotics", "acme systems"], type=pa.string())
+    BlockingIndex(names, max_key_share=1.0).candidates(
+        pa.array(["acme robotic"], type=pa.string()), budget=2, prefilter_cutoff=70.0, top_k=1, workers=1
+    )
+
+
 MIN_SNAP_LEN = 6
 # Every spelling the normaliser knows for a descriptor, each pointing at the descriptor itself:
 # a misspelt "technology" is closest to "technology", which normalises to "technologies".

@@ -62,6 +62,15 @@ class TextCache:
         return self._objects[ids]
 
 
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view of `array`. A saved index is memory-mapped read-only, and numba compiles
+    (and loads) a kernel once per kind of array it is given: built and loaded indexes hand the
+    kernels the same kind, so one compiled kernel serves both, and `load_kernels` loads it."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 @dataclass(frozen=True)
 class StringBytes:
     """An Arrow string array as the kernels read it: string i is `data[offsets[i]:offsets[i + 1]]`
@@ -82,7 +91,7 @@ class StringBytes:
         data_buffer = values.buffers()[2]
         data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, np.uint8)
         ascii_only = pc.all(pc.string_is_ascii(values)).as_py() is not False  # None: no strings
-        return cls(offsets, data, bool(ascii_only), int(np.diff(offsets).max(initial=0)))
+        return cls(read_only(offsets), read_only(data), bool(ascii_only), int(np.diff(offsets).max(initial=0)))
 
     def lengths(self, ids: np.ndarray) -> np.ndarray:
         """The byte lengths of strings `ids`."""
@@ -169,6 +178,7 @@ class PairScorer:
         """The distinct (query, name) pairs whose `fuzz.ratio` reaches the cut-off of a block
         they meet in (`members` maps postings to names), sorted by query then name, with that
         ratio as `cpdist` returns it (float32)."""
+        members = read_only(members)
         cutoffs, block_table = np.unique(plan.cutoffs, return_inverse=True)
         longest = self.kernel.WORD_BITS + self.names.longest
         tables = np.stack([_kept_table(float(c), longest) for c in cutoffs] or [np.zeros(1, np.int64)])
