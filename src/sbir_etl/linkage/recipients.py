@@ -176,7 +176,7 @@ class _SourceColumns:
 class _CleanedColumns:
     """The recipient columns in the form the cascade compares, and the recipient_hash order."""
 
-    table: pa.Table  # RECIPIENT_FIELDS, in file order
+    table: pa.Table  # the identity columns of RECIPIENT_FIELDS (no locations yet), in file order
     legal_names: pa.Array  # as written
     without_name: int  # recipients whose legal name normalises to nothing
     uei: CleanedIdentifiers
@@ -198,21 +198,23 @@ def _clean_columns(source: _SourceColumns) -> tuple[_CleanedColumns, pa.Array]:
         hashes, legal_names, legal = (column.filter(source.keep) for column in (hashes, legal_names, legal))
         uei, duns = uei.filter(source.keep), duns.filter(source.keep)
     table = pa.table(
-        {
-            "recipient_hash": hashes,
-            "legal_business_name": legal_names,
-            "uei": uei.values,
-            "duns": duns.values,
-            # Few distinct values each: stored compactly, read through `RecipientIndex.text`.
-            "state": compact_text(clean_text_key(source.take("state"))),
-            "city": compact_text(clean_text_key(source.take("city"))),
-            "zip5": compact_text(clean_zip5(source.take("zip5"))),
-            "parent_uei": compact_text(clean_uei(source.take("parent_uei")).values),
-            "parent_duns": compact_text(clean_duns(source.take("parent_duns")).values),
-        }
+        {"recipient_hash": hashes, "legal_business_name": legal_names, "uei": uei.values, "duns": duns.values}
     )
     cleaned = _CleanedColumns(table, legal_names, legal.null_count, uei, duns, order.by_hash, order.repeated_rows)
     return cleaned, legal
+
+
+def _location_columns(source: _SourceColumns) -> dict[str, pa.Array]:
+    """The columns that corroborate a match, cleaned: no name or identifier step needs them, so
+    the build cleans them in a thread beside the names (Arrow kernels release the GIL)."""
+    # Few distinct values each: stored compactly, read through `RecipientIndex.text`.
+    return {
+        "state": compact_text(clean_text_key(source.take("state"))),
+        "city": compact_text(clean_text_key(source.take("city"))),
+        "zip5": compact_text(clean_zip5(source.take("zip5"))),
+        "parent_uei": compact_text(clean_uei(source.take("parent_uei")).values),
+        "parent_duns": compact_text(clean_duns(source.take("parent_duns")).values),
+    }
 
 
 def _known_names(legal_names: pa.Array, legal: pa.Array, alternates: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -322,19 +324,24 @@ class RecipientIndex:
         source = _SourceColumns.of(raw, columns or RecipientColumns())
         del raw  # each column is released as soon as its cleaned form exists
         cleaned, legal = _clean_columns(source)
-        legal_valid = pc.is_valid(legal).to_numpy(zero_copy_only=False)
-        names, owners = _known_names(cleaned.legal_names, legal, source.take("alternate_names"))
-        del legal
-        grouped = _NameGroups.of(names, owners, cleaned, legal_valid)
-        del names, owners
-        with ThreadPoolExecutor(1) as background:  # NumPy sorts release the GIL: beside the blocking build
+        with ThreadPoolExecutor(1) as background:
+            locations = background.submit(_location_columns, source)
+            legal_valid = pc.is_valid(legal).to_numpy(zero_copy_only=False)
+            names, owners = _known_names(cleaned.legal_names, legal, source.take("alternate_names"))
+            del legal
+            grouped = _NameGroups.of(names, owners, cleaned, legal_valid)
+            del names, owners
+            # NumPy sorts release the GIL: the lookups are built beside the blocking index.
             lookups = background.submit(_lookups, cleaned, grouped.names)
             blocking = BlockingIndex(grouped.names, max_key_share)
             pa.default_memory_pool().release_unused()  # the blocking build's scratch, before the next one's
             variants = DescriptorVariants(grouped.names, blocking)
             uei, duns, name_lookup = lookups.result()
+            table = cleaned.table
+            for name, column in locations.result().items():
+                table = table.append_column(name, column)
         return cls(
-            table=cleaned.table,
+            table=table,
             uei=uei,
             duns=duns,
             names=grouped.names,
