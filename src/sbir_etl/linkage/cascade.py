@@ -147,19 +147,15 @@ class FuzzyCache:
 def score_names(names: list[str], index: RecipientIndex, config: EnrichmentConfig) -> dict[str, Candidates]:
     """The candidate names of each of `names` (distinct normalised award names), best first."""
     queries = pa.array(names, type=pa.string())
-    # The descriptor variants are Python, the blocking scores compiled code that leaves the GIL:
-    # side by side, the variants fill the gaps between the blocking's multi-threaded steps.
-    with ThreadPoolExecutor(1, thread_name_prefix="descriptor-variants") as beside:
-        variants = beside.submit(contextvars.copy_context().run, index.descriptor_variants.candidates, queries)
-        similar = index.blocking.candidates(
-            queries,
-            budget=config.blocking_max_candidates,
-            prefilter_cutoff=config.prefilter_cutoff,
-            top_k=TOP_K,
-            workers=config.workers,
-            rare_df=RARE_WORD_DF if rules.enabled("distinctive names") else 0,
-        )
-        found = merge_candidates([similar, variants.result()], TOP_K)
+    similar = index.blocking.candidates(
+        queries,
+        budget=config.blocking_max_candidates,
+        prefilter_cutoff=config.prefilter_cutoff,
+        top_k=TOP_K,
+        workers=config.workers,
+        rare_df=RARE_WORD_DF if rules.enabled("distinctive names") else 0,
+    )
+    found = merge_candidates([similar, index.descriptor_variants.candidates(queries)], TOP_K)
     empty = (np.array([], dtype=np.int64), np.array([], dtype=np.float64))
     starts = np.searchsorted(found.query, np.arange(len(names) + 1))
     return {
