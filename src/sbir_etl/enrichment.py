@@ -324,7 +324,8 @@ def _index_and_identified_names(
 
     The keys need no index. A cold run reads them in a thread beside the index build, which takes
     most of its first half (Arrow kernels release the GIL); a loaded index is there at once, so
-    then they are read first, on every core. Either way, the scoring kernels load meanwhile.
+    then they are read first, on every core. Either way, the scoring kernels load meanwhile
+    (`load_kernels`): after the build, whose peak they would raise, or while the keys are read.
     """
     awards = iter_text_chunks(run.awards.path, run.config.chunk_size, RejectSink())  # the main pass counts rejects
     with ThreadPoolExecutor(1) as background:
@@ -335,11 +336,12 @@ def _index_and_identified_names(
         else:
             # In a copy of this context, so the name rules switched off here stay off there.
             reading = background.submit(contextvars.copy_context().run, AwardKeys.collect, awards, run.awards.columns)
-            loading = background.submit(load_kernels)
             index, _ = _index_recipients(run.recipients, run.config, run.rejects, summary)
+            loading = background.submit(load_kernels)  # after the build: numba's 60 MiB stay off its peak
             keys = reading.result()
+        identified = IdentifiedNames.of_keys(keys, index)
         loading.result()
-    return index, IdentifiedNames.of_keys(keys, index), keys
+    return index, identified, keys
 
 
 T = TypeVar("T")
