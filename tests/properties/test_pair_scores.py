@@ -78,7 +78,7 @@ def _assert_block_verdicts(queries: list[str], names: list[str], cutoff: float) 
     buffers = (q_bytes.offsets, q_bytes.data, n_bytes.offsets, n_bytes.data)
     longest = indel_kernel.WORD_BITS + max(len(n.encode()) for n in names)
     pairs = len(queries) * len(names)
-    out = np.empty(pairs, np.int64), np.empty(pairs, np.int64), np.empty(pairs, np.uint8), np.empty(pairs, np.int64)
+    out = np.empty(pairs, np.int32), np.empty(pairs, np.int32), np.empty(pairs, np.uint8), np.empty(pairs, np.int32)
     count, _ = indel_kernel.kept_pairs(
         *buffers, plan.queries, plan.query_starts, np.arange(len(names), dtype=np.int32), plan.member_lo,
         plan.member_hi, np.stack([indel_kernel.kept_distances(cutoff, longest)]), np.zeros(1, np.int64),
