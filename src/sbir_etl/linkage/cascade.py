@@ -660,15 +660,17 @@ def match_chunk(
 
 def _output_columns(state: CascadeState) -> pa.Table:
     index, method, recipient = state.index, state.method, state.recipient
-    joined = pa.array((method <= FUZZY_AUTO) & (recipient >= 0))
-    candidate = pa.array(method == CANDIDATE)
-    take = pa.array(np.where(recipient >= 0, recipient, 0))
-    no_value = pa.scalar(None, pa.string())
+    joined = (method <= FUZZY_AUTO) & (recipient >= 0)
+    candidate = method == CANDIDATE
+    rows = np.where(recipient >= 0, recipient, 0)  # as before: an award without one reads row 0
 
-    def recipient_field(name: str, where: pa.Array) -> pa.Array:
-        if len(index.table) == 0:
-            return pa.nulls(len(method), pa.string())
-        return pc.if_else(where, index.text(name, take), no_value)
+    def recipient_field(name: str, where: np.ndarray) -> pa.Array:
+        """The recipient's `name` where `where`, null elsewhere: only those rows are read from
+        the (memory-mapped) recipient table, at random."""
+        nothing = pa.nulls(len(method), pa.string())
+        if len(index.table) == 0 or not where.any():
+            return nothing
+        return pc.replace_with_mask(nothing, pa.array(where), index.text(name, pa.array(rows[where])))
 
     return pa.table(
         {
