@@ -28,6 +28,15 @@ class CleanedIdentifiers:
         """The identifiers (and reasons) of the rows `mask` keeps."""
         return CleanedIdentifiers(self.values.filter(mask), self.reasons.filter(mask))
 
+    def slice(self, start: int, rows: int) -> "CleanedIdentifiers":
+        """The identifiers (and reasons) of rows `start` to `start + rows`."""
+        return CleanedIdentifiers(self.values.slice(start, rows), self.reasons.slice(start, rows))
+
+    @classmethod
+    def concat(cls, parts: list["CleanedIdentifiers"]) -> "CleanedIdentifiers":
+        """The identifiers (and reasons) of `parts`, one after another."""
+        return cls(pa.concat_arrays([p.values for p in parts]), pa.concat_arrays([p.reasons for p in parts]))
+
     def reason_counts(self, prefix: str) -> dict[str, int]:
         counts = pc.value_counts(self.reasons.drop_null())
         return {f"{prefix}:{row['values']}": int(row["counts"]) for row in counts.to_pylist()}

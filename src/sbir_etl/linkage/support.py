@@ -128,14 +128,10 @@ class AwardKeys:
         if not parts:
             nothing = pa.array([], pa.string())
             return cls(clean_uei(nothing), clean_duns(nothing), nothing)
-
-        def joined(ids: list[CleanedIdentifiers]) -> CleanedIdentifiers:
-            return CleanedIdentifiers(
-                pa.concat_arrays([i.values for i in ids]), pa.concat_arrays([i.reasons for i in ids])
-            )
-
         return cls(
-            joined([k.uei for k in parts]), joined([k.duns for k in parts]), pa.concat_arrays([k.names for k in parts])
+            CleanedIdentifiers.concat([k.uei for k in parts]),
+            CleanedIdentifiers.concat([k.duns for k in parts]),
+            pa.concat_arrays([k.names for k in parts]),
         )
 
     @classmethod
@@ -150,11 +146,7 @@ class AwardKeys:
         """The keys of awards `start` to `start + rows` (in file order, unreadable rows left out)."""
         if start + rows > len(self.names):
             raise InvariantError(f"award keys for rows {start}-{start + rows} asked of {len(self.names)} awards")
-
-        def part(ids: CleanedIdentifiers) -> CleanedIdentifiers:
-            return CleanedIdentifiers(ids.values.slice(start, rows), ids.reasons.slice(start, rows))
-
-        return AwardKeys(part(self.uei), part(self.duns), self.names.slice(start, rows))
+        return AwardKeys(self.uei.slice(start, rows), self.duns.slice(start, rows), self.names.slice(start, rows))
 
 
 @dataclass(frozen=True)
