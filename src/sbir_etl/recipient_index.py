@@ -96,17 +96,15 @@ class RecipientSource:
 
     @classmethod
     def of(cls, path: str | Path) -> "RecipientSource":
-        stat = os.stat(path)  # before hashing: a write while hashing leaves a newer ctime
+        # Before hashing: a write while hashing leaves a newer ctime.
+        device, inode, size, mtime_ns, ctime_ns = file_identity(path)
         digest = content_digest(path)
-        return cls(
-            str(Path(path).resolve()),
-            stat.st_size,
-            stat.st_mtime_ns,
-            digest,
-            stat.st_dev,
-            stat.st_ino,
-            stat.st_ctime_ns,
-        )
+        return cls(str(Path(path).resolve()), size, mtime_ns, digest, device, inode, ctime_ns)
+
+    @property
+    def identity(self) -> tuple[int, int, int, int, int]:
+        """The `file_identity` of the file when its content was hashed."""
+        return self.device, self.inode, self.size, self.mtime_ns, self.ctime_ns
 
     def described(self) -> str:
         """Where and when the file was, as a message names it."""
@@ -122,7 +120,7 @@ class RecipientSource:
         identity = file_identity(path)
         if identity[2] != self.size:
             return f"{identity[2]:,} bytes, the index was built from {self.size:,}"
-        if identity == (self.device, self.inode, self.size, self.mtime_ns, self.ctime_ns):
+        if identity == self.identity:
             return None
         if content_digest(path) != self.sha256:
             return "same size, different content"
