@@ -1,7 +1,9 @@
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from sbir_etl.linkage.identifiers import clean_duns, clean_uei, is_valid_duns, is_valid_uei
+from sbir_etl.linkage.identifiers import _clean_duns, _clean_uei, clean_duns, clean_uei, is_valid_duns, is_valid_uei
 
 
 @pytest.mark.parametrize(
@@ -43,6 +45,25 @@ def test_duns_cleaning(raw, clean, reason):
     result = clean_duns(pa.array([raw], type=pa.string()))
     assert result.values.to_pylist() == [clean]
     assert result.reasons.to_pylist() == [reason]
+
+
+_IDENTIFIER_TEXT = st.one_of(
+    st.none(),
+    st.text(alphabet="0123456789ADIOZaz .-eE+", max_size=14),
+    st.from_regex(r"[0-9A-Z]{12}", fullmatch=True),  # with I, O and a leading 0 now and then
+    st.from_regex(r"[0-9]{9}", fullmatch=True),
+    st.sampled_from(["000000000", "0D6VWJ8MHRX5", "KD6VWJ8MHRXI", "  ", "KD6VWJ8MHRX5"]),
+)
+
+
+@given(st.lists(_IDENTIFIER_TEXT, max_size=30))
+def test_values_already_clean_skip_the_full_cleaning_without_changing_an_answer(raw):
+    """The shortcut for well-formed and empty values gives what the full cleaning gives, in any mix."""
+    column = pa.array(raw, type=pa.string())
+    for quick, full in ((clean_uei, _clean_uei), (clean_duns, _clean_duns)):
+        got, expected = quick(column), full(column)
+        assert got.values.to_pylist() == expected.values.to_pylist()
+        assert got.reasons.to_pylist() == expected.reasons.to_pylist()
 
 
 def test_reason_counts_name_the_identifier_and_reason():

@@ -9,6 +9,7 @@ under a reason so a data engineer can see *why* a file matched worse than expect
   loses leading zeros ("12345678") or gains a float suffix ("123456789.0"); both are repaired.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -47,9 +48,43 @@ def _blank_to_null(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
 
 
+def _well_formed_uei(arr: pa.Array) -> pa.Array:
+    return pc.match_substring_regex(arr, r"^[A-HJ-NP-Z1-9][A-HJ-NP-Z0-9]{11}$")
+
+
+def _well_formed_duns(arr: pa.Array) -> pa.Array:
+    return pc.and_(pc.match_substring_regex(arr, r"^[0-9]{9}$"), pc.not_equal(arr, "000000000"))
+
+
+def _cleaned_apart(
+    arr: pa.Array, well_formed: Callable[[pa.Array], pa.Array], clean: Callable[[pa.Array], CleanedIdentifiers]
+) -> CleanedIdentifiers:
+    """`clean` run only on the values that are neither clean already (`well_formed`) nor empty:
+    most values of a real file are one or the other, and one or two passes find them where the
+    full cleaning takes a dozen."""
+    nothing = pa.scalar(None, pa.string())
+    well = pc.fill_null(well_formed(arr), False)
+    blank = pc.fill_null(pc.equal(arr, ""), True)
+    rest = pc.invert(pc.or_(well, blank))
+    if not pc.any(well).as_py():
+        values = pa.nulls(len(arr), pa.string())
+    else:
+        values = pc.if_else(well, arr, nothing) if pc.any(blank).as_py() else arr
+    reasons = pa.nulls(len(arr), pa.string())
+    if pc.any(rest).as_py():
+        cleaned = clean(arr.filter(rest))
+        values = pc.replace_with_mask(values, rest, cleaned.values)
+        reasons = pc.replace_with_mask(reasons, rest, cleaned.reasons)
+    return CleanedIdentifiers(values, reasons)
+
+
 def clean_uei(values: TextLike) -> CleanedIdentifiers:
     """Uppercase and validate UEIs. Reasons: wrong-length, bad-character, starts-with-zero."""
-    arr = pc.utf8_upper(_blank_to_null(as_string_array(values)))
+    return _cleaned_apart(as_string_array(values), _well_formed_uei, _clean_uei)
+
+
+def _clean_uei(arr: pa.Array) -> CleanedIdentifiers:
+    arr = pc.utf8_upper(_blank_to_null(arr))
     arr = pc.replace_substring_regex(arr, r"[\s-]", "")
     length_ok = pc.equal(pc.utf8_length(arr), 12)
     chars_ok = pc.match_substring_regex(arr, r"^[A-HJ-NP-Z0-9]*$")
@@ -73,7 +108,11 @@ def clean_duns(values: TextLike) -> CleanedIdentifiers:
     "123456789.0" and "12345678" (leading zero lost in a numeric read) are repaired, not rejected:
     they are unambiguous, and rejecting them would silently lose exact matches.
     """
-    arr = _blank_to_null(as_string_array(values))
+    return _cleaned_apart(as_string_array(values), _well_formed_duns, _clean_duns)
+
+
+def _clean_duns(arr: pa.Array) -> CleanedIdentifiers:
+    arr = _blank_to_null(arr)
     arr = pc.replace_substring_regex(arr, r"[\s-]", "")
     arr = pc.replace_substring_regex(arr, r"^(\d+)\.0+$", r"\1")
     digits = pc.match_substring_regex(arr, r"^\d+$")
