@@ -32,6 +32,7 @@ from rapidfuzz import fuzz, process
 from unidecode import unidecode
 
 from sbir_etl.linkage.rules import NORMALISATION_RULES, enabled
+from sbir_etl.linkage.sorted_arrays import expand_ranges
 from sbir_etl.linkage.text_arrays import TextLike, as_string_array
 
 LEGAL_DESIGNATORS: tuple[str, ...] = (
@@ -321,20 +322,29 @@ def _word_rules(vocabulary: list[str]) -> Callable[[str, bool], str]:
 def _spell_words(arr: pa.Array) -> pa.Array:
     """Business words to one spelling ("tech" -> "technologies"), and the optional word rules
     (abbreviations, plurals, glued and misspelt designators), applied to each distinct word once:
-    a name is split into words, the vocabulary mapped in Python, and the names joined again."""
+    a name is split into words, the vocabulary mapped in Python, and only the names in which a
+    word changes are joined again (about a quarter; taking and joining every word cost 1.8 s
+    of the 3.3M recipient names' 7 s)."""
     lists = pc.split_pattern(arr, " ")
     offsets = lists.offsets.to_numpy()
-    words = pc.list_flatten(lists)
-    encoded = pc.dictionary_encode(words)
+    encoded = pc.dictionary_encode(pc.list_flatten(lists))
     vocabulary = encoded.dictionary.to_pylist()
     rules = _word_rules(vocabulary)
-    first = np.zeros(len(words), dtype=bool)
-    first[offsets[:-1][np.diff(offsets) > 0]] = True
-    as_first = pa.array([rules(w, True) for w in vocabulary], type=pa.string())
-    as_later = pa.array([rules(w, False) for w in vocabulary], type=pa.string())
-    spelt = pc.if_else(pa.array(first), as_first.take(encoded.indices), as_later.take(encoded.indices))
-    rebuilt = pa.ListArray.from_arrays(lists.offsets, spelt, mask=pc.is_null(lists))
-    arr = pc.binary_join(rebuilt, " ")
+    spellings = [rules(w, True) for w in vocabulary] + [rules(w, False) for w in vocabulary]
+    # A word's spelling as a name's first word is at its vocabulary id, as a later word one vocabulary on.
+    spelling = encoded.indices.to_numpy().astype(np.int32)
+    later = np.ones(len(spelling), dtype=bool)
+    later[offsets[:-1][np.diff(offsets) > 0]] = False
+    spelling[later] += len(vocabulary)
+    changes = np.array([new != old for new, old in zip(spellings, vocabulary + vocabulary, strict=True)])
+    changed_before = np.concatenate(([0], np.cumsum(changes[spelling])))
+    renamed = changed_before[offsets[1:]] > changed_before[offsets[:-1]]
+    if renamed.any():
+        rows = np.flatnonzero(renamed)
+        starts, counts = offsets[rows], offsets[rows + 1] - offsets[rows]
+        words = pa.array(spellings, type=pa.string()).take(spelling[expand_ranges(starts, counts)])
+        joined = pc.binary_join(pa.ListArray.from_arrays(np.concatenate(([0], np.cumsum(counts))), words), " ")
+        arr = pc.replace_with_mask(arr, pa.array(renamed), joined)
     if enabled("abbreviations") and pc.any(_matching(arr, _HAS_ABBREVIATED_PHRASE)).as_py():
         for pattern, target in ABBREVIATED_PHRASES.items():
             arr = pc.replace_substring_regex(arr, pattern, target)
