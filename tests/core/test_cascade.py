@@ -277,15 +277,11 @@ def test_duplicate_recipients_per_uei_resolve_to_smallest_hash_with_medium_confi
         assert (row.usaspending_recipient_hash, row.match_confidence) == ("h-1", "medium")
 
 
-@pytest.mark.parametrize("block", [1, 2, 3, 1 << 18])  # hashes compared at a time
-def test_a_repeated_recipient_hash_keeps_its_first_row_and_the_index_equals_the_deduplicated_one(block, monkeypatch):
+def test_a_repeated_recipient_hash_keeps_its_first_row_and_the_index_equals_the_deduplicated_one():
     import numpy as np
     import pyarrow as pa
 
-    from sbir_etl.linkage import recipients as recipient_module
     from sbir_etl.linkage.recipients import RecipientIndex
-
-    monkeypatch.setattr(recipient_module, "HASH_BLOCK", block)
 
     def index(rows: list[tuple]) -> RecipientIndex:
         names = ("recipient_hash", "legal_business_name", "uei", "duns")

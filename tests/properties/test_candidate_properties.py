@@ -87,6 +87,26 @@ def test_string_lookup_is_right_when_every_hash_collides(value_set, queries):
     assert found.tolist() == expected.tolist()
 
 
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="ab\x00cé", max_size=20)), max_size=40), st.integers(0, 3))
+def test_text_sort_order_sorts_as_arrow_does_and_marks_each_repeat(strings, cut):
+    """Bytes order, nulls last, equal strings in row order; a repeat equals the string before it
+    (a null the null before it). Strings of shared prefixes longer than a word, and sliced arrays."""
+    column = pa.array([s if s is None else "prefix-shared " + s for s in strings], type=pa.string())
+    column = column.slice(min(cut, len(column)))
+    order, repeats = text_arrays.text_sort_order(column)
+    assert order.tolist() == pc.sort_indices(column).to_numpy().tolist()
+    ordered = column.take(pa.array(order, type=pa.int64())).to_pylist()
+    assert repeats.tolist() == [after == before for before, after in zip(ordered, ordered[1:])]
+
+
+def test_text_sort_order_keeps_equal_strings_in_row_order_and_a_prefix_first():
+    # Large enough for NumPy's unstable sort to mix equal keys; "a" and "a\0" tie in every word.
+    column = pa.array(["b", "a", "a\x00", None, "a", "abcdefgh", "abcdefgh\x00", "b"] * 400, type=pa.string())
+    order, repeats = text_arrays.text_sort_order(column)
+    assert order.tolist() == pc.sort_indices(column).to_numpy().tolist()
+    assert int(repeats.sum()) == len(column) - 6
+
+
 EXPECTED_HASHES = [17280346270528514342, 3790113332099880225, 357692473007937778, 9223555758494001480]
 
 

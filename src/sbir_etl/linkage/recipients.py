@@ -18,7 +18,7 @@ from sbir_etl.linkage.identifiers import CleanedIdentifiers, clean_duns, clean_u
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
 from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, sorted_unique
-from sbir_etl.linkage.text_arrays import StringLookup, as_string_array, compact_text
+from sbir_etl.linkage.text_arrays import StringLookup, as_string_array, compact_text, text_sort_order
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
 RECIPIENT_FIELDS = (
@@ -105,9 +105,6 @@ class ExactLookup:
         return np.where(found, self.rows[pos].astype(np.int64), -1), found & self.shared[pos]
 
 
-HASH_BLOCK = 1 << 18  # hashes compared at a time
-
-
 @dataclass(frozen=True)
 class _HashOrder:
     """The recipient rows in recipient_hash order, and which rows repeat an earlier row's hash.
@@ -123,16 +120,7 @@ class _HashOrder:
 
     @classmethod
     def of(cls, hashes: pa.Array) -> "_HashOrder":
-        order = pc.sort_indices(hashes).to_numpy()
-        repeats = np.zeros(max(len(order) - 1, 0), dtype=bool)
-        for start in range(0, len(repeats), HASH_BLOCK):  # in blocks: the sorted copy of every hash is 100 MiB
-            stop = min(start + HASH_BLOCK, len(repeats))
-            block = hashes.take(order[start : stop + 1])
-            before, after = block.slice(0, stop - start), block.slice(1)
-            both_null = pc.and_(pc.is_null(before), pc.is_null(after))
-            repeats[start:stop] = pc.or_(pc.fill_null(pc.equal(before, after), False), both_null).to_numpy(
-                zero_copy_only=False
-            )
+        order, repeats = text_sort_order(hashes)
         if not repeats.any():
             return cls(order.astype(np.int32), None)
         first = np.concatenate(([True], ~repeats))

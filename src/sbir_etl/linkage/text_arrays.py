@@ -6,6 +6,8 @@ sorted, and kept as plain arrays, so a saved recipient index carries them and a 
 it by memory map looks names up at once.
 """
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +50,15 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SEED = np.uint64(0xCBF29CE484222325)
 
 
+def _string_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A string array's bytes (uint8, from its first string's start) and, per string, where it
+    starts in them and how many bytes it has (int64; 0 for null)."""
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
+    buffer = arr.buffers()[2]
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.empty(0, np.uint8)
+    return offsets[:-1] - offsets[0], np.diff(offsets), data[offsets[0] : offsets[-1]]
+
+
 def _fmix(h: np.ndarray) -> np.ndarray:
     """MurmurHash3's 64-bit finaliser: every input bit reaches every output bit."""
     h ^= h >> np.uint64(33)
@@ -69,13 +80,9 @@ def string_hashes(values: pa.Array) -> np.ndarray:
     n = len(arr)
     if n == 0:
         return np.empty(0, dtype=np.uint64)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
-    data_buffer = arr.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
-    padded = np.zeros(int(offsets[-1]) + _WORD, dtype=np.uint8)  # any 8 bytes from a string's start are readable
-    padded[: offsets[-1] - offsets[0]] = data[offsets[0] : offsets[-1]]
-    starts = offsets[:-1] - offsets[0]
-    lengths = np.diff(offsets)
+    starts, lengths, data = _string_bytes(arr)
+    padded = np.zeros(len(data) + _WORD, dtype=np.uint8)  # any 8 bytes from a string's start are readable
+    padded[: len(data)] = data
     # Eight bytes beginning at every byte offset, read as one little-endian word.
     words = np.ndarray(shape=(len(padded) - _WORD + 1,), dtype="<u8", buffer=padded, strides=(1,))
     h = _SEED ^ (lengths.astype(np.uint64) * _MIX)
@@ -93,6 +100,76 @@ def string_hashes(values: pa.Array) -> np.ndarray:
         part ^= part >> np.uint64(29)
         h[live] = part
     return _fmix(h)
+
+
+def text_sort_order(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The order `pc.sort_indices` gives strings (by their bytes, nulls last, ties in row order),
+    and per sorted string after the first, whether it equals the one before (nulls equal nulls).
+
+    Sorted as integers: every string's first eight bytes, read as one big-endian word, then the
+    next eight bytes of the strings still tied, and so on. Strings whose first bytes differ, as
+    a recipient file's hashes do, are ordered by the first sort; 3.3M recipient hashes sorted in
+    0.26 s, against 1.9 s for `pc.sort_indices`.
+    """
+    arr = as_string_array(values)
+    starts, lengths, data = _string_bytes(arr)
+    null = pc.is_null(arr).to_numpy(zero_copy_only=False)
+    valid = np.flatnonzero(~null)
+    first_words = _big_endian_words(data, starts[valid], lengths[valid])
+    by_first_word = np.argsort(first_words)
+    order, first_words = valid[by_first_word], first_words[by_first_word]
+    same = first_words[1:] == first_words[:-1]
+    for at in range(_WORD, int(lengths.max(initial=0)), _WORD):
+        if not _break_ties(order, same, functools.partial(_words_at, data, starts, lengths, at)):
+            break
+    _break_ties(order, same, lambda rows: lengths[rows])  # a string sorts after its own prefix
+    repeats = same.copy()
+    _break_ties(order, same, lambda rows: rows)  # equal strings stay in row order
+    nulls = np.flatnonzero(null)
+    after_last_string = [False] if len(order) and len(nulls) else []
+    return np.concatenate((order, nulls)), np.concatenate(
+        (repeats, after_last_string, np.ones(max(len(nulls) - 1, 0), bool))
+    )
+
+
+def _words_at(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, at: int, rows: np.ndarray) -> np.ndarray:
+    """The big-endian word `at` bytes into each string of `rows`."""
+    return _big_endian_words(data, starts[rows] + at, lengths[rows] - at)
+
+
+def _big_endian_words(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The eight bytes of `data` from each of `starts` as a big-endian uint64, zero past each
+    string's `lengths` (a string with no bytes left reads 0). `data` is not copied: only the
+    few strings within eight bytes of its end are read one by one."""
+    words = np.zeros(len(starts), dtype=np.uint64)
+    some = lengths > 0
+    inside = some & (starts + _WORD <= len(data))
+    if inside.any():
+        readable = np.ndarray(shape=(len(data) - _WORD + 1,), dtype="<u8", buffer=data, strides=(1,))
+        words[inside] = readable[starts[inside]].byteswap()
+        short = np.flatnonzero(inside & (lengths < _WORD))
+        past = ((_WORD - lengths[short]) * 8).astype(np.uint64)
+        words[short] = (words[short] >> past) << past
+    for row in np.flatnonzero(some & (starts + _WORD > len(data))):
+        tail = data[starts[row] : starts[row] + min(int(lengths[row]), _WORD)]
+        words[row] = int.from_bytes(tail.tobytes().ljust(_WORD, b"\0"), "big")
+    return words
+
+
+def _break_ties(order: np.ndarray, same: np.ndarray, key: Callable[[np.ndarray], np.ndarray]) -> bool:
+    """Sort each run of tied rows of `order` (`same`: equal to the row before) by `key` of its
+    rows, and keep tied only those whose keys are equal too. False when no row was tied."""
+    edge = np.zeros(1, dtype=bool)
+    tied = np.flatnonzero(np.concatenate((same, edge)) | np.concatenate((edge, same)))
+    if not len(tied):
+        return False
+    rows = order[tied]
+    run = np.cumsum(~np.concatenate((edge, same))[tied])
+    keys = key(rows)
+    resorted = np.lexsort((keys, run))
+    order[tied], keys = rows[resorted], keys[resorted]
+    same[tied[1:] - 1] &= keys[1:] == keys[:-1]
+    return True
 
 
 @dataclass(frozen=True)
