@@ -72,6 +72,18 @@ def test_a_block_of_many_queries_spans_several_vectors_of_words(queries, names, 
     _assert_block_verdicts(queries, names, cutoff)
 
 
+@given(
+    st.lists(st.text(alphabet="abc", min_size=1, max_size=3), min_size=20, max_size=70),
+    st.lists(st.text(alphabet="abc ", min_size=1, max_size=8), min_size=1, max_size=8),
+    cutoffs,
+)
+@settings(max_examples=60, deadline=None)
+def test_words_full_of_short_queries_are_decided_round_by_round(queries, names, cutoff):
+    """Queries of one to three bytes would fill a word sixteen at a time or more (`ROUNDS` caps
+    it); with none empty or outside ASCII, every chain is decided by lanes."""
+    _assert_block_verdicts(queries, names, cutoff)
+
+
 def _assert_block_verdicts(queries: list[str], names: list[str], cutoff: float) -> None:
     plan = _one_block(queries, names, cutoff)
     q_bytes, n_bytes = StringBytes.of(pa.array(queries, pa.string())), StringBytes.of(pa.array(names, pa.string()))
