@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, sort_order, sorted_unique
+from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, positions_in, sort_order, sorted_unique
 
 INTS = st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=200)
 
@@ -22,6 +22,20 @@ def test_sort_order_is_a_stable_argsort(values: list[int]) -> None:
     ones the plain `argsort`."""
     array = np.array(values, dtype=np.int64)
     assert sort_order(array).tolist() == np.argsort(array, kind="stable").tolist()
+
+
+@given(
+    st.lists(st.integers(0, 50), max_size=100),
+    st.lists(st.integers(-5, 55), min_size=1, max_size=30),
+    st.integers(1, 120),
+)
+def test_positions_in_is_searchsorted_for_few_needles_and_many(
+    values: list[int], needles: list[int], times: int
+) -> None:
+    """Past 1,024 needles they are searched in sorted order, and put back in theirs."""
+    haystack = np.sort(np.array(values, dtype=np.uint64 if min(needles) >= 0 else np.int64))
+    many = np.array(needles * times, dtype=haystack.dtype)
+    assert positions_in(haystack, many).tolist() == np.searchsorted(haystack, many).tolist()
 
 
 @given(st.lists(st.tuples(st.integers(0, 1_000), st.integers(0, 20)), max_size=50))

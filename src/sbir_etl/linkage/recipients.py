@@ -17,7 +17,7 @@ from sbir_etl.linkage.candidates import BlockingIndex, DescriptorVariants
 from sbir_etl.linkage.identifiers import CleanedIdentifiers, clean_duns, clean_uei
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
-from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, sorted_unique
+from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, positions_in, sorted_unique
 from sbir_etl.linkage.text_arrays import StringLookup, as_string_array, compact_text, text_sort_order
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
@@ -100,7 +100,7 @@ class ExactLookup:
         codes = identifier_codes(identifiers)
         if not len(self.codes):
             return np.full(len(codes), -1, dtype=np.int64), np.zeros(len(codes), dtype=bool)
-        pos = np.minimum(np.searchsorted(self.codes, codes), len(self.codes) - 1)
+        pos = np.minimum(positions_in(self.codes, codes), len(self.codes) - 1)
         found = (codes != 0) & (self.codes[pos] == codes)
         return np.where(found, self.rows[pos].astype(np.int64), -1), found & self.shared[pos]
 

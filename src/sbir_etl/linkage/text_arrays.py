@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sbir_etl.linkage.sorted_arrays import narrowest_positions
+from sbir_etl.linkage.sorted_arrays import narrowest_positions, positions_in
 
 TextLike = pd.Series | pa.Array | pa.ChunkedArray
 
@@ -200,7 +200,7 @@ class StringLookup:
         if not len(texts) or not len(self.hashes):
             return out
         wanted = string_hashes(texts)
-        at = np.searchsorted(self.hashes, wanted)
+        at = positions_in(self.hashes, wanted)
         inside = np.minimum(at, len(self.hashes) - 1)
         maybe = (at < len(self.hashes)) & (self.hashes[inside] == wanted)
         maybe &= pc.is_valid(texts).to_numpy(zero_copy_only=False)
