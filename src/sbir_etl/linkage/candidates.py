@@ -28,7 +28,7 @@ from rapidfuzz import fuzz, process
 
 from sbir_etl.linkage.names import CANONICAL_WORDS, DESCRIPTOR_WORDS
 from sbir_etl.linkage.pair_scores import BlockPlan, PairScorer, StringBytes, TextCache
-from sbir_etl.linkage.sorted_arrays import narrowest_positions, sorted_unique
+from sbir_etl.linkage.sorted_arrays import narrowest_positions, sort_order, sorted_unique
 from sbir_etl.linkage.text_arrays import StringLookup
 
 AFFIX_LEN = 4
@@ -302,7 +302,7 @@ class DescriptorVariants:
         self.cores: pa.Array = encoded.dictionary
         ids = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
         has_core = np.flatnonzero(ids >= 0)
-        order = np.argsort(ids[has_core], kind="stable")
+        order = sort_order(ids[has_core])
         self.members = has_core[order].astype(np.int32)
         offsets = np.zeros(len(self.cores) + 1, dtype=np.int64)
         np.cumsum(np.bincount(ids[has_core], minlength=len(self.cores)), out=offsets[1:])

@@ -190,7 +190,9 @@ class StringLookup:
         values = as_string_array(values)
         hashes = string_hashes(values)
         valid = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))
-        order = valid[np.argsort(hashes[valid], kind="stable")]  # equal hashes keep their order
+        order = valid[np.argsort(hashes[valid])]
+        ordered = hashes[order]
+        _break_ties(order, ordered[1:] == ordered[:-1], lambda rows: rows)  # equal hashes keep their order
         return cls(values=values, hashes=hashes[order], positions=narrowest_positions(order, len(values)))
 
     def find(self, queries: TextLike) -> np.ndarray:
