@@ -60,6 +60,7 @@ from sbir_etl.linkage.cascade import (
 )
 from sbir_etl.linkage.recipients import RecipientIndex
 from sbir_etl.linkage.support import AwardKeys
+from sbir_etl.linkage.text_arrays import row_hashes
 from sbir_etl.monitoring.performance import current_rss_bytes, measure
 from sbir_etl.recipient_index import build_recipient_index, load_index, save_index
 
@@ -209,9 +210,7 @@ class KeyPrint:
     def of(cls, table: pa.Table, key: tuple[str, ...]) -> "KeyPrint":
         if not key or table.num_rows == 0:
             return cls(table.num_rows, 0)
-        frame = table.select(list(key)).to_pandas(types_mapper=pd.ArrowDtype)
-        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-        return cls(table.num_rows, int(hashes.sum(dtype="uint64")))
+        return cls(table.num_rows, int(row_hashes(table, list(key)).sum(dtype=np.uint64)))
 
     @classmethod
     def of_file(cls, path: Path, fmt: str, key: tuple[str, ...]) -> "KeyPrint":

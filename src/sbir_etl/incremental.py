@@ -38,7 +38,7 @@ from sbir_etl.linkage.names import normalize_names, second_names
 from sbir_etl.linkage.recipients import RecipientIndex
 from sbir_etl.linkage.rules import RULES, enabled
 from sbir_etl.linkage.support import IdentifiedNames
-from sbir_etl.linkage.text_arrays import string_hashes
+from sbir_etl.linkage.text_arrays import row_hashes
 
 STATE_FORMAT = 1
 RESULT_NEUTRAL_SETTINGS = frozenset(
@@ -89,16 +89,6 @@ def write_state(out_path: Path, state: dict[str, Any]) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(state, sort_keys=True))
     os.replace(partial, path)
-
-
-def row_hashes(table: pa.Table, columns: list[str]) -> np.ndarray:
-    """A 64-bit hash of each row's values in `columns` (null differs from "")."""
-    h = np.zeros(table.num_rows, dtype=np.uint64)
-    for name in columns:
-        column = table.column(name).combine_chunks()
-        part = string_hashes(column) ^ pc.is_null(column).to_numpy(zero_copy_only=False).astype(np.uint64)
-        h = (h * np.uint64(0x100000001B3)) ^ part
-    return h
 
 
 def _occurrence(hashes: np.ndarray) -> np.ndarray:
@@ -195,7 +185,6 @@ __all__ = [
     "nothing_reused",
     "plan_reuse",
     "previous_state_matches",
-    "row_hashes",
     "run_state",
     "state_path",
     "write_state",

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 MANIFEST = "manifest.json"
-FORMAT = 2
+FORMAT = 3  # 3: key prints sum `text_arrays.row_hashes`, no longer pandas' hashes
 """Manifest layout version; a manifest of another version is not resumed."""
 
 log = logging.getLogger(__name__)

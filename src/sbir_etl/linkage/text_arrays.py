@@ -102,6 +102,17 @@ def string_hashes(values: pa.Array) -> np.ndarray:
     return _fmix(h)
 
 
+def row_hashes(table: pa.Table, columns: list[str]) -> np.ndarray:
+    """A 64-bit hash of each row's values in `columns` as text (null differs from ""): stable
+    across processes and versions, as `string_hashes` is, so that sums of them can be saved."""
+    h = np.zeros(table.num_rows, dtype=np.uint64)
+    for name in columns:
+        column = table.column(name).combine_chunks()
+        part = string_hashes(column) ^ pc.is_null(column).to_numpy(zero_copy_only=False).astype(np.uint64)
+        h = (h * np.uint64(0x100000001B3)) ^ part
+    return h
+
+
 def text_sort_order(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The order `pc.sort_indices` gives strings (by their bytes, nulls last, ties in row order),
     and per sorted string after the first, whether it equals the one before (nulls equal nulls).
