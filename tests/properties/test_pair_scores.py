@@ -91,7 +91,7 @@ def _assert_block_verdicts(queries: list[str], names: list[str], cutoff: float) 
     longest = indel_kernel.WORD_BITS + max(len(n.encode()) for n in names)
     pairs = len(queries) * len(names)
     out = np.empty(pairs, np.int32), np.empty(pairs, np.int32), np.empty(pairs, np.uint8), np.empty(pairs, np.int32)
-    count, _ = indel_kernel.kept_pairs(
+    count = indel_kernel.kept_pairs(
         *buffers, plan.queries, plan.query_starts, np.arange(len(names), dtype=np.int32), plan.member_lo,
         plan.member_hi, np.stack([indel_kernel.kept_distances(cutoff, longest)]), np.zeros(1, np.int64),
         all(n.isascii() for n in names), 0, 1, *out,

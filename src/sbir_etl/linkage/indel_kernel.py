@@ -219,6 +219,28 @@ def _lanes_kept_ir(typingctx: Any, s: Any, masks: Any, mask_at: Any, allow: Any,
     return sig, codegen
 
 
+def _prefetch_ir(typingctx: Any, data: Any, at: Any) -> Any:
+    """Ask for the cache line of data[at] without waiting for it (`llvm.prefetch`, for reading,
+    into every cache level): unlike a load, it retires at once, so many misses are in flight."""
+    if not (isinstance(data, types.Array) and data.dtype == types.uint8 and at == types.int64):
+        return None
+    sig = types.void(data, at)
+
+    def codegen(context: Any, builder: ir.IRBuilder, signature: Any, args: Any) -> None:
+        data_a = context.make_array(signature.args[0])(context, builder, args[0])
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        prefetch = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0"
+        )
+        address = builder.bitcast(builder.gep(data_a.data, [args[1]]), i8p)
+        builder.call(prefetch, [address, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+
+    return sig, codegen
+
+
+_prefetch: Any = intrinsic(_prefetch_ir)  # (data, at), inside njit code
+
+
 _lanes_kept: Any = intrinsic(_lanes_kept_ir)  # (s, masks, mask_at, allow, allow_at) -> lane bits, inside njit code
 
 
@@ -355,7 +377,7 @@ def kept_pairs(
     out_name: np.ndarray,
     out_verdict: np.ndarray,
     out_block: np.ndarray,
-) -> tuple[int, int]:
+) -> int:
     """For blocks first..stop-1, every query of the block against every member; the pairs
     `fuzz.ratio` with the block's cut-off keeps go to the `out_` arrays (query id, name id,
     verdict, block), in no set order, and their number is returned: -1 when they do not fit
@@ -386,7 +408,6 @@ def kept_pairs(
     slot_query = np.zeros(most_chains * ROUNDS * LANES, dtype=np.int64)
     allow = np.empty(most_chains * (kept.shape[1] - WORD_BITS) * ROUNDS * LANES, dtype=np.int8)
     count = 0
-    touched = np.uint8(0)
     for b in range(first, stop):
         limit = kept[block_kept[b]]
         width = member_hi[b] - member_lo[b]
@@ -404,12 +425,14 @@ def kept_pairs(
         # Members in tiles that stay in cache while every chain of words passes over them.
         for t0 in range(0, width, MEMBER_TILE):
             t1 = min(width, t0 + MEMBER_TILE)
-            # Touch the tile's names first: these loads do not wait on each other, so their cache
-            # misses overlap; inside the bit loops below each would stall on its own.
+            # Prefetch the tile's names (the lines of their first and last bytes) first: the
+            # requests retire at once, so the tile's cache misses overlap; a load, inside the bit
+            # loops below or in a touching loop, stalls on its own. One batch: 0.70 s, not 0.94.
             for j in range(t0, t1):
                 n = members[member_lo[b] + j]
                 if n_offsets[n + 1] > n_offsets[n]:
-                    touched ^= n_data[n_offsets[n]] ^ n_data[n_offsets[n + 1] - 1]
+                    _prefetch(n_data, np.int64(n_offsets[n]))
+                    _prefetch(n_data, np.int64(n_offsets[n + 1] - 1))
             for c in range(chains):
                 w0 = c * LANES
                 for j in range(t0, t1):
@@ -429,7 +452,7 @@ def kept_pairs(
                                     at = slots + r * LANES + lane
                                     i = slot_query[at]
                                     if count == len(out_query):
-                                        return -1, int(touched)
+                                        return -1
                                     out_query[count], out_name[count] = queries[i], n
                                     out_verdict[count] = 1 + length[i] - _popcount(s[lane] & slot_mask[at])
                                     out_block[count] = b
@@ -451,11 +474,11 @@ def kept_pairs(
                                 continue
                             verdict = 1 + lcs
                         if count == len(out_query):
-                            return -1, int(touched)
+                            return -1
                         out_query[count], out_name[count] = queries[i], n
                         out_verdict[count], out_block[count] = verdict, b
                         count += 1
-    return count, int(touched)  # touched only so that the touching loads are not optimised away
+    return count
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -185,7 +185,7 @@ class PairScorer:
 
         def kept(first: int, stop: int, room: int) -> tuple[int, tuple[np.ndarray, ...]]:
             out = np.empty(room, np.int32), np.empty(room, np.int32), np.empty(room, np.uint8), np.empty(room, np.int32)
-            count, _ = self.kernel.kept_pairs(
+            count = self.kernel.kept_pairs(
                 *self.buffers, plan.queries, plan.query_starts, members, plan.member_lo, plan.member_hi,
                 tables, block_table, self.names.ascii, first, stop, *out,
             )  # fmt: skip
