@@ -219,6 +219,9 @@ def _lanes_kept_ir(typingctx: Any, s: Any, masks: Any, mask_at: Any, allow: Any,
     return sig, codegen
 
 
+_lanes_kept: Any = intrinsic(_lanes_kept_ir)  # (s, masks, mask_at, allow, allow_at) -> lane bits, inside njit code
+
+
 def _prefetch_ir(typingctx: Any, data: Any, at: Any) -> Any:
     """Ask for the cache line of data[at] without waiting for it (`llvm.prefetch`, for reading,
     into every cache level): unlike a load, it retires at once, so many misses are in flight."""
@@ -239,9 +242,6 @@ def _prefetch_ir(typingctx: Any, data: Any, at: Any) -> Any:
 
 
 _prefetch: Any = intrinsic(_prefetch_ir)  # (data, at), inside njit code
-
-
-_lanes_kept: Any = intrinsic(_lanes_kept_ir)  # (s, masks, mask_at, allow, allow_at) -> lane bits, inside njit code
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -419,9 +419,6 @@ def kept_pairs(
             word, shift, length, chains, chain_q, chain_len, limit,
             chain_rounds, by_lanes, table_lo, slot_mask, slot_query, allow,
         )  # fmt: skip
-        shortest, longest = n_data.size, -1  # the name lengths some chain scores
-        for c in range(chains):
-            shortest, longest = min(shortest, chain_len[c, 0]), max(longest, chain_len[c, 1])
         # Members in tiles that stay in cache while every chain of words passes over them.
         for t0 in range(0, width, MEMBER_TILE):
             t1 = min(width, t0 + MEMBER_TILE)
