@@ -300,6 +300,8 @@ def test_a_repeated_recipient_hash_keeps_its_first_row_and_the_index_equals_the_
     ]
     built, deduplicated = index(rows), index([rows[i] for i in (0, 1, 3, 4)])
     assert built.stats["repeated_recipient_rows_dropped"] == 3 and built.stats["recipients"] == 4
+    with_hashes = [row for row in rows if row[0] is not None]  # repeats, and no row without a hash
+    assert index(with_hashes).stats["repeated_recipient_rows_dropped"] == 2
     assert built.table.column("legal_business_name").to_pylist() == ["Beta Inc", "Acme Co", "Gamma", "Delta"]
     for name, array in built.arrays().items():
         other = deduplicated.arrays()[name]

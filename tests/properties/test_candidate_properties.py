@@ -96,6 +96,7 @@ def test_text_sort_order_sorts_as_arrow_does_and_marks_each_repeat(strings, cut)
     order, repeats = text_arrays.text_sort_order(column)
     assert order.tolist() == pc.sort_indices(column).to_numpy().tolist()
     ordered = column.take(pa.array(order, type=pa.int64())).to_pylist()
+    assert repeats.dtype == bool
     assert repeats.tolist() == [after == before for before, after in zip(ordered, ordered[1:])]
 
 

@@ -137,9 +137,9 @@ def text_sort_order(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     repeats = same.copy()
     _break_ties(order, same, lambda rows: rows)  # equal strings stay in row order
     nulls = np.flatnonzero(null)
-    after_last_string = [False] if len(order) and len(nulls) else []
+    after_last_string = np.zeros(int(len(order) > 0 and len(nulls) > 0), dtype=bool)
     return np.concatenate((order, nulls)), np.concatenate(
-        (repeats, after_last_string, np.ones(max(len(nulls) - 1, 0), bool))
+        (repeats, after_last_string, np.ones(max(len(nulls) - 1, 0), dtype=bool))
     )
 
 
