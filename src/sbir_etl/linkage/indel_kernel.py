@@ -232,8 +232,9 @@ def _prefetch_ir(typingctx: Any, data: Any, at: Any) -> Any:
     def codegen(context: Any, builder: ir.IRBuilder, signature: Any, args: Any) -> None:
         data_a = context.make_array(signature.args[0])(context, builder, args[0])
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        prefetch = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0"
+        # Named by llvmlite for its kind of pointer ("p0i8" typed, as older LLVMs want; LLVM 15+ upgrades it).
+        prefetch = builder.module.declare_intrinsic(
+            "llvm.prefetch", [i8p], ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
         )
         address = builder.bitcast(builder.gep(data_a.data, [args[1]]), i8p)
         builder.call(prefetch, [address, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
