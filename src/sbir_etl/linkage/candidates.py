@@ -366,9 +366,16 @@ class DescriptorVariants:
         mine = np.repeat(descriptor_bits(pa.array([texts[qi] for qi in asking], type=pa.string())), per_query)
         theirs = descriptor_bits(self.names.take(pa.array(member_ids)))
         nested = ((mine & ~theirs) == 0) | ((theirs & ~mine) == 0)
-        differences = np.bitwise_count(mine ^ theirs).astype(np.int64) + np.array(snaps, dtype=np.int64)[query]
+        differences = _bits_set(mine ^ theirs) + np.array(snaps, dtype=np.int64)[query]
         kept = np.flatnonzero(nested & (differences > 0) & (differences <= self.max_differences))
         return NameCandidates(query[kept], member_ids[kept].astype(np.int64), 100.0 - self.penalty * differences[kept])
+
+
+def _bits_set(values: np.ndarray) -> np.ndarray:
+    """How many bits each non-negative int64 has set (`np.bitwise_count` needs NumPy 2, which
+    pandas 2.2 does not require)."""
+    as_bytes = values.astype("<i8").view(np.uint8).reshape(-1, 8)
+    return np.unpackbits(as_bytes, axis=1).sum(axis=1, dtype=np.int64)
 
 
 def descriptor_bits(names: pa.Array) -> np.ndarray:
