@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from sbir_etl.linkage.sorted_arrays import sort_order
+from sbir_etl.linkage.text_arrays import string_buffers
 
 PAIRS_PER_TASK = 4_000_000  # pairs one scoring thread takes at a time
 KEPT_ROOM = 4096  # kept pairs a task makes room for, beyond one in 16 of its pairs (1 in 70 at full scale)
@@ -87,9 +88,8 @@ class StringBytes:
         if values.type != pa.string():
             raise TypeError(f"expected an Arrow string array, got {values.type}")
         # A view, not an int64 copy: at full scale that copy was 20 MiB of every scoring process.
-        offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + len(values) + 1]
-        data_buffer = values.buffers()[2]
-        data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, np.uint8)
+        offsets, data = string_buffers(values)
+        data = data if data is not None else np.zeros(1, np.uint8)
         ascii_only = pc.all(pc.string_is_ascii(values)).as_py() is not False  # None: no strings
         return cls(read_only(offsets), read_only(data), bool(ascii_only), int(np.diff(offsets).max(initial=0)))
 

@@ -18,7 +18,7 @@ from sbir_etl.linkage.identifiers import CleanedIdentifiers, clean_duns, clean_u
 from sbir_etl.linkage.locations import clean_text_key, clean_zip5
 from sbir_etl.linkage.names import cut_at_registry_width, normalize_names, second_names
 from sbir_etl.linkage.sorted_arrays import expand_ranges, narrowest_positions, positions_in, sorted_unique
-from sbir_etl.linkage.text_arrays import StringLookup, as_string_array, compact_text, text_sort_order
+from sbir_etl.linkage.text_arrays import StringLookup, as_string_array, compact_text, string_bytes, text_sort_order
 
 ALTERNATE_NAME_SEPARATOR = r"\s*[|;]\s*"
 RECIPIENT_FIELDS = (
@@ -56,13 +56,7 @@ def identifier_codes(identifiers: pa.Array) -> np.ndarray:
     lengths = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
     if len(arr) and lengths.max() > CODE_WIDTH:
         raise ValueError(f"identifier longer than {CODE_WIDTH} characters: clean identifiers before indexing them")
-    padded = pc.utf8_lpad(arr, CODE_WIDTH, "0")
-    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset : padded.offset + len(padded) + 1]
-    data = (
-        np.frombuffer(padded.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-        if len(padded)
-        else np.empty(0, np.uint8)
-    )
+    _, _, data = string_bytes(pc.utf8_lpad(arr, CODE_WIDTH, "0"))
     digits = _BASE36[data].reshape(-1, CODE_WIDTH)  # uint8: 12 bytes per identifier
     if (digits == _NOT_BASE36).any():
         raise ValueError("identifier with a character outside 0-9/A-Z: clean identifiers before indexing them")
